@@ -1,0 +1,215 @@
+"""The `refdesk` command: demo, serve, worker, db upgrade, queue add/list."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from datetime import date
+
+from pydantic import ValidationError
+
+from adapters.bootstrap import Container, bootstrap
+from adapters.settings import Settings
+from adapters.storage.migrate import upgrade
+from router import availability
+from router.errors import InvalidInput, RefdeskError
+from router.model import Backend, Queue
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        sys.exit(f"refdesk: configuration error: {problems}")
+
+
+def wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def serve_http(container: Container, host: str, port: int) -> None:
+    """The threaded development server; production runs gunicorn (see Procfile)."""
+    from werkzeug.serving import make_server
+
+    from web import create_app
+
+    server = make_server(host, port, create_app(container), threaded=True)
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    logging.getLogger(__name__).info("serving on http://%s:%d", host, port)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    container = bootstrap(_settings(), migrate=args.migrate)
+    serve_http(container, args.host, args.port)
+    worker = None
+    if args.with_worker:
+        from adapters.worker import Worker
+
+        worker = Worker(container)
+        worker.start()
+    wait_for_signal()
+    if worker:
+        worker.stop()
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from adapters.worker import Worker
+
+    worker = Worker(bootstrap(_settings()))
+    worker.start()
+    wait_for_signal()
+    worker.stop()
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    upgrade(_settings().database_url)
+    print("database is up to date")
+
+
+def cmd_queue_add(args: argparse.Namespace) -> None:
+    container = bootstrap(_settings())
+    with container.desk.uow() as uow:
+        queue = Queue(args.slug, args.name or args.slug, Backend(args.backend), args.room, list(args.origin or []))
+        uow.queues.add(queue)
+        uow.commit()
+    print(f"queue {args.slug} -> {args.backend} {args.room}")
+
+
+def cmd_queue_list(args: argparse.Namespace) -> None:
+    with bootstrap(_settings()).desk.uow() as uow:
+        for queue in uow.queues.list():
+            print(f"{queue.slug}\t{queue.backend}\t{queue.room}\t{queue.name}\t{' '.join(queue.allowed_origins)}")
+
+
+def _desk_policy(action) -> None:
+    """Run an availability use case, turning its domain errors into a readable exit."""
+    try:
+        action(bootstrap(_settings()).desk)
+    except RefdeskError as exc:
+        sys.exit(f"refdesk: {exc}")
+
+
+def cmd_queue_hours(args: argparse.Namespace) -> None:
+    _desk_policy(lambda desk: availability.set_hours(desk, args.slug, args.tz, args.week or []))
+    print(f"hours of {args.slug}: {', '.join(args.week or []) or 'open around the clock'} ({args.tz})")
+
+
+def cmd_queue_closure(args: argparse.Namespace) -> None:
+    def run(desk) -> None:
+        try:
+            first, last = date.fromisoformat(args.first), date.fromisoformat(args.last or args.first)
+        except ValueError as exc:
+            raise InvalidInput(f"dates must be YYYY-MM-DD: {exc}") from None
+        availability.add_closure(desk, args.slug, first, last, args.reason or "", args.holiday)
+
+    _desk_policy(run)
+    print(f"{args.slug} closed {args.first}{' to ' + args.last if args.last else ''}")
+
+
+def cmd_queue_import_closures(args: argparse.Namespace) -> None:
+    from adapters.ical import closures_from_ical, read_calendar
+
+    def run(desk) -> None:
+        with desk.uow() as uow:
+            queue = uow.queues.get(args.slug)
+        timezone = (queue.hours or {}).get("timezone", "UTC") if queue else "UTC"
+        try:
+            data = read_calendar(args.source)
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {args.source}: {exc}") from None
+        closures = closures_from_ical(data, timezone, holiday=not args.not_holidays)
+        availability.add_closures(desk, args.slug, closures)
+        print(f"{len(closures)} closures read from {args.source}")
+
+    _desk_policy(run)
+
+
+def cmd_queue_away(args: argparse.Namespace) -> None:
+    _desk_policy(lambda desk: availability.set_away(desk, args.slug, args.kind, args.text, args.lang))
+    print(f"away message ({args.kind}, {args.lang}) set for {args.slug}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from adapters.demo import run_demo
+
+    run_demo(args.data_dir, args.port, args.synapse_port)
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="refdesk", description="Library chat reference in Slack and Matrix.")
+    sub = main.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run a local Synapse, the web app and the worker on SQLite")
+    demo.add_argument("--data-dir", default=".demo")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--synapse-port", type=int, default=8008)
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="run the web app (development server)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--with-worker", action="store_true", help="also deliver the outbox and sync Matrix")
+    serve.add_argument("--migrate", action="store_true", help="upgrade the database first")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="deliver the outbox and sync Matrix").set_defaults(func=cmd_worker)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    queue = sub.add_parser("queue", help="map queues to staff rooms").add_subparsers(
+        dest="queue_command", required=True
+    )
+    add = queue.add_parser("add", help="create or update a queue")
+    add.add_argument("slug")
+    add.add_argument("--name")
+    add.add_argument("--backend", choices=[b.value for b in Backend], default="matrix")
+    add.add_argument("--room", required=True, help="Matrix room id (!abc:server) or Slack channel id")
+    add.add_argument(
+        "--origin", action="append", help="a site allowed to embed the widget, e.g. https://library.example"
+    )
+    add.set_defaults(func=cmd_queue_add)
+    queue.add_parser("list", help="list queues").set_defaults(func=cmd_queue_list)
+    hours = queue.add_parser("hours", help="set weekly hours (replaces them; none: open around the clock)")
+    hours.add_argument("slug")
+    hours.add_argument("--tz", required=True, help="the library's time zone, e.g. Europe/Paris")
+    hours.add_argument(
+        "--week", action="append", help="e.g. 'mon-fri 09:00-17:00' (repeat; 'fri 20:00-02:00' crosses midnight)"
+    )
+    hours.set_defaults(func=cmd_queue_hours)
+    closure = queue.add_parser("closure", help="close whole days (holidays, inventory)")
+    closure.add_argument("slug")
+    closure.add_argument("first", help="YYYY-MM-DD")
+    closure.add_argument("last", nargs="?", help="YYYY-MM-DD (inclusive; default: the first day)")
+    closure.add_argument("--reason")
+    closure.add_argument("--holiday", action="store_true", help="use the holiday away message")
+    closure.set_defaults(func=cmd_queue_closure)
+    ical = queue.add_parser("import-closures", help="add closures from an iCal file or URL (re-import is safe)")
+    ical.add_argument("slug")
+    ical.add_argument("source", help="a .ics file or an https:// URL")
+    ical.add_argument("--not-holidays", action="store_true", help="use the 'closed' away message, not 'holiday'")
+    ical.set_defaults(func=cmd_queue_import_closures)
+    away = queue.add_parser("away", help="set an away message; {next_opening} and {hours_today} are filled in")
+    away.add_argument("slug")
+    away.add_argument("kind", choices=list(availability.AWAY_KINDS))
+    away.add_argument("text")
+    away.add_argument("--lang", default="en")
+    away.set_defaults(func=cmd_queue_away)
+    return main
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Matrix: the staff desk as threads in a room (matrix-nio)."""

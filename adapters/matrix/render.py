@@ -1,0 +1,74 @@
+"""Matrix event content for what refdesk posts: pure functions, unit-tested.
+
+Every patron-supplied value is HTML-escaped in `formatted_body`, and every
+event carries an empty `m.mentions` so nothing a patron types can ping staff.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from router.model import Conversation, Message, Queue, StoredFile
+from router.staff_text import CLAIM_HELP, root_details, root_plain, root_title
+
+HTML = "org.matrix.custom.html"
+
+
+def _text(body: str, html: str, msgtype: str = "m.text") -> dict[str, Any]:
+    return {"msgtype": msgtype, "body": body, "format": HTML, "formatted_body": html, "m.mentions": {}}
+
+
+def root_content(queue: Queue, conversation: Conversation) -> dict[str, Any]:
+    """The thread root: what the chat is about, its status, and how to act on it."""
+    details = "".join(f"<br><b>{escape(label)}:</b> {escape(value)}" for label, value in root_details(conversation))
+    html = f"<b>{escape(root_title(queue, conversation))}</b>{details}<br><i>{escape(CLAIM_HELP)}</i>"
+    return _text(f"{root_plain(queue, conversation)}\n{CLAIM_HELP}", html)
+
+
+def root_edit_content(queue: Queue, conversation: Conversation, root_event_id: str) -> dict[str, Any]:
+    """An m.replace edit of the root, so the room shows the current status and owner."""
+    new = root_content(queue, conversation)
+    content = _text(f"* {new['body']}", f"* {new['formatted_body']}")
+    content["m.new_content"] = new
+    content["m.relates_to"] = {"rel_type": "m.replace", "event_id": root_event_id}
+    return content
+
+
+def in_thread(content: dict[str, Any], root_event_id: str) -> dict[str, Any]:
+    """Place content in the conversation's thread (with a fallback reply for old clients)."""
+    content["m.relates_to"] = {
+        "rel_type": "m.thread",
+        "event_id": root_event_id,
+        "is_falling_back": True,
+        "m.in_reply_to": {"event_id": root_event_id},
+    }
+    return content
+
+
+def patron_message_content(conversation: Conversation, message: Message) -> dict[str, Any]:
+    who = conversation.name or "Patron"
+    body = f"{who}: {message.body}"
+    html = f"<b>{escape(who)}:</b> {escape(message.body).replace(chr(10), '<br>')}"
+    return in_thread(_text(body, html), conversation.staff_thread_id or "")
+
+
+def file_content(conversation: Conversation, file: StoredFile, mxc_url: str) -> dict[str, Any]:
+    """A patron's file in the thread; the caption names the patron, escaped like any patron text."""
+    msgtype = "m.image" if file.mimetype.startswith("image/") else "m.file"
+    who = conversation.name or "Patron"
+    content = {
+        "msgtype": msgtype,
+        "body": file.name,
+        "filename": file.name,
+        "url": mxc_url,
+        "info": {"mimetype": file.mimetype, "size": file.size},
+        "m.mentions": {},
+        "format": HTML,
+        "formatted_body": f"<b>{escape(who)}</b> shared {escape(file.name)}",
+    }
+    return in_thread(content, conversation.staff_thread_id or "")
+
+
+def notice_content(conversation: Conversation, text: str) -> dict[str, Any]:
+    return in_thread(_text(text, f"<i>{escape(text)}</i>", msgtype="m.notice"), conversation.staff_thread_id or "")

@@ -1,0 +1,165 @@
+"""Notifiers: wake SSE streams and outbox workers when something was committed.
+
+`InProcessNotifier` serves the embedded single-process setup. `PostgresNotifier`
+carries the same wake-ups between processes with LISTEN/NOTIFY and fans them out
+locally. Neither carries data: woken code reads the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+
+log = logging.getLogger(__name__)
+
+
+class LocalSubscription:
+    def __init__(self, notifier: InProcessNotifier, topics: tuple[str, ...]):
+        self._notifier, self._topics = notifier, topics
+        self._event = threading.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Clearing after waking is safe: publish follows commit, and the caller re-reads."""
+        woke = self._event.wait(timeout)
+        self._event.clear()
+        return woke
+
+    def close(self) -> None:
+        for topic in self._topics:
+            self._notifier._remove(topic, self)
+
+
+class InProcessNotifier:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscriptions: dict[str, set[LocalSubscription]] = defaultdict(set)
+
+    def publish(self, topic: str) -> None:
+        with self._lock:
+            subscriptions = list(self._subscriptions.get(topic, ()))
+        for subscription in subscriptions:
+            subscription.wake()
+
+    def publish_all(self) -> None:
+        """Wake every waiter, e.g. after a reconnect during which wake-ups may have been lost."""
+        with self._lock:
+            subscriptions = {s for group in self._subscriptions.values() for s in group}
+        for subscription in subscriptions:
+            subscription.wake()
+
+    def subscribe(self, topic: str, *more: str) -> LocalSubscription:
+        """One subscription woken by a publish on any of its topics."""
+        subscription = LocalSubscription(self, (topic, *more))
+        with self._lock:
+            for name in (topic, *more):
+                self._subscriptions[name].add(subscription)
+        return subscription
+
+    def _remove(self, topic: str, subscription: LocalSubscription) -> None:
+        with self._lock:
+            group = self._subscriptions.get(topic)
+            if group is not None:
+                group.discard(subscription)
+                if not group:
+                    del self._subscriptions[topic]
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresNotifier(InProcessNotifier):
+    """LISTEN/NOTIFY on one channel; each process listens once and fans out locally."""
+
+    def __init__(self, conninfo: str, channel: str = "refdesk"):
+        super().__init__()
+        self._conninfo, self._channel = conninfo, channel
+        self._publish_lock = threading.Lock()
+        self._publish_conn = None
+        self._stopping = threading.Event()
+        self._listening = threading.Event()
+        self._listener = threading.Thread(target=self._listen_forever, name="pg-listen", daemon=True)
+        self._listener.start()
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        return self._listening.wait(timeout)
+
+    def publish(self, topic: str) -> None:
+        import psycopg
+
+        with self._publish_lock:
+            for attempt in (1, 2):
+                try:
+                    if self._publish_conn is None or self._publish_conn.closed:
+                        self._publish_conn = psycopg.connect(self._conninfo, autocommit=True)
+                    self._publish_conn.execute("SELECT pg_notify(%s, %s)", (self._channel, topic))
+                    return
+                except psycopg.Error as exc:
+                    self._publish_conn = None
+                    if attempt == 2:
+                        log.warning("NOTIFY failed (streams catch up on their next poll): %s", exc)
+
+    def _listen_forever(self) -> None:
+        import psycopg
+
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                    conn.execute(f'LISTEN "{self._channel}"')
+                    self._listening.set()
+                    super().publish_all()
+                    while not self._stopping.is_set():
+                        for notification in conn.notifies(timeout=1.0):
+                            super().publish(notification.payload)
+            except psycopg.Error as exc:
+                self._listening.clear()
+                log.warning("LISTEN connection lost, reconnecting: %s", exc)
+                self._stopping.wait(1.0)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._listener.join(timeout=5)
+        with self._publish_lock:
+            if self._publish_conn is not None:
+                self._publish_conn.close()
+
+
+class SqliteNotifier(InProcessNotifier):
+    """In-process wake-ups, plus a cheap cross-process signal for a shared SQLite file.
+
+    `PRAGMA data_version` changes whenever another connection commits, so a
+    worker process's write wakes this process's streams within `interval`
+    seconds. Everyone is woken (streams re-read cheaply): fine at embedded scale.
+    """
+
+    def __init__(self, path: str, interval: float = 0.1):
+        super().__init__()
+        self._path, self._interval = path, interval
+        self._stopping = threading.Event()
+        self._poller = threading.Thread(target=self._poll_forever, name="sqlite-watch", daemon=True)
+        self._poller.start()
+
+    def _poll_forever(self) -> None:
+        import sqlite3
+
+        connection = sqlite3.connect(self._path, check_same_thread=False)
+        try:
+            last = connection.execute("PRAGMA data_version").fetchone()[0]
+            while not self._stopping.wait(self._interval):
+                try:
+                    version = connection.execute("PRAGMA data_version").fetchone()[0]
+                except sqlite3.Error as exc:
+                    log.warning("cannot watch %s for changes: %s", self._path, exc)
+                    continue
+                if version != last:
+                    last = version
+                    self.publish_all()
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._poller.join(timeout=2)

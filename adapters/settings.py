@@ -1,0 +1,90 @@
+"""Typed settings from the environment, checked at start-up with readable errors."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob refdesk has. Names are `REFDESK_<FIELD>` (DATABASE_URL also works)."""
+
+    model_config = SettingsConfigDict(env_prefix="REFDESK_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///refdesk.db", validation_alias=AliasChoices("REFDESK_DATABASE_URL", "DATABASE_URL")
+    )
+    notifier: Literal["auto", "inprocess", "postgres"] = "auto"  # auto: postgres for PostgreSQL, file watch for SQLite
+    public_url: str = "http://127.0.0.1:8000"
+    max_body: int = Field(4000, ge=1, le=100_000)
+    stream_heartbeat_seconds: float = Field(20.0, gt=0)
+    stream_retry_ms: int = Field(3000, ge=100)
+
+    outbox_workers: int = Field(4, ge=1, le=64)
+    outbox_lease_seconds: float = Field(60.0, gt=0)
+    outbox_poll_seconds: float = Field(1.0, gt=0)
+    escalation_poll_seconds: float = Field(2.0, gt=0)
+
+    matrix_homeserver: str | None = None
+    matrix_user_id: str | None = None
+    matrix_password: SecretStr | None = None
+    matrix_access_token: SecretStr | None = None
+    matrix_device_name: str = "refdesk"
+    matrix_request_timeout: float = Field(30.0, gt=0)
+    matrix_sync_timeline_limit: int = Field(200, ge=1, le=1000)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str | None = None  # only for tests against an emulator
+    slack_post_rate: float = Field(1.0, gt=0)
+    slack_post_burst: int = Field(3, ge=1)
+    max_file_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1)
+    duty_idle_minutes: float = Field(60, gt=0)
+    privacy_note: str | None = None  # replaces the widget's default privacy text (every language)
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = "refdesk@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+
+    @model_validator(mode="after")
+    def _slack_complete(self) -> Settings:
+        if self.slack_bot_token and not (self.slack_signing_secret or self.slack_app_token):
+            raise ValueError(
+                "Slack needs REFDESK_SLACK_SIGNING_SECRET (Events API) or REFDESK_SLACK_APP_TOKEN (Socket Mode)"
+            )
+        if self.slack_app_token and not self.slack_app_token.get_secret_value().startswith("xapp-"):
+            raise ValueError("REFDESK_SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        return self
+
+    @model_validator(mode="after")
+    def _matrix_complete(self) -> Settings:
+        if self.matrix_homeserver:
+            if not self.matrix_user_id or not self.matrix_user_id.startswith("@") or ":" not in self.matrix_user_id:
+                raise ValueError("REFDESK_MATRIX_USER_ID must be in the form @name:domain")
+            if not self.matrix_password and not self.matrix_access_token:
+                raise ValueError("set REFDESK_MATRIX_PASSWORD or REFDESK_MATRIX_ACCESS_TOKEN for the bot")
+        return self
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql"))
+
+    @property
+    def sqlite_path(self) -> str | None:
+        """The database file for a file-backed SQLite URL (None for memory or other databases)."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and self.database_url[len(prefix) :] not in ("", ":memory:"):
+            return self.database_url[len(prefix) :].split("?", 1)[0]
+        return None
+
+    @property
+    def postgres_conninfo(self) -> str:
+        """The URL in the form libpq understands (no SQLAlchemy driver suffix)."""
+        return self.database_url.replace("postgresql+psycopg://", "postgresql://")

@@ -1,0 +1,1 @@
+"""Slack: the staff desk as threads in a channel (slack-bolt, slack_sdk)."""

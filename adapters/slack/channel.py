@@ -1,0 +1,195 @@
+"""The Slack side of the outbox: post thread roots, patron messages and notices.
+
+Slack allows about one message a second per channel with short bursts, so each
+channel has its own pacer; a 429 pauses that channel for `Retry-After` and the
+item is retried by the outbox (never dropped, never reordered). Slack has no
+idempotency key, so every post carries our key in `metadata`, and a retry of a
+possibly-sent item first looks for that key in the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from adapters.slack import render
+from router.errors import DeliveryError
+from router.model import Conversation, Message, Queue, StoredFile
+
+log = logging.getLogger(__name__)
+
+PERMANENT_ERRORS = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "no_permission",
+    "missing_scope",
+    "restricted_action",
+}
+
+
+class ChannelPacer:
+    """A token bucket per channel: `rate` posts a second with bursts of `burst`."""
+
+    def __init__(self, rate: float = 1.0, burst: int = 3, max_wait: float = 10.0):
+        self.rate, self.burst, self.max_wait = rate, burst, max_wait
+        self._lock = threading.Lock()
+        self._tokens: dict[str, float] = {}
+        self._updated: dict[str, float] = {}
+        self._paused_until: dict[str, float] = {}
+
+    def acquire(self, channel: str) -> None:
+        """Wait for this channel's next slot; raise a retryable error if that is too far off."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                paused = self._paused_until.get(channel, 0.0) - now
+                if paused > self.max_wait:
+                    raise DeliveryError(f"channel {channel} paused by Slack", retry_after=paused)
+                if paused <= 0:
+                    tokens = min(
+                        self.burst,
+                        self._tokens.get(channel, self.burst) + (now - self._updated.get(channel, now)) * self.rate,
+                    )
+                    self._updated[channel] = now
+                    if tokens >= 1:
+                        self._tokens[channel] = tokens - 1
+                        return
+                    self._tokens[channel] = tokens
+                    paused = (1 - tokens) / self.rate
+            time.sleep(min(max(paused, 0.01), self.max_wait))
+
+    def pause(self, channel: str, seconds: float) -> None:
+        with self._lock:
+            self._paused_until[channel] = max(self._paused_until.get(channel, 0.0), time.monotonic() + seconds)
+            self._tokens[channel] = 0.0
+
+
+class SlackStaffChannel:
+    def __init__(self, client: WebClient, pacer: ChannelPacer | None = None):
+        self.client = client
+        self.pacer = pacer or ChannelPacer()
+
+    # -- StaffChannel -----------------------------------------------------
+
+    def open_thread(self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False) -> str:
+        found = self._already_posted(queue.room, None, key) if maybe_sent else None
+        return found or self._post(
+            queue.room,
+            key,
+            conversation,
+            text=render.root_text(queue, conversation),
+            blocks=render.root_blocks(queue, conversation),
+        )
+
+    def post_patron_message(
+        self,
+        queue: Queue,
+        conversation: Conversation,
+        message: Message,
+        key: str,
+        maybe_sent: bool = False,
+        files: list[StoredFile] | None = None,
+    ) -> str:
+        thread = conversation.staff_thread_id or ""
+        if files:
+            return self._upload(queue.room, thread, conversation, files)
+        found = self._already_posted(queue.room, thread, key) if maybe_sent else None
+        return found or self._post(
+            queue.room,
+            key,
+            conversation,
+            text=render.patron_text(conversation, message),
+            thread_ts=thread,
+            mrkdwn=False,
+        )
+
+    def update_root(self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False) -> None:
+        """An edit is idempotent by nature: the root simply shows the current state."""
+        self._call(
+            "chat_update",
+            queue.room,
+            channel=queue.room,
+            ts=conversation.staff_thread_id,
+            text=render.root_text(queue, conversation),
+            blocks=render.root_blocks(queue, conversation),
+        )
+
+    def post_notice(
+        self, queue: Queue, conversation: Conversation, text: str, key: str, maybe_sent: bool = False
+    ) -> str:
+        thread = conversation.staff_thread_id or ""
+        found = self._already_posted(queue.room, thread, key) if maybe_sent else None
+        return found or self._post(queue.room, key, conversation, text=render.notice_text(text), thread_ts=thread)
+
+    # -- helpers ------------------------------------------------------------
+
+    def _upload(self, channel: str, thread: str, conversation: Conversation, files: list[StoredFile]) -> str:
+        """Files have no metadata in Slack, so a retry after an ambiguous failure may show a file twice."""
+        self.pacer.acquire(channel)
+        uploads = [{"content": f.data, "filename": f.name, "title": f.name} for f in files]
+        who = render.escape(conversation.name or "Patron")
+        response = self._call(
+            "files_upload_v2",
+            channel,
+            channel=channel,
+            thread_ts=thread,
+            file_uploads=uploads,
+            initial_comment=f"{who} shared a file",
+        )
+        return str((response.get("files") or [{}])[0].get("id", ""))
+
+    def _post(self, channel: str, key: str, conversation: Conversation, **fields: Any) -> str:
+        self.pacer.acquire(channel)
+        response = self._call(
+            "chat_postMessage",
+            channel,
+            channel=channel,
+            metadata=render.metadata(key, conversation),
+            unfurl_links=False,
+            unfurl_media=False,
+            **fields,
+        )
+        return str(response["ts"])
+
+    def _already_posted(self, channel: str, thread_ts: str | None, key: str) -> str | None:
+        """Find a message carrying `key`, so an ambiguous failure is checked instead of re-posted."""
+        if thread_ts:
+            response = self._call(
+                "conversations_replies", channel, channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
+            )
+        else:
+            response = self._call(
+                "conversations_history", channel, channel=channel, include_all_metadata=True, limit=50
+            )
+        for message in response.get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("key") == key:
+                log.info("slack: %s was already posted as %s; not posting again", key, message.get("ts"))
+                return str(message["ts"])
+        return None
+
+    def _call(self, method: str, where: str, **arguments: Any) -> Any:
+        try:
+            return getattr(self.client, method)(**arguments)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "")) if exc.response is not None else ""
+            status = exc.response.status_code if exc.response is not None else 0
+            if status == 429 or error == "ratelimited":
+                retry_after = float(exc.response.headers.get("Retry-After", 1))
+                self.pacer.pause(where, retry_after)
+                raise DeliveryError(f"Slack rate limit on {where}", retry_after=retry_after) from exc
+            raise DeliveryError(
+                f"Slack {method} failed in {where}: {error or status}", permanent=error in PERMANENT_ERRORS
+            ) from exc
+        except OSError as exc:  # connection reset, timeout: the post may or may not have landed
+            raise DeliveryError(f"Slack unreachable: {type(exc).__name__} {exc}") from exc

@@ -1,0 +1,212 @@
+"""slack-bolt listeners: translate Slack payloads into use-case calls, nothing more.
+
+The same listeners serve the HTTP Events API (`/slack/events`) and Socket Mode.
+Bolt acknowledges events itself and runs these in its thread pool after the
+ack, so Slack's 3-second deadline never depends on our database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import urllib.request
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from adapters.slack import render
+from adapters.slack.inbound import Kind, staff_intent, to_plain_text
+from router import availability, duty, staff
+from router.errors import RefdeskError
+from router.journal import Desk, Inbound
+from router.model import Backend, Conversation, Status
+
+log = logging.getLogger(__name__)
+
+HELP = (
+    "*refdesk* — each patron chat is a thread in this channel.\n"
+    "• *Claim* with the button on the chat, or just reply in its thread.\n"
+    "• Reply in the thread to answer; start a line with `//` for a note the patron never sees.\n"
+    "• *Close* with the button on the chat.\n"
+    "• `/refdesk on` / `off` / `who`: go on or off duty for this channel's queues, or see who is on.\n"
+    "• `/refdesk away [closed|holiday|nobody] TEXT` sets what patrons see when nobody can answer.\n"
+    "• `/refdesk status` shows waiting and active chats in this channel."
+)
+
+
+class StaffNames:
+    """Display names from users.info, cached for an hour (Slack rate-limits users.info)."""
+
+    def __init__(self, client: WebClient, ttl: float = 3600.0):
+        self.client, self.ttl = client, ttl
+        self._cache: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, user_id: str) -> str:
+        with self._lock:
+            cached = self._cache.get(user_id)
+        if cached and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        try:
+            user = self.client.users_info(user=user_id)["user"]
+            profile = user.get("profile") or {}
+            name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user["name"]
+        except Exception:  # noqa: BLE001 - a name is nice to have; never lose the reply over it
+            log.warning("slack: users.info failed for %s", user_id, exc_info=True)
+            return cached[1] if cached else "Librarian"
+        with self._lock:
+            self._cache[user_id] = (time.monotonic(), name)
+        return name
+
+
+def conversation_in_channel(desk: Desk, channel: str, thread_ts: str, patience: float = 0.0) -> Conversation | None:
+    """The chat whose thread this is. `patience`: a reply can beat us to recording a root we just
+    posted (Slack answers, staff reply at once, we commit the thread id a moment later)."""
+    deadline = time.monotonic() + patience
+    while True:
+        with desk.uow() as uow:
+            for queue in uow.queues.list():
+                if queue.backend is Backend.SLACK and queue.room == channel:
+                    conversation = uow.conversations.by_thread(queue.slug, thread_ts)
+                    if conversation is not None:
+                        return conversation
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.25)
+
+
+def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> None:
+    @app.event("message")
+    def on_message(event: dict[str, Any], context: dict[str, Any]) -> None:
+        bot_user = context.get("bot_user_id") or ""
+        intent = staff_intent(event, bot_user)
+        if intent is None:
+            return
+        ours = bool(bot_user) and intent.parent_user == bot_user
+        conversation = conversation_in_channel(desk, intent.channel, intent.thread_ts, patience=5.0 if ours else 0.0)
+        if conversation is None:
+            return
+        inbound = Inbound("slack", intent.dedupe_id)  # also the relayed message's reference, for replies
+        message_ref = f"{intent.channel}:{intent.ts}"
+        try:
+            if intent.kind is Kind.EDIT:
+                text = to_plain_text(intent.text)
+                staff.staff_edits(desk, message_ref, intent.user, text, inbound, conversation.id)
+            elif intent.kind is Kind.DELETE:
+                staff.staff_deletes(desk, message_ref, inbound, conversation.id)
+            else:
+                files, skipped = fetch(intent.files) if intent.files else ([], [])
+                body = reply_body(intent.text, skipped)
+                staff.staff_says(desk, conversation.id, intent.user, names(intent.user), body, inbound, files)
+        except RefdeskError as exc:
+            log.warning("slack: ignored %s in %s: %s", intent.kind, intent.channel, exc)
+
+    @app.action(render.CLAIM_ACTION)
+    def on_claim(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user, conversation_id, where = _action_context(body)
+        result = staff.claim(desk, conversation_id, user, names(user), Inbound("slack", _action_id(body)))
+        if result is not None and not result.claimed:
+            owner = result.owner or "someone else"
+            text = (
+                f"Already claimed by {owner}."
+                if result.conversation.status is Status.ACTIVE
+                else "This chat is closed."
+            )
+            client.chat_postEphemeral(channel=where["channel"], user=user, text=text, thread_ts=where.get("ts"))
+
+    @app.action(render.CLOSE_ACTION)
+    def on_close(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        user, conversation_id, _ = _action_context(body)
+        staff.close_by_staff(desk, conversation_id, names(user), Inbound("slack", _action_id(body)))
+
+    @app.command("/refdesk")
+    def on_command(ack: Ack, command: dict[str, Any]) -> None:
+        try:
+            text = command_reply(desk, command, names)
+        except RefdeskError as exc:
+            text = f"refdesk: {exc}"
+        ack(response_type="ephemeral", text=text)
+
+
+class FileFetcher:
+    """Download files staff share (url_private needs the bot token), within a size limit."""
+
+    def __init__(self, token: str, max_bytes: int):
+        self.token, self.max_bytes = token, max_bytes
+
+    def __call__(self, files: list[dict[str, Any]]) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+        """(files fetched, names of those that could not be forwarded)."""
+        fetched, skipped = [], []
+        for file in files:
+            name = str(file.get("name") or file.get("title") or "file")
+            url = file.get("url_private_download") or file.get("url_private")
+            if not url or int(file.get("size") or 0) > self.max_bytes:
+                skipped.append(name)
+                continue
+            try:
+                request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    data = response.read(self.max_bytes + 1)
+            except OSError:
+                log.warning("slack: could not download %s", name, exc_info=True)
+                skipped.append(name)
+                continue
+            if len(data) > self.max_bytes:
+                skipped.append(name)
+            else:
+                fetched.append((name, str(file.get("mimetype") or "application/octet-stream"), data))
+        return fetched, skipped
+
+
+def reply_body(text: str, skipped: list[str]) -> str:
+    """What the patron reads: the text, plus a word about files that stayed in Slack."""
+    body = to_plain_text(text).strip()
+    notes = "".join(f"[a file could not be forwarded: {name}]" for name in skipped)
+    return "\n".join(part for part in (body, notes) if part)
+
+
+def command_reply(desk: Desk, command: dict[str, Any], names: StaffNames) -> str:
+    words = (command.get("text") or "").split()
+    verb = words[0].lower() if words else "help"
+    with desk.uow() as uow:
+        channel = command.get("channel_id")
+        slugs = [q.slug for q in uow.queues.list() if q.backend is Backend.SLACK and q.room == channel]
+        counts = uow.conversations.count_open(slugs) if slugs else {}
+    if verb in ("status", "on", "off", "who", "away") and not slugs:
+        return "No refdesk queue is mapped to this channel."
+    user = command.get("user_id", "")
+    if verb == "status":
+        return f"Queues {', '.join(slugs)}: {counts.get('waiting', 0)} waiting, {counts.get('active', 0)} active."
+    if verb == "on":
+        return f"You are on duty for {', '.join(duty.go_on(desk, slugs, user, names(user)))}."
+    if verb == "off":
+        return f"You are off duty for {', '.join(duty.go_off(desk, slugs, user))}."
+    if verb == "away":
+        return availability.set_away_for(desk, slugs, (command.get("text") or "").strip()[len("away") :])
+    if verb == "who":
+        people = sorted({person for slug in slugs for person in duty.who(desk, slug)})
+        return f"On duty: {', '.join(people)}." if people else "Nobody is on duty: patrons see the away message."
+    if verb == "close":
+        return "Slack does not tell apps which thread a command came from: use the *Close* button on the chat."
+    return HELP
+
+
+def _action_context(body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    user = body["user"]["id"]
+    conversation_id = body["actions"][0]["value"]
+    container = body.get("container") or {}
+    return (
+        user,
+        conversation_id,
+        {"channel": container.get("channel_id") or body["channel"]["id"], "ts": container.get("message_ts")},
+    )
+
+
+def _action_id(body: dict[str, Any]) -> str:
+    """A click is one event: the same payload redelivered must not act twice."""
+    action = body["actions"][0]
+    return f"action:{body['user']['id']}:{action.get('action_ts') or body.get('trigger_id')}"

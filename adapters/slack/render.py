@@ -1,0 +1,70 @@
+"""Slack messages refdesk posts (text, Block Kit, metadata): pure functions, unit-tested.
+
+Everything that can come from a patron goes through `escape`, so `<!channel>`,
+`<!here>`, `<@U…>` and `<!subteam^…>` arrive as harmless text. Patron messages
+are posted as plain text with `mrkdwn` off and unfurls off.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from router.model import Conversation, Message, Queue, Status
+from router.staff_text import root_details, root_title
+
+CLAIM_ACTION = "refdesk_claim"
+CLOSE_ACTION = "refdesk_close"
+METADATA_TYPE = "refdesk_delivery"
+SLACK_HELP = "Claim with the button (or just reply) · Close with the button · Internal note: start with //"
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters; the only escaping Slack asks for, and enough to stop pings."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def metadata(key: str, conversation: Conversation) -> dict[str, Any]:
+    """Our idempotency key on the message, so an ambiguous failure can be checked before re-posting."""
+    return {"event_type": METADATA_TYPE, "event_payload": {"key": key, "conversation_id": conversation.id}}
+
+
+def root_text(queue: Queue, conversation: Conversation) -> str:
+    """Notification and fallback text (shown where blocks are not)."""
+    return escape(root_title(queue, conversation))
+
+
+def root_blocks(queue: Queue, conversation: Conversation) -> list[dict[str, Any]]:
+    details = "\n".join(f"*{escape(label)}:* {escape(value)}" for label, value in root_details(conversation))
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{root_text(queue, conversation)}*\n{details}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(SLACK_HELP)}]},
+    ]
+    buttons = []
+    if conversation.status is Status.WAITING:
+        buttons.append(_button("Claim", CLAIM_ACTION, conversation.id, style="primary"))
+    if conversation.status is not Status.CLOSED:
+        buttons.append(_button("Close", CLOSE_ACTION, conversation.id))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "refdesk_actions", "elements": buttons})
+    return blocks
+
+
+def _button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def patron_text(conversation: Conversation, message: Message) -> str:
+    who = conversation.name or "Patron"
+    return f"{escape(who)}: {escape(message.body)}"
+
+
+def notice_text(text: str) -> str:
+    return f"_{escape(text)}_"

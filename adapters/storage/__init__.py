@@ -1,0 +1,1 @@
+"""SQL storage: tables, unit of work, migrations."""

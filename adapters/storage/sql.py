@@ -1,0 +1,398 @@
+"""SQL storage (SQLite by default, PostgreSQL for scale-out) behind the domain's ports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased, sessionmaker
+from sqlmodel import Session, select
+
+from adapters.storage.tables import (
+    ConversationRow,
+    DutyRow,
+    EventRow,
+    FileRow,
+    InboundRow,
+    KeyValueRow,
+    MessageRow,
+    OutboxRow,
+    QueueRow,
+)
+from router.model import (
+    Author,
+    Backend,
+    Conversation,
+    DutyRecord,
+    EventType,
+    Message,
+    OutboxItem,
+    OutboxKind,
+    Queue,
+    Status,
+    StoredFile,
+    StreamEvent,
+)
+from router.ports import UnitOfWork
+
+
+def normalise_url(url: str) -> str:
+    """Accept the usual `postgresql://` form and pick the psycopg 3 driver for it."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine whose transactions serialise writers, on SQLite as on PostgreSQL.
+
+    SQLite's default deferred transactions let two writers read the same
+    sequence number; BEGIN IMMEDIATE takes the write lock up front instead. Read-only units of
+    work (patron streams waking up) use a plain BEGIN, so WAL readers never queue behind writers.
+    """
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        read_only = connection.get_execution_options().get("refdesk_read_only")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _copy(cls: type, source: Any, **converted: Any) -> Any:
+    names = {f.name for f in fields(cls)}
+    values = {name: getattr(source, name) for name in names}
+    values.update(converted)
+    return cls(**values)
+
+
+def _conversation(row: ConversationRow) -> Conversation:
+    return _copy(
+        Conversation, row, status=Status(row.status), closed_by=Author(row.closed_by) if row.closed_by else None
+    )
+
+
+def _queue(row: QueueRow) -> Queue:
+    return _copy(
+        Queue,
+        row,
+        backend=Backend(row.backend),
+        allowed_origins=list(row.allowed_origins or []),
+        hours=dict(row.hours) if row.hours else None,
+        away=dict(row.away or {}),
+        escalation=dict(row.escalation or {}),
+    )
+
+
+def _message(row: MessageRow) -> Message:
+    return _copy(Message, row, author=Author(row.author), attachments=list(row.attachments or []))
+
+
+def _outbox(row: OutboxRow) -> OutboxItem:
+    return _copy(OutboxItem, row, kind=OutboxKind(row.kind), payload=dict(row.payload))
+
+
+class SqlQueues:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, slug: str) -> Queue | None:
+        row = self.session.get(QueueRow, slug)
+        return _queue(row) if row else None
+
+    def add(self, queue: Queue) -> None:
+        self.session.merge(QueueRow(**asdict(queue)))
+
+    def list(self) -> list[Queue]:
+        rows = self.session.exec(select(QueueRow).order_by(QueueRow.slug)).all()
+        return [_queue(row) for row in rows]
+
+
+class SqlConversations:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, conversation: Conversation) -> None:
+        self.session.add(ConversationRow(**asdict(conversation)))
+        self.session.flush()
+
+    def get(self, conversation_id: str, *, for_update: bool = False) -> Conversation | None:
+        row = self.session.get(
+            ConversationRow, conversation_id, with_for_update=for_update or None, populate_existing=True
+        )
+        return _conversation(row) if row else None
+
+    def save(self, conversation: Conversation) -> None:
+        self.session.merge(ConversationRow(**asdict(conversation)))
+
+    def by_thread(self, queue_slug: str, thread_id: str) -> Conversation | None:
+        query = select(ConversationRow).where(
+            ConversationRow.queue_slug == queue_slug, ConversationRow.staff_thread_id == thread_id
+        )
+        row = self.session.exec(query).first()
+        return _conversation(row) if row else None
+
+    def waiting_ahead(self, queue_slug: str, created_at: datetime) -> int:
+        query = sa.select(sa.func.count()).where(
+            ConversationRow.queue_slug == queue_slug,
+            ConversationRow.status == Status.WAITING.value,
+            ConversationRow.offline.is_(False),
+            ConversationRow.created_at < created_at,
+        )
+        return int(self.session.execute(query).scalar_one())
+
+    def recent_waits(self, queue_slug: str, limit: int = 20) -> list[float]:
+        query = (
+            select(ConversationRow)
+            .where(ConversationRow.queue_slug == queue_slug, ConversationRow.claimed_at.is_not(None))
+            .order_by(ConversationRow.claimed_at.desc())
+            .limit(limit)
+        )
+        rows = self.session.exec(query).all()
+        return [(row.claimed_at - row.created_at).total_seconds() for row in rows]
+
+    def waiting_before(self, moment: datetime, below_stage: int) -> list[Conversation]:
+        query = select(ConversationRow).where(
+            ConversationRow.status == Status.WAITING.value,
+            ConversationRow.offline.is_(False),
+            ConversationRow.created_at < moment,
+            ConversationRow.escalation_stage < below_stage,
+        )
+        return [_conversation(row) for row in self.session.exec(query).all()]
+
+    def active_in(self, queue_slugs: list[str]) -> list[Conversation]:
+        query = select(ConversationRow).where(
+            ConversationRow.queue_slug.in_(queue_slugs), ConversationRow.status != Status.CLOSED.value
+        )
+        return [_conversation(row) for row in self.session.exec(query).all()]
+
+    def count_open(self, queue_slugs: list[str]) -> dict[str, int]:
+        query = (
+            sa.select(ConversationRow.status, sa.func.count())
+            .where(ConversationRow.queue_slug.in_(queue_slugs), ConversationRow.status != Status.CLOSED.value)
+            .group_by(ConversationRow.status)
+        )
+        return {status: count for status, count in self.session.execute(query).all()}
+
+
+class SqlMessages:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, message: Message) -> None:
+        self.session.add(MessageRow(**asdict(message)))
+
+    def by_client_id(self, conversation_id: str, client_id: str) -> Message | None:
+        query = select(MessageRow).where(
+            MessageRow.conversation_id == conversation_id, MessageRow.client_id == client_id
+        )
+        row = self.session.exec(query).first()
+        return _message(row) if row else None
+
+    def after(self, conversation_id: str, seq: int, limit: int = 500) -> list[Message]:
+        query = (
+            select(MessageRow)
+            .where(MessageRow.conversation_id == conversation_id, MessageRow.seq > seq)
+            .order_by(MessageRow.seq)
+            .limit(limit)
+        )
+        return [_message(row) for row in self.session.exec(query).all()]
+
+    def get(self, message_id: str) -> Message | None:
+        row = self.session.get(MessageRow, message_id)
+        return _message(row) if row else None
+
+    def by_staff_event(self, staff_event_id: str, conversation_id: str | None = None) -> Message | None:
+        query = select(MessageRow).where(MessageRow.staff_event_id == staff_event_id)
+        if conversation_id is not None:
+            query = query.where(MessageRow.conversation_id == conversation_id)
+        row = self.session.exec(query).first()
+        return _message(row) if row else None
+
+    def save(self, message: Message) -> None:
+        self.session.merge(MessageRow(**asdict(message)))
+
+
+class SqlFiles:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, file: StoredFile) -> None:
+        self.session.add(FileRow(**asdict(file)))
+
+    def get(self, conversation_id: str, file_id: str) -> StoredFile | None:
+        row = self.session.get(FileRow, file_id)
+        return _copy(StoredFile, row) if row and row.conversation_id == conversation_id else None
+
+
+class SqlDuty:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, queue_slug: str, staff_id: str) -> DutyRecord | None:
+        row = self.session.get(DutyRow, (queue_slug, staff_id))
+        return _copy(DutyRecord, row) if row else None
+
+    def save(self, record: DutyRecord) -> None:
+        self.session.merge(DutyRow(**asdict(record)))
+
+    def on_duty(self, queue_slug: str) -> list[DutyRecord]:
+        query = select(DutyRow).where(DutyRow.queue_slug == queue_slug, DutyRow.on.is_(True))
+        return [_copy(DutyRecord, row) for row in self.session.exec(query).all()]
+
+
+class SqlEvents:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, event: StreamEvent) -> None:
+        self.session.add(EventRow(**asdict(event)))
+
+    def after(self, conversation_id: str, seq: int, limit: int = 500) -> list[StreamEvent]:
+        query = (
+            select(EventRow)
+            .where(EventRow.conversation_id == conversation_id, EventRow.seq > seq)
+            .order_by(EventRow.seq)
+            .limit(limit)
+        )
+        return [_copy(StreamEvent, row, type=EventType(row.type)) for row in self.session.exec(query).all()]
+
+
+class SqlOutbox:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, item: OutboxItem) -> None:
+        values = asdict(item)
+        values.pop("id")
+        self.session.add(OutboxRow(**values))
+
+    def lease_due(self, now: datetime, lease_until: datetime) -> OutboxItem | None:
+        older = aliased(OutboxRow)
+        has_older = (
+            sa.select(older.id)
+            .where(
+                older.conversation_id == OutboxRow.conversation_id,
+                older.lane == OutboxRow.lane,
+                older.delivered_at.is_(None),
+                older.id < OutboxRow.id,
+            )
+            .exists()
+        )
+        query = (
+            select(OutboxRow)
+            .where(
+                OutboxRow.delivered_at.is_(None),
+                OutboxRow.next_attempt_at <= now,
+                sa.or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),
+                ~has_older,
+            )
+            .order_by(OutboxRow.id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=OutboxRow)
+        )
+        row = self.session.exec(query).first()
+        if row is None:
+            return None
+        row.lease_until = lease_until
+        row.leases += 1
+        self.session.add(row)
+        self.session.flush()
+        return _outbox(row)
+
+    def save(self, item: OutboxItem) -> None:
+        self.session.merge(OutboxRow(**asdict(item)))
+
+    def pending_count(self) -> int:
+        query = sa.select(sa.func.count()).select_from(OutboxRow).where(OutboxRow.delivered_at.is_(None))
+        return int(self.session.execute(query).scalar_one())
+
+
+class SqlInboundLog:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def first_time(self, source: str, event_id: str, seen_at: datetime) -> bool:
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(InboundRow)
+            .values(source=source, event_id=event_id, seen_at=seen_at)
+            .on_conflict_do_nothing(index_elements=["source", "event_id"])
+            .returning(InboundRow.event_id)
+        )
+        return self.session.execute(statement).first() is not None
+
+
+class SqlKeyValue:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, key: str) -> str | None:
+        row = self.session.get(KeyValueRow, key)
+        return row.value if row else None
+
+    def set(self, key: str, value: str) -> None:
+        self.session.merge(KeyValueRow(key=key, value=value))
+
+    def delete(self, key: str) -> None:
+        self.session.execute(sa.delete(KeyValueRow).where(KeyValueRow.key == key))
+
+    def with_prefix(self, prefix: str) -> dict[str, str]:
+        query = select(KeyValueRow).where(KeyValueRow.key.startswith(prefix, autoescape=True))
+        return {row.key: row.value for row in self.session.exec(query).all()}
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """One database transaction; `after_commit` callbacks run only once it is durable."""
+
+    def __init__(self, session_factory: sessionmaker, read_only: bool = False):
+        super().__init__()
+        self._session_factory, self._read_only = session_factory, read_only
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self.session = self._session_factory()
+        if self._read_only:
+            self.session.connection(execution_options={"refdesk_read_only": True})
+        self.queues = SqlQueues(self.session)
+        self.conversations = SqlConversations(self.session)
+        self.messages = SqlMessages(self.session)
+        self.files = SqlFiles(self.session)
+        self.duty = SqlDuty(self.session)
+        self.events = SqlEvents(self.session)
+        self.outbox = SqlOutbox(self.session)
+        self.inbound = SqlInboundLog(self.session)
+        self.kv = SqlKeyValue(self.session)
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+        self._run_after_commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._after_commit.clear()
+
+
+def session_factory(engine: sa.Engine) -> sessionmaker:
+    return sessionmaker(bind=engine, class_=Session, expire_on_commit=False)

@@ -1,0 +1,158 @@
+"""SQL tables (SQLModel) mirroring the domain dataclasses field for field.
+
+Field names match `router.model` so conversion is a plain copy; the domain
+never sees these classes. Changing a table means writing an Alembic migration.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware UTC datetimes on every database (SQLite drops the zone, PostgreSQL keeps it)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def _time(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class QueueRow(SQLModel, table=True):
+    __tablename__ = "queues"
+    slug: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    backend: str = Field(max_length=16)
+    room: str = Field(max_length=255)
+    allowed_origins: list = Field(
+        default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False, server_default="[]")
+    )
+    hours: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    away: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False, server_default="{}"))
+    escalation: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False, server_default="{}"))
+
+
+class ConversationRow(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (sa.Index("ix_conversations_thread", "queue_slug", "staff_thread_id"),)
+    id: str = Field(primary_key=True, max_length=32)
+    queue_slug: str = Field(foreign_key="queues.slug", max_length=64)
+    token_hash: str = Field(max_length=64)
+    created_at: datetime = _time(index=True)
+    name: str | None = Field(default=None, max_length=500)
+    email: str | None = Field(default=None, max_length=500)
+    page_url: str | None = Field(default=None, max_length=500)
+    language: str | None = Field(default=None, max_length=500)
+    offline: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
+    status: str = Field(max_length=16)
+    claimed_by: str | None = Field(default=None, max_length=255)
+    claimed_by_id: str | None = Field(default=None, max_length=255)
+    claimed_at: datetime | None = _time(nullable=True)
+    closed_at: datetime | None = _time(nullable=True)
+    closed_by: str | None = Field(default=None, max_length=16)
+    staff_thread_id: str | None = Field(default=None, max_length=255)
+    last_seq: int = 0
+    rating: int | None = None
+    rating_comment: str | None = Field(default=None, max_length=2000)
+    escalation_stage: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class MessageRow(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_seq"),
+        sa.UniqueConstraint("conversation_id", "client_id", name="uq_messages_client_id"),
+        sa.Index("ix_messages_staff_event", "staff_event_id"),
+    )
+    id: str = Field(primary_key=True, max_length=32)
+    conversation_id: str = Field(foreign_key="conversations.id", max_length=32)
+    seq: int
+    author: str = Field(max_length=16)
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: datetime = _time()
+    author_name: str | None = Field(default=None, max_length=255)
+    author_id: str | None = Field(default=None, max_length=255)
+    client_id: str | None = Field(default=None, max_length=128)
+    staff_event_id: str | None = Field(default=None, max_length=255)
+    edited_at: datetime | None = _time(nullable=True)
+    deleted_at: datetime | None = _time(nullable=True)
+    attachments: list = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False, server_default="[]"))
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    conversation_id: str = Field(foreign_key="conversations.id", primary_key=True, max_length=32)
+    seq: int = Field(primary_key=True)
+    type: str = Field(max_length=32)
+    data: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    created_at: datetime = _time()
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_pending", "conversation_id", "delivered_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(foreign_key="conversations.id", max_length=32)
+    kind: str = Field(max_length=32)
+    created_at: datetime = _time()
+    next_attempt_at: datetime = _time(index=True)
+    payload: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    message_id: str | None = Field(default=None, max_length=32)
+    attempts: int = 0
+    leases: int = 0
+    lease_until: datetime | None = _time(nullable=True)
+    delivered_at: datetime | None = _time(nullable=True, index=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    staff_ref: str | None = Field(default=None, max_length=255)
+    lane: str = Field(default="staff", max_length=16, sa_column_kwargs={"server_default": "staff"})
+
+
+class InboundRow(SQLModel, table=True):
+    """Platform events already handled: the dedupe log."""
+
+    __tablename__ = "inbound_events"
+    source: str = Field(primary_key=True, max_length=32)
+    event_id: str = Field(primary_key=True, max_length=255)
+    seen_at: datetime = _time()
+
+
+class KeyValueRow(SQLModel, table=True):
+    __tablename__ = "kv"
+    key: str = Field(primary_key=True, max_length=255)
+    value: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+
+
+class FileRow(SQLModel, table=True):
+    __tablename__ = "files"
+    id: str = Field(primary_key=True, max_length=32)
+    conversation_id: str = Field(foreign_key="conversations.id", index=True, max_length=32)
+    name: str = Field(max_length=255)
+    mimetype: str = Field(max_length=255)
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = _time()
+
+
+class DutyRow(SQLModel, table=True):
+    __tablename__ = "duty"
+    queue_slug: str = Field(foreign_key="queues.slug", primary_key=True, max_length=64)
+    staff_id: str = Field(primary_key=True, max_length=255)
+    staff_name: str = Field(max_length=255)
+    on: bool = False
+    since: datetime = _time()
+    last_active: datetime = _time()

@@ -1,0 +1,82 @@
+"""The worker process: outbox delivery threads plus the Matrix sync loop.
+
+Stateless between restarts: leases expire, sync tokens and outbox rows live in
+the database, so a killed worker resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from adapters.bootstrap import Container, connect_matrix, connect_slack
+from router.delivery import deliver_one
+from router.escalation import escalate_due
+from router.journal import OUTBOX_TOPIC
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, container: Container):
+        self.container = container
+        self.stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.matrix = None
+        self.socket_mode = None
+
+    def start(self) -> None:
+        self.matrix = connect_matrix(self.container)
+        if self.matrix is not None:
+            self.matrix.run_sync()
+        self.socket_mode = connect_slack(self.container)
+        sweeper = threading.Thread(target=self._escalate_forever, name="escalation", daemon=True)
+        sweeper.start()
+        self._threads.append(sweeper)
+        for number in range(self.container.settings.outbox_workers):
+            thread = threading.Thread(target=self._deliver_forever, name=f"outbox-{number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info(
+            "worker started: %d outbox threads, matrix=%s, slack=%s",
+            len(self._threads),
+            self.matrix is not None,
+            "socket mode" if self.socket_mode else bool(self.container.slack),
+        )
+
+    def _deliver_forever(self) -> None:
+        settings = self.container.settings
+        subscription = self.container.notifier.subscribe(OUTBOX_TOPIC)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    busy = deliver_one(
+                        self.container.desk,
+                        self.container.channels,
+                        settings.outbox_lease_seconds,
+                        self.container.mailer,
+                    )
+                except Exception:  # noqa: BLE001 - e.g. database restarting; try again shortly
+                    log.exception("outbox delivery loop error")
+                    busy = False
+                if not busy:
+                    subscription.wait(settings.outbox_poll_seconds)
+        finally:
+            subscription.close()
+
+    def _escalate_forever(self) -> None:
+        """Escalation timers live in the database; this only looks at them every couple of seconds."""
+        while not self.stopping.wait(self.container.settings.escalation_poll_seconds):
+            try:
+                escalate_due(self.container.desk)
+            except Exception:  # noqa: BLE001 - e.g. database restarting; look again shortly
+                log.exception("escalation sweep error")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self.matrix is not None:
+            self.matrix.stop()
+        if self.socket_mode is not None:
+            self.socket_mode.close()

@@ -1,0 +1,1 @@
+"""refdesk domain: conversations, claims, delivery; no framework imports."""

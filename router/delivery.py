@@ -1,0 +1,129 @@
+"""Outbox delivery: tell the staff side what happened, at least once, in order.
+
+The worker calls `deliver_one` in a loop. An item is leased (not locked for the
+length of a network call), sent with a stable idempotency key, then marked
+delivered. A crash between send and mark means one more send with the same key,
+which the platform recognises; a failure schedules a retry with backoff that
+honours the platform's own `retry_after`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from datetime import timedelta
+
+from router import health, staff
+from router.errors import DeliveryError
+from router.journal import Desk
+from router.model import Backend, OutboxItem, OutboxKind
+from router.ports import Mailer, StaffChannel
+from router.transcript import transcript_email
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 300.0
+
+
+def retry_delay(attempts: int, error: DeliveryError) -> float:
+    """Seconds until the next try: the platform's hint, else capped exponential with jitter."""
+    if error.retry_after is not None:
+        return max(error.retry_after, 0.05)
+    if error.permanent:
+        return min(60.0 * attempts, 600.0)
+    return min(0.5 * 2 ** (attempts - 1), MAX_BACKOFF) * random.uniform(0.75, 1.0)
+
+
+def deliver_one(
+    desk: Desk,
+    channels: Mapping[Backend, StaffChannel],
+    lease_seconds: float = 60.0,
+    mailer: Mailer | None = None,
+) -> bool:
+    """Deliver the next due item, if any; True when an item was taken (even if it failed)."""
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        item = uow.outbox.lease_due(now, now + timedelta(seconds=lease_seconds))
+        if item is None:
+            return False
+        conversation = uow.conversations.get(item.conversation_id)
+        queue = uow.queues.get(conversation.queue_slug) if conversation else None
+        message = uow.messages.get(item.message_id) if item.message_id else None
+        files = [uow.files.get(item.conversation_id, a["id"]) for a in message.attachments] if message else []
+        history = uow.messages.after(item.conversation_id, 0, limit=10_000) if item.lane == "email" else []
+        uow.commit()
+    try:
+        if conversation is None or queue is None:
+            raise DeliveryError("conversation or queue no longer exists", permanent=True)
+        if item.kind is OutboxKind.TRANSCRIPT_EMAIL:
+            if mailer is None:
+                raise DeliveryError("no mail server is configured (REFDESK_SMTP_HOST)", permanent=True)
+            subject, body = transcript_email(queue, conversation, history)
+            mailer.send(str(item.payload["to"]), subject, body, message_id=item.idempotency_key)
+            _mark_delivered(desk, item, None)
+            return True
+        channel = channels.get(queue.backend)
+        if channel is None:
+            raise DeliveryError(f"no {queue.backend} connection is configured", permanent=True)
+        key, again = item.idempotency_key, item.maybe_sent
+        if item.kind is OutboxKind.OPEN_THREAD:
+            item.staff_ref = channel.open_thread(queue, conversation, key, again)
+        elif conversation.staff_thread_id is None:
+            raise DeliveryError("thread root not posted yet")
+        elif item.kind is OutboxKind.PATRON_MESSAGE and message is not None:
+            item.staff_ref = channel.post_patron_message(
+                queue, conversation, message, key, again, [f for f in files if f is not None]
+            )
+        elif item.kind is OutboxKind.UPDATE_ROOT:
+            channel.update_root(queue, conversation, key, again)
+        elif item.kind is OutboxKind.NOTICE:
+            text = str(item.payload.get("text", ""))
+            item.staff_ref = channel.post_notice(queue, conversation, text, key, again)
+    except Exception as exc:  # noqa: BLE001 - any failure must become a retry, never a loss
+        error = exc if isinstance(exc, DeliveryError) else DeliveryError(f"{type(exc).__name__}: {exc}")
+        staff_side = queue.slug if queue and item.lane == "staff" else None
+        _schedule_retry(desk, item, error, staff_side)
+        return True
+    _mark_delivered(desk, item, queue.slug)
+    return True
+
+
+def _schedule_retry(desk: Desk, item: OutboxItem, error: DeliveryError, queue_slug: str | None) -> None:
+    item.attempts += 1
+    delay = retry_delay(item.attempts, error)
+    level = logging.ERROR if error.permanent else logging.WARNING
+    log.log(
+        level,
+        "outbox item %s (%s) failed, attempt %d, retry in %.1fs: %s",
+        item.id,
+        item.kind,
+        item.attempts,
+        delay,
+        error,
+    )
+    item.last_error = str(error)[:500]
+    item.lease_until = None
+    item.next_attempt_at = desk.clock.now() + timedelta(seconds=delay)
+    with desk.uow() as uow:
+        uow.outbox.save(item)
+        if error.permanent and queue_slug:
+            health.record_problem(uow, queue_slug, str(error))
+        uow.commit()
+    if error.permanent and item.kind is OutboxKind.OPEN_THREAD and item.attempts == 1:
+        staff.tell_patron(desk, item.conversation_id, health.UNAVAILABLE)
+
+
+def _mark_delivered(desk: Desk, item: OutboxItem, queue_slug: str | None) -> None:
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        if queue_slug:
+            health.clear_problem(uow, queue_slug)
+        if item.kind is OutboxKind.OPEN_THREAD and item.staff_ref:
+            conversation = uow.conversations.get(item.conversation_id, for_update=True)
+            if conversation is not None:
+                conversation.staff_thread_id = item.staff_ref
+                uow.conversations.save(conversation)
+        item.delivered_at, item.lease_until, item.last_error = now, None, None
+        uow.outbox.save(item)
+        uow.commit()

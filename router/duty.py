@@ -1,0 +1,82 @@
+"""Who is on the desk. Staff go on and off duty with a chat command; nobody stays "on" by accident.
+
+Duty counts only while it is fresh: the staff member went on duty during the current opening
+period (so everyone is off when the desk closes, and nobody is on the next morning), and did
+something in the last `desk.duty_idle` (a reply, a claim, a command). This is computed when
+asked, from the database, so it survives restarts and needs no timers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from router import errors
+from router.hours import schedule_from_dict
+from router.journal import Desk
+from router.model import DutyRecord, Queue
+from router.ports import UnitOfWork
+
+
+def go_on(desk: Desk, queue_slugs: list[str], staff_id: str, staff_name: str) -> list[str]:
+    """Put a staff member on duty for these queues; returns the queue names."""
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        queues = _queues(uow, queue_slugs)
+        for queue in queues:
+            uow.duty.save(DutyRecord(queue.slug, staff_id, staff_name, True, now, now))
+        uow.commit()
+    _wake(desk, queue_slugs)
+    return [queue.name for queue in queues]
+
+
+def go_off(desk: Desk, queue_slugs: list[str], staff_id: str) -> list[str]:
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        queues = _queues(uow, queue_slugs)
+        for queue in queues:
+            record = uow.duty.get(queue.slug, staff_id)
+            if record is not None:
+                record.on, record.last_active = False, now
+                uow.duty.save(record)
+        uow.commit()
+    _wake(desk, queue_slugs)
+    return [queue.name for queue in queues]
+
+
+def who(desk: Desk, queue_slug: str) -> list[str]:
+    """Names of the staff whose duty counts right now."""
+    now = desk.clock.now()
+    with desk.uow(read_only=True) as uow:
+        queue = uow.queues.get(queue_slug)
+        records = uow.duty.on_duty(queue_slug) if queue else []
+    return sorted(r.staff_name for r in records if queue and counts(r, queue, now, desk))
+
+
+def counts(record: DutyRecord, queue: Queue, now: datetime, desk: Desk) -> bool:
+    if not record.on or now - record.last_active > desk.duty_idle:
+        return False
+    schedule = schedule_from_dict(queue.hours)
+    if schedule is None:
+        return True
+    started = schedule.period_start(now)
+    return started is not None and record.since >= started
+
+
+def touch(uow: UnitOfWork, queue_slug: str, staff_id: str, now: datetime) -> None:
+    """Any staff action keeps an on-duty librarian on duty (idle time restarts)."""
+    record = uow.duty.get(queue_slug, staff_id)
+    if record is not None and record.on:
+        record.last_active = now
+        uow.duty.save(record)
+
+
+def _queues(uow: UnitOfWork, slugs: list[str]) -> list[Queue]:
+    queues = [q for q in (uow.queues.get(slug) for slug in slugs) if q is not None]
+    if not queues:
+        raise errors.UnknownQueue("no refdesk queue is mapped to this room or channel")
+    return queues
+
+
+def _wake(desk: Desk, queue_slugs: list[str]) -> None:
+    for slug in queue_slugs:
+        desk.notifier.publish(f"queue:{slug}")

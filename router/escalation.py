@@ -1,0 +1,74 @@
+"""Nobody has claimed a waiting chat: nudge the staff, then offer the patron an email answer.
+
+Driven from the database by the worker's sweep (`escalate_due`), so a restart loses no timer:
+the stage reached is stored on the conversation, and each step happens once.
+Patrons start leaving after 30–90 seconds, hence the defaults.
+"""
+
+from __future__ import annotations
+
+from router import duty, errors
+from router.conversations import EMAIL, MAX_FIELD, authenticate
+from router.journal import Desk, append_message, commit, enqueue
+from router.model import Author, Conversation, EventType, OutboxKind, Status, StreamEvent
+
+DEFAULTS = {"nudge_after": 60, "offer_email_after": 180}
+NUDGED, OFFERED = 1, 2
+OFFER = "Sorry for the wait. You can keep waiting, or leave your email address and a librarian will answer by email."
+
+
+def settings_for(escalation: dict[str, int]) -> dict[str, int]:
+    return {**DEFAULTS, **{k: int(v) for k, v in escalation.items() if k in DEFAULTS}}
+
+
+def escalate_due(desk: Desk) -> int:
+    """Take every due step once; returns how many steps were taken."""
+    with desk.uow(read_only=True) as uow:
+        candidates = uow.conversations.waiting_before(desk.clock.now(), OFFERED)
+    return sum(_step(desk, candidate.id) for candidate in candidates)
+
+
+def _step(desk: Desk, conversation_id: str) -> int:
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        conversation = uow.conversations.get(conversation_id, for_update=True)
+        queue = uow.queues.get(conversation.queue_slug) if conversation else None
+        if conversation is None or queue is None or conversation.status is not Status.WAITING or conversation.offline:
+            return 0
+        timers = settings_for(queue.escalation)
+        waited = (now - conversation.created_at).total_seconds()
+        if conversation.escalation_stage < OFFERED and waited >= timers["offer_email_after"]:
+            conversation.escalation_stage = OFFERED
+            append_message(uow, conversation, Author.SYSTEM, OFFER, now)
+            seq = conversation.next_seq()
+            data = {"seq": seq, "status": "waiting", "claimed_by": None, "offer_email": True}
+            uow.events.add(StreamEvent(conversation.id, seq, EventType.STATUS, data, now))
+            text = f"Still unclaimed after {int(waited // 60)} min: the patron was offered an answer by email."
+        elif conversation.escalation_stage < NUDGED and waited >= timers["nudge_after"]:
+            conversation.escalation_stage = NUDGED
+            on_duty = duty.who(desk, queue.slug)  # a read-only unit of work: safe inside this locked one
+            text = f"Waiting {int(waited)} s and unclaimed. On duty: {', '.join(on_duty) or 'nobody'}."
+        else:
+            return 0
+        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": text})
+        commit(desk, uow, conversation)
+    return 1
+
+
+def answer_by_email(desk: Desk, conversation_id: str, token: str, email: object) -> Conversation:
+    """The patron stops waiting and leaves an address: the chat becomes an offline question."""
+    if not isinstance(email, str) or not EMAIL.fullmatch(email) or len(email) > MAX_FIELD:
+        raise errors.InvalidInput("a valid email address is needed for an answer by email")
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        conversation = authenticate(uow, conversation_id, token, for_update=True)
+        if conversation.status is Status.CLOSED:
+            raise errors.ConversationClosed("this conversation has ended")
+        conversation.offline, conversation.email = True, email
+        uow.lines_moved.add(conversation.queue_slug)
+        enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now)
+        enqueue(
+            uow, conversation, OutboxKind.NOTICE, now, payload={"text": "The patron asked for the answer by email."}
+        )
+        commit(desk, uow, conversation)
+    return conversation

@@ -1,0 +1,117 @@
+"""The conversation's ledger: how every use case appends messages, status and outbox items.
+
+Shared by the patron-side and staff-side use cases so that both number events the
+same way, persist before delivering, and wake streams only after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from router.model import (
+    Author,
+    Conversation,
+    EventType,
+    Message,
+    OutboxItem,
+    OutboxKind,
+    StoredFile,
+    StreamEvent,
+)
+from router.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
+
+OUTBOX_TOPIC = "outbox"
+
+
+@dataclass
+class Desk:
+    """What every use case needs; built once by the composition root."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    notifier: Notifier
+    max_body: int = 4000
+    duty_idle: timedelta = timedelta(minutes=60)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """Identifies a platform event so a redelivery is recognised and ignored."""
+
+    source: str
+    event_id: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    """The patron-facing shape of a message (no platform ids)."""
+    return {
+        "id": message.id,
+        "seq": message.seq,
+        "author": message.author.value,
+        "author_name": message.author_name,
+        "body": message.body,
+        "client_id": message.client_id,
+        "created_at": message.created_at.isoformat(),
+        "edited": message.edited_at is not None,
+        "deleted": message.deleted_at is not None,
+        "attachments": [] if message.deleted_at else list(message.attachments),
+    }
+
+
+def store_file(uow: UnitOfWork, conversation: Conversation, name: str, mimetype: str, data: bytes, now: Any) -> dict:
+    stored = StoredFile(uuid.uuid4().hex, conversation.id, name[:255] or "file", mimetype[:255], data, now)
+    uow.files.add(stored)
+    return {"id": stored.id, "name": stored.name, "mimetype": stored.mimetype, "size": stored.size}
+
+
+def append_message(
+    uow: UnitOfWork, conversation: Conversation, author: Author, body: str, now: Any, **extra: Any
+) -> Message:
+    message = Message(
+        id=uuid.uuid4().hex,
+        conversation_id=conversation.id,
+        seq=conversation.next_seq(),
+        author=author,
+        body=body,
+        created_at=now,
+        **extra,
+    )
+    uow.messages.add(message)
+    uow.events.add(StreamEvent(conversation.id, message.seq, EventType.MESSAGE, message_view(message), now))
+    return message
+
+
+def append_status(uow: UnitOfWork, conversation: Conversation, now: Any) -> None:
+    seq = conversation.next_seq()
+    data = {"seq": seq, "status": conversation.status.value, "claimed_by": conversation.claimed_by}
+    uow.events.add(StreamEvent(conversation.id, seq, EventType.STATUS, data, now))
+
+
+def enqueue(
+    uow: UnitOfWork,
+    conversation: Conversation,
+    kind: OutboxKind,
+    now: Any,
+    *,
+    message_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    uow.outbox.add(OutboxItem(None, conversation.id, kind, now, now, payload or {}, message_id, lane=kind.lane))
+
+
+def commit(desk: Desk, uow: UnitOfWork, conversation: Conversation) -> None:
+    """Save, commit, then wake this conversation's streams and the outbox worker."""
+    uow.conversations.save(conversation)
+    uow.after_commit(lambda: desk.notifier.publish(conversation.id))
+    uow.after_commit(lambda: desk.notifier.publish(OUTBOX_TOPIC))
+    for slug in uow.lines_moved:  # only arrivals, claims and closes move waiting patrons' places
+        uow.after_commit(lambda slug=slug: desk.notifier.publish(f"queue:{slug}"))
+    uow.commit()

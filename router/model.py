@@ -1,0 +1,192 @@
+"""The desk's domain objects: queues, conversations, messages and their events.
+
+Plain dataclasses and the standard library only, so the rules can be tested
+without a database, a web server or a chat platform.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Backend(enum.StrEnum):
+    """Where a queue's staff live."""
+
+    MATRIX = "matrix"
+    SLACK = "slack"
+
+
+class Status(enum.StrEnum):
+    """A conversation moves waiting -> active -> closed, never back."""
+
+    WAITING = "waiting"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class Author(enum.StrEnum):
+    """Who wrote a message; system messages are refdesk's own notices."""
+
+    PATRON = "patron"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+class EventType(enum.StrEnum):
+    """What a patron's stream carries; every event has its own sequence number."""
+
+    MESSAGE = "message"
+    MESSAGE_EDITED = "message_edited"
+    MESSAGE_DELETED = "message_deleted"
+    STATUS = "status"
+
+
+class OutboxKind(enum.StrEnum):
+    """What the staff side must be told, in the order it happened."""
+
+    OPEN_THREAD = "open_thread"
+    PATRON_MESSAGE = "patron_message"
+    UPDATE_ROOT = "update_root"
+    NOTICE = "notice"
+    TRANSCRIPT_EMAIL = "transcript_email"
+
+    @property
+    def lane(self) -> str:
+        """Email goes in its own lane: a mail server outage never holds back the staff thread."""
+        return "email" if self is OutboxKind.TRANSCRIPT_EMAIL else "staff"
+
+
+@dataclass
+class Queue:
+    """A department or branch desk, mapped to one Slack channel or Matrix room."""
+
+    slug: str
+    name: str
+    backend: Backend
+    room: str
+    allowed_origins: list[str] = field(default_factory=list)  # sites that may embed the widget
+    hours: dict[str, Any] | None = None  # router.hours storage form; None: open around the clock
+    away: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> language -> text
+    escalation: dict[str, int] = field(default_factory=dict)  # overrides of router.escalation.DEFAULTS
+
+
+@dataclass
+class Conversation:
+    """One patron's chat; `last_seq` numbers everything the patron's stream shows."""
+
+    id: str
+    queue_slug: str
+    token_hash: str
+    created_at: datetime
+    name: str | None = None
+    email: str | None = None
+    page_url: str | None = None
+    language: str | None = None
+    offline: bool = False  # left while the desk was closed or unstaffed: answer by email
+    status: Status = Status.WAITING
+    claimed_by: str | None = None
+    claimed_by_id: str | None = None
+    claimed_at: datetime | None = None
+    closed_at: datetime | None = None
+    closed_by: Author | None = None
+    staff_thread_id: str | None = None
+    last_seq: int = 0
+    rating: int | None = None
+    rating_comment: str | None = None
+    escalation_stage: int = 0  # 1: staff nudged; 2: patron offered an email answer
+
+    def next_seq(self) -> int:
+        """Hand out the next stream position; callers hold the conversation's row lock."""
+        self.last_seq += 1
+        return self.last_seq
+
+
+@dataclass
+class Message:
+    """A line in the conversation; `client_id` makes a patron's retry harmless."""
+
+    id: str
+    conversation_id: str
+    seq: int
+    author: Author
+    body: str
+    created_at: datetime
+    author_name: str | None = None
+    author_id: str | None = None
+    client_id: str | None = None
+    staff_event_id: str | None = None
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # [{id, name, mimetype, size}]
+
+
+@dataclass
+class DutyRecord:
+    """A staff member's duty for a queue; only `on` during the current opening and recently active counts."""
+
+    queue_slug: str
+    staff_id: str
+    staff_name: str
+    on: bool
+    since: datetime
+    last_active: datetime
+
+
+@dataclass
+class StoredFile:
+    """A file shared in a conversation, kept by refdesk so the patron needs no staff-side login."""
+
+    id: str
+    conversation_id: str
+    name: str
+    mimetype: str
+    data: bytes
+    created_at: datetime
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class StreamEvent:
+    """A snapshot of what the patron saw at `seq`, replayed on reconnect."""
+
+    conversation_id: str
+    seq: int
+    type: EventType
+    data: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass
+class OutboxItem:
+    """A promise to tell the staff side something, kept until it is delivered."""
+
+    id: int | None
+    conversation_id: str
+    kind: OutboxKind
+    created_at: datetime
+    next_attempt_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+    message_id: str | None = None
+    attempts: int = 0
+    leases: int = 0
+    lease_until: datetime | None = None
+    delivered_at: datetime | None = None
+    last_error: str | None = None
+    staff_ref: str | None = None
+    lane: str = "staff"
+
+    @property
+    def maybe_sent(self) -> bool:
+        """Taken before (failed or crashed mid-send): the platform may already have it."""
+        return self.leases > 1
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable per item, so a retried send is recognised by the platform."""
+        return f"refdesk-{self.kind}-{self.message_id or self.id}"

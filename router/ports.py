@@ -1,0 +1,212 @@
+"""The ports: what the domain needs from the outside world, and nothing more.
+
+Adapters implement these (SQL storage, Matrix, Slack, notifiers); unit tests
+implement them with small fakes. Keeping them tiny keeps both honest.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from router.model import Conversation, DutyRecord, Message, OutboxItem, Queue, StoredFile, StreamEvent
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class Queues(Protocol):
+    def get(self, slug: str) -> Queue | None: ...
+    def add(self, queue: Queue) -> None: ...
+    def list(self) -> list[Queue]: ...
+
+
+class Conversations(Protocol):
+    def add(self, conversation: Conversation) -> None: ...
+    def get(self, conversation_id: str, *, for_update: bool = False) -> Conversation | None:
+        """`for_update` takes the row lock that serialises sequence numbers."""
+        ...
+
+    def save(self, conversation: Conversation) -> None: ...
+    def by_thread(self, queue_slug: str, thread_id: str) -> Conversation | None: ...
+    def waiting_ahead(self, queue_slug: str, created_at: datetime) -> int:
+        """Chats in the queue still waiting that arrived before `created_at` (first come, first served)."""
+        ...
+
+    def recent_waits(self, queue_slug: str, limit: int = 20) -> list[float]:
+        """Seconds from arrival to claim of the queue's latest claimed chats."""
+        ...
+
+    def waiting_before(self, moment: datetime, below_stage: int) -> list[Conversation]:
+        """Live (not offline) chats still waiting that arrived before `moment`, not yet escalated that far."""
+        ...
+
+    def active_in(self, queue_slugs: list[str]) -> list[Conversation]:
+        """Chats in these queues that are not closed."""
+        ...
+
+    def count_open(self, queue_slugs: list[str]) -> dict[str, int]:
+        """How many chats are waiting and active in these queues, by status."""
+        ...
+
+
+class Messages(Protocol):
+    def add(self, message: Message) -> None: ...
+    def by_client_id(self, conversation_id: str, client_id: str) -> Message | None: ...
+    def after(self, conversation_id: str, seq: int, limit: int = 500) -> list[Message]: ...
+    def get(self, message_id: str) -> Message | None: ...
+    def by_staff_event(self, staff_event_id: str, conversation_id: str | None = None) -> Message | None:
+        """The relayed staff message a platform event id refers to (optionally within one chat)."""
+        ...
+
+    def save(self, message: Message) -> None: ...
+
+
+class Files(Protocol):
+    def add(self, file: StoredFile) -> None: ...
+    def get(self, conversation_id: str, file_id: str) -> StoredFile | None: ...
+
+
+class Duty(Protocol):
+    def get(self, queue_slug: str, staff_id: str) -> DutyRecord | None: ...
+    def save(self, record: DutyRecord) -> None: ...
+    def on_duty(self, queue_slug: str) -> list[DutyRecord]: ...
+
+
+class Events(Protocol):
+    def add(self, event: StreamEvent) -> None: ...
+    def after(self, conversation_id: str, seq: int, limit: int = 500) -> list[StreamEvent]: ...
+
+
+class Outbox(Protocol):
+    def add(self, item: OutboxItem) -> None: ...
+    def lease_due(self, now: datetime, lease_until: datetime) -> OutboxItem | None:
+        """Take the oldest due item whose conversation has nothing older pending.
+
+        Head-of-line per conversation keeps a chat's messages in order while
+        different chats are delivered in parallel.
+        """
+        ...
+
+    def save(self, item: OutboxItem) -> None: ...
+    def pending_count(self) -> int: ...
+
+
+class InboundLog(Protocol):
+    def first_time(self, source: str, event_id: str, seen_at: datetime) -> bool:
+        """Record an inbound platform event; False if it was already handled."""
+        ...
+
+
+class KeyValue(Protocol):
+    """Small durable state for adapters: sync tokens, bot sessions."""
+
+    def get(self, key: str) -> str | None: ...
+    def set(self, key: str, value: str) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def with_prefix(self, prefix: str) -> dict[str, str]: ...
+
+
+class UnitOfWork(abc.ABC):
+    """One transaction: commit explicitly, roll back on any exit without commit."""
+
+    queues: Queues
+    conversations: Conversations
+    messages: Messages
+    files: Files
+    duty: Duty
+    events: Events
+    outbox: Outbox
+    inbound: InboundLog
+    kv: KeyValue
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.rollback()
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this transaction has committed (e.g. wake streams)."""
+        self._after_commit.append(callback)
+
+    def _run_after_commit(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def __init__(self) -> None:
+        self._after_commit: list[Callable[[], None]] = []
+        self.lines_moved: set[str] = set()  # queues whose waiting line changed in this transaction
+
+
+UnitOfWorkFactory = Callable[..., UnitOfWork]  # uow(read_only=False): read-only ones never take write locks
+
+
+class Notifier(Protocol):
+    """Wakes waiters on a topic (a conversation id, or "outbox"), across processes if need be.
+
+    Notifications carry no data: a woken waiter always reads the database, so a
+    lost notification only delays, never loses, a message.
+    """
+
+    def publish(self, topic: str) -> None: ...
+    def subscribe(self, topic: str, *more: str) -> Subscription:
+        """Woken by a publish on any of the topics."""
+        ...
+
+
+class Subscription(Protocol):
+    def wait(self, timeout: float) -> bool:
+        """Block until a publish on the topic since the last wait, or timeout; True if woken."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Mailer(Protocol):
+    def send(self, to: str, subject: str, body: str, *, message_id: str) -> None:
+        """Send a plain-text email; `message_id` is stable per outbox item (receivers can dedupe)."""
+        ...
+
+
+class StaffChannel(Protocol):
+    """One staff platform (Matrix, Slack). Every call is idempotent on `key`.
+
+    `maybe_sent` says an earlier try may have reached the platform (it failed
+    ambiguously or its worker died): a platform without idempotency keys must
+    look for `key` before posting again.
+    """
+
+    def open_thread(self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False) -> str:
+        """Post the thread root for a new conversation; return its platform id."""
+        ...
+
+    def post_patron_message(
+        self,
+        queue: Queue,
+        conversation: Conversation,
+        message: Message,
+        key: str,
+        maybe_sent: bool = False,
+        files: list[StoredFile] | None = None,
+    ) -> str:
+        """`files`: the message's attachments with their content, to upload to the thread."""
+        ...
+
+    def update_root(self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False) -> None: ...
+
+    def post_notice(
+        self, queue: Queue, conversation: Conversation, text: str, key: str, maybe_sent: bool = False
+    ) -> str: ...

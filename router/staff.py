@@ -1,0 +1,189 @@
+"""Use cases for staff, whatever their platform: reply, claim, close, edit, delete.
+
+Every call may carry the platform event that caused it (`Inbound`); it is recorded in the
+same transaction as its effect, so a redelivered event changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from router import duty, errors
+from router.journal import Desk, Inbound, append_message, append_status, commit, enqueue, message_view, store_file
+from router.model import Author, Conversation, EventType, Message, OutboxKind, Status, StreamEvent
+from router.ports import UnitOfWork
+
+NOTE_PREFIXES = ("//", "note:")
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claimed: bool
+    owner: str | None
+    conversation: Conversation
+
+
+def is_internal_note(body: str) -> bool:
+    """Staff talk among themselves in the thread by starting a line with // or note:."""
+    return body.lstrip().lower().startswith(NOTE_PREFIXES)
+
+
+def staff_says(
+    desk: Desk,
+    conversation_id: str,
+    staff_id: str,
+    staff_name: str,
+    body: str,
+    inbound: Inbound | None = None,
+    files: list[tuple[str, str, bytes]] | None = None,
+) -> Message | None:
+    """Relay a staff reply (with files: name, mimetype, content); the first reply claims. Notes stay internal."""
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        conversation = _locked_for_staff(uow, conversation_id, inbound, now)
+        if conversation is None:
+            return None
+        if conversation.status is Status.CLOSED or is_internal_note(body) or not (body.strip() or files):
+            uow.commit()
+            return None
+        duty.touch(uow, conversation.queue_slug, staff_id, now)
+        if conversation.status is Status.WAITING:
+            set_claimed(uow, conversation, staff_id, staff_name, now)
+        message = append_message(
+            uow,
+            conversation,
+            Author.STAFF,
+            body,
+            now,
+            author_name=staff_name,
+            author_id=staff_id,
+            staff_event_id=inbound.event_id if inbound else None,
+            attachments=[
+                store_file(uow, conversation, name, mimetype, data, now) for name, mimetype, data in files or []
+            ],
+        )
+        commit(desk, uow, conversation)
+    return message
+
+
+def claim(
+    desk: Desk, conversation_id: str, staff_id: str, staff_name: str, inbound: Inbound | None = None
+) -> ClaimResult | None:
+    """Give the chat exactly one owner; a second claimant learns who has it."""
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        conversation = _locked_for_staff(uow, conversation_id, inbound, now)
+        if conversation is None:
+            return None
+        if conversation.status is not Status.WAITING:
+            uow.commit()
+            return ClaimResult(False, conversation.claimed_by, conversation)
+        set_claimed(uow, conversation, staff_id, staff_name, now)
+        commit(desk, uow, conversation)
+    return ClaimResult(True, staff_name, conversation)
+
+
+def close_by_staff(
+    desk: Desk, conversation_id: str, staff_name: str, inbound: Inbound | None = None
+) -> Conversation | None:
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        conversation = _locked_for_staff(uow, conversation_id, inbound, now)
+        if conversation is None:
+            return None
+        if conversation.status is not Status.CLOSED:
+            set_closed(uow, conversation, Author.STAFF, staff_name, now)
+        commit(desk, uow, conversation)
+    return conversation
+
+
+def tell_patron(desk: Desk, conversation_id: str, text: str) -> Message | None:
+    """A refdesk notice in the patron's view (never sent to staff)."""
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        conversation = uow.conversations.get(conversation_id, for_update=True)
+        if conversation is None:
+            return None
+        message = append_message(uow, conversation, Author.SYSTEM, text, now)
+        commit(desk, uow, conversation)
+    return message
+
+
+def staff_edits(
+    desk: Desk,
+    staff_event_id: str,
+    editor_id: str,
+    body: str,
+    inbound: Inbound | None = None,
+    conversation_id: str | None = None,
+) -> Message | None:
+    """A librarian corrected a relayed reply: the patron's copy changes too (only the author may edit)."""
+    return _change_relayed(desk, staff_event_id, inbound, conversation_id, body=body, editor_id=editor_id)
+
+
+def staff_deletes(
+    desk: Desk, staff_event_id: str, inbound: Inbound | None = None, conversation_id: str | None = None
+) -> Message | None:
+    """A librarian deleted a relayed reply: the patron's copy disappears too."""
+    return _change_relayed(desk, staff_event_id, inbound, conversation_id, body=None)
+
+
+def _change_relayed(
+    desk: Desk,
+    staff_event_id: str,
+    inbound: Inbound | None,
+    conversation_id: str | None,
+    *,
+    body: str | None,
+    editor_id: str | None = None,
+) -> Message | None:
+    """Edits and deletes of anything we never relayed (notes, other chatter) are ignored."""
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        if inbound is not None and not uow.inbound.first_time(inbound.source, inbound.event_id, now):
+            return None
+        found = uow.messages.by_staff_event(staff_event_id, conversation_id)
+        conversation = uow.conversations.get(found.conversation_id, for_update=True) if found else None
+        message = uow.messages.get(found.id) if found else None
+        forged = body is not None and message is not None and editor_id != message.author_id
+        if conversation is None or message is None or message.deleted_at is not None or forged:
+            uow.commit()
+            return None
+        if body is None:
+            message.body, message.deleted_at, event_type = "", now, EventType.MESSAGE_DELETED
+        elif is_internal_note(body) or not body.strip() or body == message.body:
+            uow.commit()
+            return None
+        else:
+            message.body, message.edited_at, event_type = body, now, EventType.MESSAGE_EDITED
+        uow.messages.save(message)
+        uow.events.add(StreamEvent(conversation.id, conversation.next_seq(), event_type, message_view(message), now))
+        commit(desk, uow, conversation)
+    return message
+
+
+def _locked_for_staff(uow: UnitOfWork, conversation_id: str, inbound: Inbound | None, now: Any) -> Conversation | None:
+    """Lock the conversation for a staff action; None when this platform event was already handled."""
+    if inbound is not None and not uow.inbound.first_time(inbound.source, inbound.event_id, now):
+        return None
+    conversation = uow.conversations.get(conversation_id, for_update=True)
+    if conversation is None:
+        raise errors.ConversationNotFound("no such conversation")
+    return conversation
+
+
+def set_claimed(uow: UnitOfWork, conversation: Conversation, staff_id: str, staff_name: str, now: Any) -> None:
+    conversation.status = Status.ACTIVE
+    conversation.claimed_by, conversation.claimed_by_id, conversation.claimed_at = staff_name, staff_id, now
+    uow.lines_moved.add(conversation.queue_slug)
+    duty.touch(uow, conversation.queue_slug, staff_id, now)
+    append_status(uow, conversation, now)
+    enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now)
+
+
+def set_closed(uow: UnitOfWork, conversation: Conversation, by: Author, staff_name: str | None, now: Any) -> None:
+    conversation.status, conversation.closed_at, conversation.closed_by = Status.CLOSED, now, by
+    uow.lines_moved.add(conversation.queue_slug)
+    append_status(uow, conversation, now)
+    enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now)

@@ -1,0 +1,45 @@
+"""What staff read about a conversation, as plain text; adapters add markup.
+
+Shared by Slack and Matrix so both desks describe a chat the same way. Every
+value here may come from a patron: adapters must escape it for their markup.
+"""
+
+from __future__ import annotations
+
+from router.model import Conversation, Queue, Status
+
+CLAIM_HELP = "Claim: react ✋ or reply !claim · Close: !close · Internal note: start with //"
+
+
+def root_title(queue: Queue, conversation: Conversation) -> str:
+    """'New chat · Queue · page · waiting since 14:05 UTC'."""
+    parts = ["Offline question (answered by email)" if conversation.offline else "New chat", queue.name]
+    if conversation.page_url:
+        parts.append(conversation.page_url)
+    parts.append(f"waiting since {conversation.created_at:%H:%M} UTC")
+    return " · ".join(parts)
+
+
+def root_details(conversation: Conversation) -> list[tuple[str, str]]:
+    """Label/value pairs shown under the title; empty values are left out."""
+    rows = [
+        ("Patron", conversation.name or ""),
+        ("Language", conversation.language or ""),
+        ("Status", status_line(conversation)),
+    ]
+    return [(label, value) for label, value in rows if value]
+
+
+def status_line(conversation: Conversation) -> str:
+    if conversation.status is Status.WAITING:
+        return "waiting for a librarian"
+    if conversation.status is Status.ACTIVE:
+        return f"claimed by {conversation.claimed_by}"
+    who = f"by {conversation.closed_by.value}" if conversation.closed_by else ""
+    return " ".join(part for part in ("closed", who) if part)
+
+
+def root_plain(queue: Queue, conversation: Conversation) -> str:
+    lines = [root_title(queue, conversation)]
+    lines += [f"{label}: {value}" for label, value in root_details(conversation)]
+    return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""Who is typing to a patron right now: staff typing shown live in the chat.
+
+Chat platforms report typing per room or channel, not per thread, so refdesk shows
+"NAME is typing" only to the patron whose chat that librarian has claimed, and only when
+it is the one chat they hold in that room. Typing is never history: it lives in a small
+expiring record and reaches streams as events without an id.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from router.journal import Desk
+from router.model import Status
+
+PREFIX = "typing:"
+TTL = timedelta(seconds=8)
+
+
+def staff_typing(desk: Desk, queue_slugs: list[str], typing: dict[str, str]) -> None:
+    """`typing`: staff id -> display name, everyone typing in a room serving `queue_slugs` now."""
+    now = desk.clock.now()
+    woken: list[str] = []
+    with desk.uow() as uow:
+        active = [c for c in uow.conversations.active_in(queue_slugs) if c.status is Status.ACTIVE]
+        for conversation in active:
+            owner = conversation.claimed_by_id or ""
+            holds_one = sum(1 for c in active if c.claimed_by_id == owner) == 1
+            key = PREFIX + conversation.id
+            was = uow.kv.get(key)
+            if owner in typing and holds_one:
+                uow.kv.set(key, json.dumps({"name": typing[owner], "until": (now + TTL).isoformat()}))
+                if not was:
+                    woken.append(conversation.id)
+            elif was:
+                uow.kv.delete(key)
+                woken.append(conversation.id)
+        uow.commit()
+    for conversation_id in woken:
+        desk.notifier.publish(conversation_id)
+
+
+def typing_now(desk: Desk, conversation_id: str) -> dict[str, Any]:
+    """{"name": NAME} while someone types (until their notice expires), else {"name": None}."""
+    with desk.uow(read_only=True) as uow:
+        raw = uow.kv.get(PREFIX + conversation_id)
+    if raw:
+        record = json.loads(raw)
+        if datetime.fromisoformat(record["until"]) > desk.clock.now():
+            return {"name": record["name"]}
+    return {"name": None}

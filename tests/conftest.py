@@ -1,0 +1,70 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when it answers or is required)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from adapters.bootstrap import Container, bootstrap
+from adapters.notify import InProcessNotifier
+from adapters.settings import Settings
+from router.model import Backend, Queue
+
+POSTGRES_URL = os.environ.get("REFDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_REQUIRED = os.environ.get("REFDESK_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_answers() -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+        return None
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private schema on the PostgreSQL server, dropped at the end of the session."""
+    problem = _postgres_answers()
+    if problem:
+        if POSTGRES_REQUIRED:
+            pytest.fail(f"PostgreSQL is required (REFDESK_REQUIRE_POSTGRES=1) but {POSTGRES_URL} fails: {problem}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL} ({problem}); set REFDESK_TEST_POSTGRES_URL to run these")
+    import psycopg
+
+    schema = f"refdesk_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def make_container(url: str, notifier=None, **settings: object) -> Container:
+    """A migrated container on `url`; in-process notifier unless the test brings its own."""
+    return bootstrap(Settings(database_url=url, **settings), notifier=notifier or InProcessNotifier(), migrate=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def container(request, tmp_path) -> Iterator[Container]:
+    """A migrated database of each kind, with a `general` Matrix queue; emptied per test."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'refdesk.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    built = make_container(url)
+    with built.desk.uow() as uow:
+        uow.queues.add(Queue("general", "General", Backend.MATRIX, "!general:localhost"))
+        uow.commit()
+    yield built
+    if request.param == "postgres":
+        with built.engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE conversations, messages, events, outbox, inbound_events, kv, queues CASCADE")
+    built.close()

@@ -1,0 +1,243 @@
+"""End-to-end fixtures: one real Synapse per session, a fresh staff room and app per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from adapters.bootstrap import Container, bootstrap
+from adapters.notify import InProcessNotifier
+from adapters.settings import Settings
+from adapters.synapse_local import LocalSynapse
+from adapters.worker import Worker
+from router import duty
+from router.model import Backend, Queue
+from tests.e2e.librarian import Librarian
+from tests.slack_emulator import SlackEmulator
+from web import create_app
+
+BOT, BOT_PASSWORD = "refdesk", "bot-password-for-tests"
+CHANNEL = "C0DESK"
+LIBRARIAN, LIBRARIAN_PASSWORD = "ann", "ann-password-for-tests"
+
+
+@dataclass
+class Homeserver:
+    server: LocalSynapse
+    bot_user_id: str
+    bot_token: str
+    librarian: dict
+    colleague: dict
+
+
+@pytest.fixture(scope="session")
+def homeserver(tmp_path_factory) -> Iterator[Homeserver]:
+    server = LocalSynapse(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    bot = server.register(BOT, BOT_PASSWORD, admin=True, displayname="refdesk")
+    librarian = server.register(LIBRARIAN, LIBRARIAN_PASSWORD, displayname="Ann Librarian")
+    colleague = server.register("bo", "bo-password-for-tests", displayname="Bo Colleague")
+    yield Homeserver(server, bot["user_id"], bot["access_token"], librarian, colleague)
+    server.stop()
+
+
+@dataclass
+class Desk:
+    """A running refdesk (web + worker in this process) wired to a fresh staff room."""
+
+    container: Container
+    base_url: str
+    room_id: str
+    librarian: Librarian
+    worker: Worker | None
+
+    def api(self, path: str) -> str:
+        return f"{self.base_url}/api/v1{path}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def staff_room(homeserver: Homeserver, name: str) -> str:
+    staff = (homeserver.librarian, homeserver.colleague)
+    room_id = homeserver.server.create_room(homeserver.bot_token, name, invite=[person["user_id"] for person in staff])
+    for person in staff:
+        homeserver.server.join(person["access_token"], room_id)
+    return room_id
+
+
+def desk_settings(homeserver: Homeserver, database_url: str, **extra: object) -> Settings:
+    values: dict[str, object] = dict(
+        database_url=database_url,
+        matrix_homeserver=homeserver.server.base_url,
+        matrix_user_id=homeserver.bot_user_id,
+        matrix_password=BOT_PASSWORD,
+        outbox_poll_seconds=0.2,
+        stream_heartbeat_seconds=2,
+    )
+    values.update(extra)
+    return Settings(**values)
+
+
+def serve(container: Container) -> tuple[str, object]:
+    port = free_port()
+    server = make_server("127.0.0.1", port, create_app(container), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{port}", server
+
+
+@pytest.fixture
+def librarian(homeserver) -> Iterator[Librarian]:
+    person = Librarian(
+        homeserver.server.base_url,
+        homeserver.librarian["user_id"],
+        homeserver.librarian["access_token"],
+        homeserver.librarian["device_id"],
+    )
+    yield person
+    person.close()
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+                import email
+
+                mailbox.messages.append(email.message_from_bytes(envelope.content))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=free_port())
+        self.controller.start()
+        self.port = self.controller.port
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    yield box
+    box.controller.stop()
+
+
+def _start_desk(homeserver, librarian, tmp_path, name, with_worker=True, mailbox=None) -> tuple[Desk, object]:
+    room_id = staff_room(homeserver, name)
+    smtp = dict(smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_from="desk@library.example") if mailbox else {}
+    container = bootstrap(
+        desk_settings(homeserver, f"sqlite:///{tmp_path / 'desk.db'}", **smtp),
+        notifier=InProcessNotifier(),
+        migrate=True,
+    )
+    with container.desk.uow() as uow:
+        uow.queues.add(Queue("general", "General", Backend.MATRIX, room_id))
+        uow.commit()
+    librarian_id = homeserver.librarian["user_id"]
+    duty.go_on(container.desk, ["general"], librarian_id, "Ann Librarian")  # tests of !on/!off do it for real
+    base_url, server = serve(container)
+    worker = None
+    if with_worker:
+        worker = Worker(container)
+        worker.start()
+    librarian.sync_once(0)  # start the librarian's timeline now, so tests see only new events
+    librarian.events.clear()
+    return Desk(container, base_url, room_id, librarian, worker), server
+
+
+@pytest.fixture
+def desk(homeserver, librarian, tmp_path, request, mailbox) -> Iterator[Desk]:
+    running, server = _start_desk(homeserver, librarian, tmp_path, request.node.name, mailbox=mailbox)
+    yield running
+    server.shutdown()
+    if running.worker:
+        running.worker.stop()
+    running.container.close()
+
+
+@pytest.fixture
+def desk_without_worker(homeserver, librarian, tmp_path, request) -> Iterator[Desk]:
+    """The web side only: tests start and kill worker processes themselves."""
+    running, server = _start_desk(homeserver, librarian, tmp_path, request.node.name, with_worker=False)
+    yield running
+    server.shutdown()
+    running.container.close()
+
+
+def worker_process(homeserver: Homeserver, database_url: str, **env: str) -> subprocess.Popen:
+    """`refdesk worker` as a separate OS process, as in production."""
+    variables = dict(os.environ)
+    variables.update(
+        REFDESK_DATABASE_URL=database_url,
+        REFDESK_MATRIX_HOMESERVER=homeserver.server.base_url,
+        REFDESK_MATRIX_USER_ID=homeserver.bot_user_id,
+        REFDESK_MATRIX_PASSWORD=BOT_PASSWORD,
+        REFDESK_OUTBOX_POLL_SECONDS="0.2",
+    )
+    variables.update(env)
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], env=variables, cwd=root)
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def emulator() -> Iterator[SlackEmulator]:
+    slack = SlackEmulator()
+    slack.start()
+    slack.add_user("U0ANN", name="ann", real_name="Ann Reference", display_name="Ann (Reference)")
+    slack.add_user("U0BO", name="bo", real_name="Bo Colleague", display_name="")
+    slack.add_channel(CHANNEL, "reference-desk")
+    yield slack
+    slack.stop()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it with apt-get")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()

@@ -1,0 +1,124 @@
+"""A librarian's own Matrix client (matrix-nio), independent of refdesk's bot.
+
+Runs nio on a private event loop thread and offers blocking helpers, so tests
+read like a person using Element: wait to see a message, react, reply in thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nio import AsyncClient, AsyncClientConfig, RoomRedactResponse, RoomSendResponse, SyncResponse
+
+Event = dict[str, Any]
+
+
+class Librarian:
+    def __init__(self, homeserver: str, user_id: str, access_token: str, device_id: str):
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.user_id = user_id
+        self.client = self._run(self._make(homeserver, user_id, access_token, device_id))
+        self.events: list[Event] = []
+        self._token: str | None = None
+
+    async def _make(self, homeserver: str, user_id: str, access_token: str, device_id: str) -> AsyncClient:
+        client = AsyncClient(homeserver, user_id, config=AsyncClientConfig(store_sync_tokens=False))
+        client.restore_login(user_id, device_id, access_token)
+        return client
+
+    def _run(self, coroutine: Any, timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def join(self, room_id: str) -> None:
+        self._run(self.client.join(room_id))
+
+    def sync_once(self, timeout_ms: int = 500) -> None:
+        response = self._run(self.client.sync(timeout=timeout_ms, since=self._token, full_state=False))
+        assert isinstance(response, SyncResponse), response
+        for room_id, room in response.rooms.join.items():
+            self.events.extend({**event.source, "room_id": room_id} for event in room.timeline.events)
+        self._token = response.next_batch
+
+    def wait_for(self, predicate: Callable[[list[Event]], Any], timeout: float = 20.0) -> Any:
+        """Sync until `predicate(all events seen)` is truthy; return its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = predicate(self.events)
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"librarian did not see the expected events in {timeout}s")
+            self.sync_once()
+
+    def send(self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message") -> str:
+        response = self._run(self.client.room_send(room_id, event_type, content))
+        assert isinstance(response, RoomSendResponse), response
+        return response.event_id
+
+    def reply_in_thread(self, room_id: str, root: str, body: str) -> str:
+        relates = {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        }
+        return self.send(room_id, {"msgtype": "m.text", "body": body, "m.relates_to": relates})
+
+    def edit(self, room_id: str, event_id: str, body: str) -> str:
+        new = {"msgtype": "m.text", "body": body}
+        relates = {"rel_type": "m.replace", "event_id": event_id}
+        return self.send(
+            room_id, {"msgtype": "m.text", "body": f"* {body}", "m.new_content": new, "m.relates_to": relates}
+        )
+
+    def redact(self, room_id: str, event_id: str) -> None:
+        response = self._run(self.client.room_redact(room_id, event_id, reason="test"))
+        assert isinstance(response, RoomRedactResponse), response
+
+    def typing(self, room_id: str, typing: bool) -> None:
+        self._run(self.client.room_typing(room_id, typing, timeout=10_000))
+
+    def react(self, room_id: str, event_id: str, key: str) -> str:
+        content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
+        return self.send(room_id, content, "m.reaction")
+
+    def close(self) -> None:
+        self._run(self.client.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def roots(events: list[Event], room_id: str | None = None) -> list[Event]:
+    """Thread roots posted by refdesk (new-chat messages that are not edits or thread replies)."""
+    return [
+        e
+        for e in events
+        if e.get("type") == "m.room.message"
+        and room_id in (None, e.get("room_id"))
+        and e["content"].get("body", "").startswith("New chat")
+        and "m.relates_to" not in e["content"]
+    ]
+
+
+def in_thread(events: list[Event], root: str) -> list[Event]:
+    return [
+        e
+        for e in events
+        if e.get("type") == "m.room.message"
+        and (e["content"].get("m.relates_to") or {}).get("rel_type") == "m.thread"
+        and e["content"]["m.relates_to"].get("event_id") == root
+    ]
+
+
+def edits_of(events: list[Event], root: str) -> list[Event]:
+    return [
+        e
+        for e in events
+        if (e.get("content", {}).get("m.relates_to") or {}).get("rel_type") == "m.replace"
+        and e["content"]["m.relates_to"].get("event_id") == root
+    ]

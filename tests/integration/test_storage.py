@@ -1,0 +1,126 @@
+"""The SQL unit of work on SQLite and on PostgreSQL: same use cases, real transactions."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from alembic import command
+
+from adapters.storage.migrate import alembic_config
+from router import conversations as uc
+from router import staff
+from router.journal import Inbound
+from router.model import EventType, OutboxKind, Status
+
+
+def run_parallel(count: int, fn):
+    barrier = threading.Barrier(count)
+
+    def task(number: int):
+        barrier.wait()
+        return fn(number)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(task, range(count)))
+
+
+def test_migrations_match_the_tables(container):
+    command.check(alembic_config(container.settings.database_url))
+
+
+def test_a_whole_conversation_round_trips(container):
+    desk = container.desk
+    conversation, token = uc.start_conversation(desk, "general", name="Ada", language="fr")
+    uc.patron_says(desk, conversation.id, token, "Bonjour <b>&", "c-1")
+    staff.staff_says(desk, conversation.id, "@ann:localhost", "Ann", "Hello!", Inbound("matrix", "$1"))
+    uc.close_by_patron(desk, conversation.id, token)
+    events, status = uc.read_events(desk, conversation.id, 0)
+    assert status is Status.CLOSED
+    assert [(e.seq, e.type) for e in events] == [
+        (1, EventType.MESSAGE),
+        (2, EventType.STATUS),
+        (3, EventType.MESSAGE),
+        (4, EventType.STATUS),
+    ]
+    assert events[0].data["body"] == "Bonjour <b>&" and events[1].data["claimed_by"] == "Ann"
+    assert events[0].created_at.tzinfo is not None
+    with desk.uow() as uow:
+        stored = uow.conversations.get(conversation.id)
+        assert stored.language == "fr" and stored.claimed_by_id == "@ann:localhost"
+        assert uow.outbox.pending_count() == 5
+
+
+def test_concurrent_claims_leave_exactly_one_owner(container):
+    desk = container.desk
+    conversation, _ = uc.start_conversation(desk, "general")
+    results = run_parallel(6, lambda n: staff.claim(desk, conversation.id, f"@s{n}:x", f"Staff {n}"))
+    winners = [r for r in results if r.claimed]
+    assert len(winners) == 1
+    assert {r.owner for r in results} == {winners[0].owner}
+    events, _ = uc.read_events(desk, conversation.id, 0)
+    assert [e.data["status"] for e in events] == ["active"]
+
+
+def test_concurrent_posts_get_unique_gapless_sequence_numbers(container):
+    desk = container.desk
+    conversation, token = uc.start_conversation(desk, "general")
+    run_parallel(8, lambda n: uc.patron_says(desk, conversation.id, token, f"m{n}", f"c{n}"))
+    messages = uc.read_messages(desk, conversation.id, token)
+    assert sorted(m.seq for m in messages) == list(range(1, 9))
+
+
+def test_the_same_client_id_posted_concurrently_is_stored_once(container):
+    desk = container.desk
+    conversation, token = uc.start_conversation(desk, "general")
+    results = run_parallel(5, lambda n: uc.patron_says(desk, conversation.id, token, "hi", "same-id"))
+    assert len({message.id for message, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+
+
+def test_an_inbound_event_is_applied_once_under_races(container):
+    desk = container.desk
+    conversation, _ = uc.start_conversation(desk, "general")
+    inbound = Inbound("matrix", "$dup")
+    run_parallel(5, lambda n: staff.staff_says(desk, conversation.id, "@a:x", "A", "once", inbound))
+    events, _ = uc.read_events(desk, conversation.id, 0)
+    assert [e.data.get("body") for e in events if e.type is EventType.MESSAGE] == ["once"]
+
+
+def test_outbox_leases_are_exclusive_and_head_of_line_per_conversation(container):
+    desk = container.desk
+    first, token = uc.start_conversation(desk, "general")
+    uc.patron_says(desk, first.id, token, "after the root", None)
+    second, _ = uc.start_conversation(desk, "general")
+    now = desk.clock.now()
+
+    def lease(_):
+        with desk.uow() as uow:
+            item = uow.outbox.lease_due(now, now + timedelta(seconds=60))
+            uow.commit()
+            return item
+
+    taken = [item for item in run_parallel(4, lease) if item is not None]
+    assert sorted((i.conversation_id, i.kind) for i in taken) == sorted(
+        [(first.id, OutboxKind.OPEN_THREAD), (second.id, OutboxKind.OPEN_THREAD)]
+    )
+
+
+def test_a_read_only_unit_of_work_never_blocks_writers_on_sqlite(tmp_path):
+    from tests.conftest import make_container
+
+    container = make_container(f"sqlite:///{tmp_path / 'ro.db'}")
+    with container.desk.uow() as uow:
+        from router.model import Backend, Queue
+
+        uow.queues.add(Queue("general", "General", Backend.MATRIX, "!g:l"))
+        uow.commit()
+    done = threading.Event()
+    with container.desk.uow(read_only=True) as reader:
+        assert reader.queues.get("general") is not None  # the read transaction is open now
+        writer = threading.Thread(target=lambda: (uc.start_conversation(container.desk, "general"), done.set()))
+        writer.start()
+        assert done.wait(5), "a writer waited for a read-only transaction"
+    writer.join()
+    container.close()

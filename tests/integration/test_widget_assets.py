@@ -1,0 +1,82 @@
+"""Widget budgets and catalogues: measured on what the server actually sends."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from router.model import Backend, Queue
+from tests.conftest import make_container
+from web import create_app
+
+I18N = Path(__file__).resolve().parents[2] / "web" / "static" / "i18n"
+LOADER_BUDGET, UI_BUDGET = 10 * 1024, 60 * 1024
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    container = make_container(f"sqlite:///{tmp_path_factory.mktemp('widget') / 'w.db'}")
+    with container.desk.uow() as uow:
+        uow.queues.add(Queue("general", "General", Backend.MATRIX, "!r:l", ["https://library.example"]))
+        uow.commit()
+    yield create_app(container).test_client()
+    container.close()
+
+
+def gzipped(data: bytes) -> int:
+    return len(gzip.compress(data, compresslevel=9))
+
+
+def test_loader_and_chat_ui_stay_within_their_budgets(client):
+    loader = client.get("/widget.js")
+    assert loader.status_code == 200 and loader.mimetype == "text/javascript"
+    frame = client.get("/widget/frame?queue=general&lang=fr")
+    assets = [client.get(path).data for path in ("/static/widget/app.js", "/static/widget/widget.css")]
+    ui = gzipped(frame.data) + sum(gzipped(asset) for asset in assets)
+    assert gzipped(loader.data) <= LOADER_BUDGET
+    assert ui <= UI_BUDGET
+
+
+def test_every_language_has_every_string():
+    catalogues = {path.stem: json.loads(path.read_text()) for path in I18N.glob("*.json")}
+    assert {"en", "es", "fr"} <= catalogues.keys()
+    for lang, strings in catalogues.items():
+        assert strings.keys() == catalogues["en"].keys(), lang
+        assert all(value.strip() for value in strings.values()), lang
+
+
+def test_unknown_language_falls_back_to_english_and_unknown_queue_is_404(client):
+    assert 'lang="en"' in client.get("/widget/frame?queue=general&lang=xx").get_data(as_text=True)
+    assert client.get("/widget/frame?queue=nowhere").status_code == 404
+
+
+def test_the_library_can_word_its_own_privacy_note(tmp_path):
+    container = make_container(f"sqlite:///{tmp_path / 'p.db'}", privacy_note="Chats are deleted after 30 days.")
+    with container.desk.uow() as uow:
+        uow.queues.add(Queue("general", "General", Backend.MATRIX, "!r:l"))
+        uow.commit()
+    page = create_app(container).test_client().get("/widget/frame?queue=general&lang=es").get_data(as_text=True)
+    assert "Chats are deleted after 30 days." in page and "Guardamos" not in page
+    container.close()
+
+
+def test_tokens_never_reach_the_access_log():
+    import logging
+
+    from web import RedactTokens
+
+    record = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s" %s',
+        ("127.0.0.1", "GET /api/v1/conversations/x/events?token=s3cret&after=2 HTTP/1.1", "200"),
+        None,
+    )
+    RedactTokens().filter(record)
+    line = record.getMessage()
+    assert "s3cret" not in line and "token=REDACTED&after=2" in line

@@ -1,0 +1,313 @@
+"""Hand-written fakes of our own ports, for use-case tests without I/O."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from router.errors import DeliveryError
+from router.journal import Desk
+from router.model import Conversation, Message, OutboxItem, Queue, StreamEvent
+from router.ports import UnitOfWork
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None):
+        self.current = start or datetime(2026, 11, 2, 14, 5, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class Store:
+    """The 'database' shared by every FakeUnitOfWork; a commit copies the working state in."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, Queue] = {}
+        self.conversations: dict[str, Conversation] = {}
+        self.messages: dict[str, Message] = {}
+        self.files: dict = {}
+        self.duty: dict = {}
+        self.events: list[StreamEvent] = []
+        self.outbox: list[OutboxItem] = []
+        self.inbound: set[tuple[str, str]] = set()
+        self.kv: dict[str, str] = {}
+
+
+class _Repo:
+    def __init__(self, state: Store):
+        self.state = state
+
+
+class FakeQueues(_Repo):
+    def get(self, slug):
+        return self.state.queues.get(slug)
+
+    def add(self, queue):
+        self.state.queues[queue.slug] = queue
+
+    def list(self):
+        return sorted(self.state.queues.values(), key=lambda q: q.slug)
+
+
+class FakeConversations(_Repo):
+    def add(self, conversation):
+        self.state.conversations[conversation.id] = replace(conversation)
+
+    def get(self, conversation_id, *, for_update=False):
+        found = self.state.conversations.get(conversation_id)
+        return replace(found) if found else None
+
+    def save(self, conversation):
+        self.state.conversations[conversation.id] = replace(conversation)
+
+    def waiting_ahead(self, queue_slug, created_at):
+        return sum(
+            1
+            for c in self.state.conversations.values()
+            if c.queue_slug == queue_slug
+            and c.status.value == "waiting"
+            and not c.offline
+            and c.created_at < created_at
+        )
+
+    def recent_waits(self, queue_slug, limit=20):
+        claimed = [c for c in self.state.conversations.values() if c.queue_slug == queue_slug and c.claimed_at]
+        claimed.sort(key=lambda c: c.claimed_at, reverse=True)
+        return [(c.claimed_at - c.created_at).total_seconds() for c in claimed[:limit]]
+
+    def waiting_before(self, moment, below_stage):
+        return [
+            replace(c)
+            for c in self.state.conversations.values()
+            if c.status.value == "waiting"
+            and not c.offline
+            and c.created_at < moment
+            and c.escalation_stage < below_stage
+        ]
+
+    def active_in(self, queue_slugs):
+        return [
+            replace(c)
+            for c in self.state.conversations.values()
+            if c.queue_slug in queue_slugs and c.status.value != "closed"
+        ]
+
+    def count_open(self, queue_slugs):
+        counts: dict[str, int] = {}
+        for conversation in self.state.conversations.values():
+            if conversation.queue_slug in queue_slugs and conversation.status.value != "closed":
+                counts[conversation.status.value] = counts.get(conversation.status.value, 0) + 1
+        return counts
+
+    def by_thread(self, queue_slug, thread_id):
+        for conversation in self.state.conversations.values():
+            if conversation.queue_slug == queue_slug and conversation.staff_thread_id == thread_id:
+                return replace(conversation)
+        return None
+
+
+class FakeMessages(_Repo):
+    def add(self, message):
+        self.state.messages[message.id] = message
+
+    def by_client_id(self, conversation_id, client_id):
+        for message in self.state.messages.values():
+            if message.conversation_id == conversation_id and message.client_id == client_id:
+                return message
+        return None
+
+    def after(self, conversation_id, seq, limit=500):
+        found = [m for m in self.state.messages.values() if m.conversation_id == conversation_id and m.seq > seq]
+        return sorted(found, key=lambda m: m.seq)[:limit]
+
+    def get(self, message_id):
+        return self.state.messages.get(message_id)
+
+    def by_staff_event(self, staff_event_id, conversation_id=None):
+        for message in self.state.messages.values():
+            if message.staff_event_id == staff_event_id and conversation_id in (None, message.conversation_id):
+                return replace(message)
+        return None
+
+    def save(self, message):
+        self.state.messages[message.id] = replace(message)
+
+
+class FakeFiles(_Repo):
+    def add(self, file):
+        self.state.files[file.id] = file
+
+    def get(self, conversation_id, file_id):
+        found = self.state.files.get(file_id)
+        return found if found and found.conversation_id == conversation_id else None
+
+
+class FakeDuty(_Repo):
+    def get(self, queue_slug, staff_id):
+        found = self.state.duty.get((queue_slug, staff_id))
+        return replace(found) if found else None
+
+    def save(self, record):
+        self.state.duty[(record.queue_slug, record.staff_id)] = replace(record)
+
+    def on_duty(self, queue_slug):
+        return [replace(r) for (slug, _), r in self.state.duty.items() if slug == queue_slug and r.on]
+
+
+class FakeEvents(_Repo):
+    def add(self, event):
+        self.state.events.append(event)
+
+    def after(self, conversation_id, seq, limit=500):
+        found = [e for e in self.state.events if e.conversation_id == conversation_id and e.seq > seq]
+        return sorted(found, key=lambda e: e.seq)[:limit]
+
+
+class FakeOutbox(_Repo):
+    def add(self, item):
+        item.id = len(self.state.outbox) + 1
+        self.state.outbox.append(replace(item))
+
+    def lease_due(self, now, lease_until):
+        blocked: set[str] = set()
+        for item in self.state.outbox:
+            if item.delivered_at is not None:
+                continue
+            free = item.lease_until is None or item.lease_until < now
+            line = (item.conversation_id, item.lane)
+            if line not in blocked and item.next_attempt_at <= now and free:
+                item.lease_until = lease_until
+                item.leases += 1
+                return replace(item)
+            blocked.add(line)
+        return None
+
+    def save(self, item):
+        self.state.outbox[item.id - 1] = replace(item)
+
+    def pending_count(self):
+        return sum(1 for item in self.state.outbox if item.delivered_at is None)
+
+
+class FakeInbound(_Repo):
+    def first_time(self, source, event_id, seen_at):
+        if (source, event_id) in self.state.inbound:
+            return False
+        self.state.inbound.add((source, event_id))
+        return True
+
+
+class FakeKeyValue(_Repo):
+    def get(self, key):
+        return self.state.kv.get(key)
+
+    def set(self, key, value):
+        self.state.kv[key] = value
+
+    def delete(self, key):
+        self.state.kv.pop(key, None)
+
+    def with_prefix(self, prefix):
+        return {k: v for k, v in self.state.kv.items() if k.startswith(prefix)}
+
+
+class FakeUnitOfWork(UnitOfWork):
+    """Works on a copy of the store; only `commit` makes changes visible (like a transaction)."""
+
+    def __init__(self, store: Store):
+        super().__init__()
+        self.store = store
+        self.committed = False
+
+    def __enter__(self):
+        self.working = copy.deepcopy(self.store)
+        for name, repo in (
+            ("queues", FakeQueues),
+            ("conversations", FakeConversations),
+            ("messages", FakeMessages),
+            ("files", FakeFiles),
+            ("duty", FakeDuty),
+            ("events", FakeEvents),
+            ("outbox", FakeOutbox),
+            ("inbound", FakeInbound),
+            ("kv", FakeKeyValue),
+        ):
+            setattr(self, name, repo(self.working))
+        return self
+
+    def commit(self):
+        self.store.__dict__.update(self.working.__dict__)
+        self.working = copy.deepcopy(self.store)
+        for repo in (
+            self.queues,
+            self.conversations,
+            self.messages,
+            self.files,
+            self.duty,
+            self.events,
+            self.outbox,
+            self.inbound,
+            self.kv,
+        ):
+            repo.state = self.working
+        self.committed = True
+        self._run_after_commit()
+
+    def rollback(self):
+        self._after_commit.clear()
+
+
+class FakeNotifier:
+    def __init__(self) -> None:
+        self.published: list[str] = []
+
+    def publish(self, topic: str) -> None:
+        self.published.append(topic)
+
+    def subscribe(self, topic: str):
+        raise NotImplementedError("streams are tested against the real notifier")
+
+
+class FakeStaffChannel:
+    """Records calls; `fail_next` makes the next call raise the given DeliveryError."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.fail_next: list[DeliveryError] = []
+        self.maybe_sent: list[bool] = []
+
+    def _record(self, kind: str, conversation: Conversation, key: str, maybe_sent: bool) -> str:
+        self.maybe_sent.append(maybe_sent)
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.calls.append((kind, conversation.id, key))
+        return f"${kind}-{len(self.calls)}"
+
+    def open_thread(self, queue, conversation, key, maybe_sent=False):
+        return self._record("open_thread", conversation, key, maybe_sent)
+
+    def post_patron_message(self, queue, conversation, message, key, maybe_sent=False, files=None):
+        return self._record(f"message:{message.body}", conversation, key, maybe_sent)
+
+    def update_root(self, queue, conversation, key, maybe_sent=False):
+        self._record(f"update_root:{conversation.status}", conversation, key, maybe_sent)
+
+    def post_notice(self, queue, conversation, text, key, maybe_sent=False):
+        return self._record(f"notice:{text}", conversation, key, maybe_sent)
+
+
+def make_desk(*queues: Queue) -> tuple[Desk, Store, FakeClock, FakeNotifier]:
+    store, clock, notifier = Store(), FakeClock(), FakeNotifier()
+    for queue in queues:
+        store.queues[queue.slug] = queue
+    return (
+        Desk(uow=lambda read_only=False: FakeUnitOfWork(store), clock=clock, notifier=notifier, max_body=100),
+        store,
+        clock,
+        notifier,
+    )

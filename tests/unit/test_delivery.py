@@ -1,0 +1,139 @@
+"""Outbox delivery against fakes: order, retries, backoff hints."""
+
+from datetime import timedelta
+
+from router import conversations as uc
+from router.delivery import deliver_one, retry_delay
+from router.errors import DeliveryError
+from router.model import Backend, Queue
+from tests.unit.fakes import FakeStaffChannel, make_desk
+
+GENERAL = Queue("general", "General", Backend.MATRIX, "!room:localhost")
+
+
+def drain(desk, channels, limit=50, mailer=None):
+    for _ in range(limit):
+        if not deliver_one(desk, channels, mailer=mailer):
+            return
+
+
+def test_thread_root_first_then_messages_in_order_with_stable_keys():
+    desk, store, _, _ = make_desk(GENERAL)
+    channel = FakeStaffChannel()
+    conversation, token = uc.start_conversation(desk, "general")
+    for body in ("one", "two", "three"):
+        uc.patron_says(desk, conversation.id, token, body, None)
+    drain(desk, {Backend.MATRIX: channel})
+    assert [kind for kind, _, _ in channel.calls] == ["open_thread", "message:one", "message:two", "message:three"]
+    assert store.conversations[conversation.id].staff_thread_id == "$open_thread-1"
+    assert all(item.delivered_at for item in store.outbox)
+    keys = [key for _, _, key in channel.calls]
+    assert len(set(keys)) == 4
+
+
+def test_a_failure_is_retried_after_the_platform_hint_and_blocks_later_messages():
+    desk, store, clock, _ = make_desk(GENERAL)
+    channel = FakeStaffChannel()
+    conversation, token = uc.start_conversation(desk, "general")
+    uc.patron_says(desk, conversation.id, token, "first", None)
+    channel.fail_next.append(DeliveryError("429", retry_after=7))
+    drain(desk, {Backend.MATRIX: channel})
+    assert channel.calls == []  # the root failed; its message must wait behind it
+    assert store.outbox[0].attempts == 1 and store.outbox[0].last_error == "429"
+    clock.advance(6.9)
+    drain(desk, {Backend.MATRIX: channel})
+    assert channel.calls == []
+    clock.advance(0.2)
+    drain(desk, {Backend.MATRIX: channel})
+    assert [kind for kind, _, _ in channel.calls] == ["open_thread", "message:first"]
+    assert channel.maybe_sent == [False, True, False]  # the retry is flagged so Slack can look before re-posting
+
+
+def test_unexpected_exceptions_become_retries_not_losses():
+    desk, store, clock, _ = make_desk(GENERAL)
+
+    class Exploding(FakeStaffChannel):
+        def open_thread(self, queue, conversation, key, maybe_sent=False):
+            raise ConnectionResetError("peer went away")
+
+    uc.start_conversation(desk, "general")
+    drain(desk, {Backend.MATRIX: Exploding()})
+    assert store.outbox[0].delivered_at is None and "ConnectionResetError" in store.outbox[0].last_error
+
+
+def test_missing_backend_is_a_permanent_but_kept_failure():
+    desk, store, _, _ = make_desk(GENERAL)
+    uc.start_conversation(desk, "general")
+    drain(desk, {})
+    item = store.outbox[0]
+    assert item.delivered_at is None and item.attempts == 1 and "no matrix connection" in item.last_error
+
+
+def test_leased_item_is_not_taken_twice_until_the_lease_expires():
+    desk, _, clock, _ = make_desk(GENERAL)
+    uc.start_conversation(desk, "general")
+
+    def lease():
+        with desk.uow() as uow:
+            item = uow.outbox.lease_due(clock.now(), clock.now() + timedelta(seconds=60))
+            uow.commit()
+            return item
+
+    assert lease() is not None
+    assert lease() is None  # a crashed worker's item stays leased...
+    clock.advance(61)
+    assert lease() is not None  # ...until its lease runs out, then another worker takes it
+
+
+def test_backoff_grows_and_is_capped():
+    delays = [retry_delay(n, DeliveryError("x")) for n in range(1, 20)]
+    assert delays[0] <= 0.5 and delays[-1] <= 300 and delays[5] > delays[1]
+    assert retry_delay(3, DeliveryError("x", retry_after=2.5)) == 2.5
+
+
+def test_a_broken_staff_channel_is_reported_and_the_patron_is_told_once():
+    from router import availability, duty, health
+
+    desk, store, clock, _ = make_desk(GENERAL)
+    channel = FakeStaffChannel()
+    conversation, token = uc.start_conversation(desk, "general")
+    channel.fail_next += [DeliveryError("not_in_channel", permanent=True)] * 2
+    drain(desk, {Backend.MATRIX: channel})
+    clock.advance(3600)
+    drain(desk, {Backend.MATRIX: channel})
+    with desk.uow() as uow:
+        assert health.problems(uow) == {"general": "not_in_channel"}
+    status = availability.queue_status(desk, "general")
+    assert status["staffed"] is False and status["message"] == health.UNAVAILABLE
+    notices = [m.body for m in uc.read_messages(desk, conversation.id, token)]
+    assert notices == [health.UNAVAILABLE]  # once, not at every retry
+
+    clock.advance(3600)
+    drain(desk, {Backend.MATRIX: channel})  # fixed by an operator: the next delivery succeeds
+    duty.go_on(desk, ["general"], "@ann:x", "Ann")
+    with desk.uow() as uow:
+        assert health.problems(uow) == {}
+    assert availability.queue_status(desk, "general")["staffed"] is True
+
+
+def test_a_failing_mail_server_never_holds_back_the_staff_thread():
+    desk, store, clock, _ = make_desk(GENERAL)
+    channel = FakeStaffChannel()
+    conversation, token = uc.start_conversation(desk, "general", email="ada@example.org")
+    uc.request_transcript(desk, conversation.id, token)
+    uc.patron_says(desk, conversation.id, token, "after the transcript request", None)
+
+    class DownMailer:
+        sent: list = []
+
+        def send(self, to, subject, body, *, message_id):
+            raise DeliveryError("mail server down")
+
+    drain(desk, {Backend.MATRIX: channel}, mailer=DownMailer())
+    assert [kind for kind, _, _ in channel.calls] == ["open_thread", "message:after the transcript request"]
+    email = next(item for item in store.outbox if item.lane == "email")
+    assert email.delivered_at is None and email.last_error == "mail server down"
+    with desk.uow() as uow:
+        from router import health
+
+        assert health.problems(uow) == {}  # a mail problem is not a staff-channel problem

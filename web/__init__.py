@@ -1,0 +1,46 @@
+"""Flask app factory: patron API + SSE stream, the patron page, health."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import Flask
+
+from adapters.bootstrap import Container, bootstrap
+
+TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"]+")
+
+
+class RedactTokens(logging.Filter):
+    """Access logs must never contain a patron's bearer token (EventSource sends it in the URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(TOKEN_IN_URL.sub(r"\1REDACTED", a) if isinstance(a, str) else a for a in record.args)
+        record.msg = TOKEN_IN_URL.sub(r"\1REDACTED", str(record.msg))
+        return True
+
+
+def create_app(container: Container | None = None, config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.extensions["refdesk"] = container = container or bootstrap()
+    app.config.update(MAX_CONTENT_LENGTH=container.settings.max_upload_bytes + 64 * 1024, JSON_SORT_KEYS=False)
+    if config:
+        app.config.update(config)
+    logging.getLogger("werkzeug").addFilter(RedactTokens())
+
+    from web import api, errors, openapi, pages, stream, widget
+
+    errors.register(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(stream.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(widget.bp)
+    if app.extensions["refdesk"].settings.slack_bot_token:
+        from web import slack
+
+        app.register_blueprint(slack.bp)
+    return app

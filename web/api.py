@@ -1,0 +1,198 @@
+"""The patron HTTP API (v1): views parse, call a use case, shape the answer."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import Blueprint, jsonify, request, send_file
+from werkzeug.exceptions import BadRequest, Unauthorized
+
+from router import availability, escalation, journal
+from router import conversations as usecases
+from router.errors import InvalidInput
+from router.queueing import place_in_queue
+from router.uploads import check_upload
+from web.context import container, desk
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def json_object() -> dict[str, Any]:
+    data = request.get_json(force=True, silent=True)
+    if data is None:
+        raise BadRequest("request body must be valid JSON")
+    if not isinstance(data, dict):
+        raise InvalidInput("request body must be a JSON object")
+    return data
+
+
+def optional_str(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{key} must be a string")
+    return value
+
+
+MAX_SEQ = 2**31 - 1
+
+
+def sequence_number(raw: str, name: str) -> int:
+    """A stream position from a query or header: ASCII digits within the database's integer range."""
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_SEQ:
+        raise InvalidInput(f"{name} must be an integer from 0 to {MAX_SEQ}")
+    return int(raw)
+
+
+def optional_bool(data: dict[str, Any], key: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{key} must be true or false")
+    return value
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    token = request.args.get("token", "")
+    if token:
+        return token
+    raise Unauthorized("send the conversation token as 'Authorization: Bearer <token>'")
+
+
+def conversation_view(conversation: Any) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "queue": conversation.queue_slug,
+        "status": conversation.status.value,
+        "offline": conversation.offline,
+        "claimed_by": conversation.claimed_by,
+        "created_at": conversation.created_at.isoformat(),
+        "last_seq": conversation.last_seq,
+    }
+
+
+@bp.post("/conversations")
+def create_conversation():
+    data = json_object()
+    queue = data.get("queue")
+    if not isinstance(queue, str) or not queue:
+        raise InvalidInput("queue is required")
+    conversation, token = usecases.start_conversation(
+        desk(),
+        queue,
+        name=optional_str(data, "name"),
+        email=optional_str(data, "email"),
+        page_url=optional_str(data, "page_url"),
+        language=optional_str(data, "language"),
+        offline=optional_bool(data, "offline"),
+    )
+    body = conversation_view(conversation) | {"token": token}
+    response = jsonify(body)
+    response.status_code = 201
+    response.headers["Location"] = f"/api/v1/conversations/{conversation.id}"
+    return response
+
+
+@bp.post("/conversations/<conversation_id>/messages")
+def post_message(conversation_id: str):
+    token = bearer_token()
+    data = json_object()
+    client_id = optional_str(data, "client_id")
+    if client_id is not None and len(client_id) > 128:
+        raise InvalidInput("client_id is longer than 128 characters")
+    message, created = usecases.patron_says(desk(), conversation_id, token, data.get("body"), client_id)
+    response = jsonify(journal.message_view(message))
+    response.status_code = 201 if created else 200
+    return response
+
+
+@bp.get("/conversations/<conversation_id>/messages")
+def list_messages(conversation_id: str):
+    token = bearer_token()
+    after = sequence_number(request.args.get("after", "0"), "after")
+    messages = usecases.read_messages(desk(), conversation_id, token, after)
+    return jsonify({"messages": [journal.message_view(m) for m in messages]})
+
+
+@bp.get("/conversations/<conversation_id>")
+def get_conversation(conversation_id: str):
+    token = bearer_token()
+    with desk().uow() as uow:
+        conversation = usecases.authenticate(uow, conversation_id, token)
+    return jsonify(conversation_view(conversation) | {"queue_place": place_in_queue(desk(), conversation_id)})
+
+
+@bp.post("/conversations/<conversation_id>/files")
+def upload_file(conversation_id: str):
+    """A patron's file (multipart field `file`, optional `client_id`), relayed to the staff thread."""
+    token = bearer_token()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidInput("send the file as the multipart field 'file'")
+    data = upload.read(container().settings.max_upload_bytes + 1)
+    mimetype = check_upload(upload.filename, data, container().settings.max_upload_bytes)
+    client_id = request.form.get("client_id") or None
+    message, created = usecases.patron_shares_file(
+        desk(), conversation_id, token, upload.filename[:255], mimetype, data, client_id
+    )
+    response = jsonify(journal.message_view(message))
+    response.status_code = 201 if created else 200
+    return response
+
+
+@bp.get("/conversations/<conversation_id>/files/<file_id>")
+def download_file(conversation_id: str, file_id: str):
+    """A file staff shared. Always a download, never rendered in our origin (it could be HTML)."""
+    stored = usecases.read_file(desk(), conversation_id, bearer_token(), file_id)
+    response = send_file(
+        io.BytesIO(stored.data),
+        mimetype=stored.mimetype or "application/octet-stream",
+        as_attachment=True,
+        download_name=stored.name,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/conversations/<conversation_id>/close")
+def close_conversation(conversation_id: str):
+    conversation = usecases.close_by_patron(desk(), conversation_id, bearer_token())
+    return jsonify(conversation_view(conversation))
+
+
+@bp.post("/conversations/<conversation_id>/answer-by-email")
+def answer_by_email(conversation_id: str):
+    """Stop waiting: a librarian answers by email instead (the chat becomes an offline question)."""
+    token = bearer_token()
+    conversation = escalation.answer_by_email(desk(), conversation_id, token, json_object().get("email"))
+    return jsonify(conversation_view(conversation))
+
+
+@bp.post("/conversations/<conversation_id>/rating")
+def rate_conversation(conversation_id: str):
+    token = bearer_token()
+    data = json_object()
+    conversation = usecases.rate(desk(), conversation_id, token, data.get("score"), data.get("comment"))
+    return jsonify({"rating": conversation.rating, "comment": conversation.rating_comment})
+
+
+@bp.post("/conversations/<conversation_id>/transcript")
+def email_transcript(conversation_id: str):
+    """Queue the transcript for email; 202 because it is sent by the worker, with retries."""
+    token = bearer_token()
+    data = json_object()
+    to = usecases.request_transcript(desk(), conversation_id, token, data.get("email"))
+    response = jsonify({"queued": True, "to": to})
+    response.status_code = 202
+    return response
+
+
+@bp.get("/queues/<slug>/status")
+def queue_status(slug: str):
+    return jsonify(availability.queue_status(desk(), slug, request.args.get("lang")))

@@ -1,0 +1,37 @@
+"""The plain patron page (/chat/<queue>) for trying refdesk by hand, and health."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, render_template
+
+from router import health
+from web.context import container, desk
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/chat/<slug>")
+def chat_page(slug: str):
+    with desk().uow() as uow:
+        queue = uow.queues.get(slug)
+    if queue is None:
+        abort(404)
+    response = render_template("chat.html", queue=queue)
+    return response, 200, {"Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'self'"}
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness plus the size of the delivery backlog (a growing backlog means a stuck worker)."""
+    with desk().uow() as uow:
+        pending = uow.outbox.pending_count()
+        broken = health.problems(uow)
+    return jsonify(
+        {
+            "ok": True,
+            "status": "degraded" if broken else "ok",
+            "problems": broken,
+            "outbox_pending": pending,
+            "database": container().engine.dialect.name,
+        }
+    )

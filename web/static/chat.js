@@ -1,0 +1,118 @@
+// The plain patron page: create a conversation, post with client ids, follow the SSE stream.
+// User text is always inserted with textContent, never as HTML.
+(function () {
+  "use strict";
+  const root = document.getElementById("chat");
+  const queue = root.dataset.queue;
+  const list = document.getElementById("messages");
+  const statusLine = document.getElementById("status");
+  const errorLine = document.getElementById("error");
+  const form = document.getElementById("composer");
+  const storeKey = "refdesk:" + queue;
+  const seen = new Set();
+  let chat = JSON.parse(sessionStorage.getItem(storeKey) || "null");
+  let source = null;
+
+  function api(path, options) {
+    options = options || {};
+    options.headers = Object.assign({ "Content-Type": "application/json" }, options.headers || {});
+    if (chat) options.headers.Authorization = "Bearer " + chat.token;
+    return fetch("/api/v1" + path, options).then(function (response) {
+      return response.json().then(function (data) {
+        if (!response.ok) throw new Error((data.error && data.error.message) || response.statusText);
+        return data;
+      });
+    });
+  }
+
+  function fill(item, event) {
+    item.textContent = "";
+    if (event.author === "staff") {
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = event.author_name || "Librarian";
+      item.appendChild(who);
+    }
+    item.appendChild(document.createTextNode(event.deleted ? "(message deleted)" : event.body));
+    (event.attachments || []).forEach(function (file) {
+      const link = document.createElement("a");
+      link.href = "/api/v1/conversations/" + chat.id + "/files/" + file.id + "?token=" + encodeURIComponent(chat.token);
+      link.rel = "noopener";
+      link.download = file.name;
+      link.textContent = file.name;
+      link.className = "file";
+      item.appendChild(link);
+    });
+    if (event.edited && !event.deleted) {
+      const mark = document.createElement("span");
+      mark.className = "edited";
+      mark.textContent = " (edited)";
+      item.appendChild(mark);
+    }
+    item.classList.toggle("deleted", Boolean(event.deleted));
+  }
+
+  function update(event) {
+    const item = list.querySelector('li[data-id="' + event.id + '"]');
+    if (item) fill(item, event);
+  }
+
+  function show(event) {
+    if (seen.has(event.seq)) return;
+    seen.add(event.seq);
+    const item = document.createElement("li");
+    item.className = event.author || "system";
+    item.dataset.id = event.id;
+    fill(item, event);
+    list.appendChild(item);
+  }
+
+  function showStatus(data) {
+    if (data.status === "active") statusLine.textContent = (data.claimed_by || "A librarian") + " is helping you.";
+    else if (data.status === "closed") statusLine.textContent = "This chat has ended.";
+    else statusLine.textContent = "Waiting for a librarian…";
+    if (data.status === "closed") {
+      form.hidden = true;
+      if (source) source.close();
+    }
+  }
+
+  function follow() {
+    source = new EventSource("/api/v1/conversations/" + chat.id + "/events?token=" + encodeURIComponent(chat.token));
+    source.addEventListener("message", function (e) { show(JSON.parse(e.data)); });
+    source.addEventListener("status", function (e) { showStatus(JSON.parse(e.data)); });
+    source.addEventListener("message_edited", function (e) { update(JSON.parse(e.data)); });
+    source.addEventListener("message_deleted", function (e) { update(JSON.parse(e.data)); });
+  }
+
+  function start() {
+    if (chat) { statusLine.textContent = "Reconnecting…"; follow(); return Promise.resolve(); }
+    return api("/conversations", {
+      method: "POST",
+      body: JSON.stringify({ queue: queue, page_url: document.referrer || location.href, language: navigator.language }),
+    }).then(function (data) {
+      chat = { id: data.id, token: data.token };
+      sessionStorage.setItem(storeKey, JSON.stringify(chat));
+      statusLine.textContent = "Waiting for a librarian…";
+      follow();
+    });
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    const box = document.getElementById("body");
+    const body = box.value;
+    if (!body.trim()) return;
+    const clientId = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
+    errorLine.textContent = "";
+    api("/conversations/" + chat.id + "/messages", { method: "POST", body: JSON.stringify({ body: body, client_id: clientId }) })
+      .then(function () { box.value = ""; })
+      .catch(function (err) { errorLine.textContent = err.message; });
+  });
+
+  document.getElementById("end").addEventListener("click", function () {
+    api("/conversations/" + chat.id + "/close", { method: "POST" }).catch(function (err) { errorLine.textContent = err.message; });
+  });
+
+  start().catch(function (err) { errorLine.textContent = err.message; });
+})();

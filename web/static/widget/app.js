@@ -1,0 +1,307 @@
+/* refdesk chat UI (inside the widget iframe). No framework; user text only ever goes in via textContent.
+   Messages are kept in sessionStorage until the server has them, and re-sent with the same client_id,
+   so a lost network or a reload neither loses nor duplicates anything. */
+(function () {
+  "use strict";
+  var root = document.getElementById("refdesk");
+  var queue = root.dataset.queue;
+  var lang = root.dataset.lang;
+  var page = root.dataset.page || document.referrer || "";
+  var t = JSON.parse(document.getElementById("strings").textContent);
+  var $ = function (id) { return document.getElementById(id); };
+  var list = $("messages"), statusLine = $("status"), errorLine = $("error");
+  var chatKey = "refdesk:" + queue, pendingKey = "refdesk-pending:" + queue;
+  var chat = read(chatKey), pending = read(pendingKey) || [];
+  var seen = {}, source = null, flushing = false, closed = false;
+
+  function read(key) { try { return JSON.parse(sessionStorage.getItem(key)); } catch (e) { return null; } }
+  function write(key, value) { sessionStorage.setItem(key, JSON.stringify(value)); }
+  function format(text, values) { return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k] || ""; }); }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+  function show(id) {
+    ["start", "offline", "chat"].forEach(function (name) { $(name).hidden = name !== id; });
+  }
+  function say(text) { statusLine.textContent = text; }
+  function fail(error) {
+    var localized = error && error.code && t["error." + error.code];
+    errorLine.textContent = localized || (error && error.message) || t["error.generic"];
+  }
+
+  function api(path, options) {
+    options = options || {};
+    var headers = options.form ? {} : { "Content-Type": "application/json" };
+    if (chat) headers.Authorization = "Bearer " + chat.token;
+    return fetch("/api/v1" + path, { method: options.method || "GET", headers: headers, body: options.form || options.body })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          if (!response.ok) {
+            var error = new Error((data.error && data.error.message) || t["error.generic"]);
+            error.status = response.status;
+            error.code = data.error && data.error.code;
+            throw error;
+          }
+          return data;
+        });
+      });
+  }
+
+  /* Staff links become real links (http/https only); everything else stays text. */
+  function appendText(parent, text) {
+    var pattern = /https?:\/\/[^\s<>"')]+/g, last = 0, match;
+    while ((match = pattern.exec(text))) {
+      parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var link = document.createElement("a");
+      link.href = match[0];
+      link.textContent = match[0];
+      link.rel = "noopener noreferrer";
+      link.target = "_blank";
+      parent.appendChild(link);
+      last = match.index + match[0].length;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function fill(item, message) {
+    item.textContent = "";
+    item.className = message.author + (message.pending ? " pending" : "");
+    if (message.author !== "system") {
+      var who = document.createElement("span");
+      who.className = "who";
+      who.textContent = message.author === "staff" ? (message.author_name || t["msg.librarian"]) : t["msg.you"];
+      item.appendChild(who);
+    }
+    if (message.deleted) {
+      item.appendChild(document.createTextNode(t["msg.deleted"]));
+      return;
+    }
+    appendText(item, message.body || "");
+    (message.attachments || []).forEach(function (file) {
+      var link = document.createElement("a");
+      link.href = "/api/v1/conversations/" + chat.id + "/files/" + file.id + "?token=" + encodeURIComponent(chat.token);
+      link.download = file.name;
+      link.rel = "noopener";
+      link.textContent = format(t["msg.file"], { name: file.name });
+      link.className = "file";
+      item.appendChild(document.createElement("br"));
+      item.appendChild(link);
+    });
+    if (message.edited || message.pending) {
+      var note = document.createElement("span");
+      note.className = "note";
+      note.textContent = " " + (message.pending ? t["msg.pending"] : t["msg.edited"]);
+      item.appendChild(note);
+    }
+  }
+
+  function render(message) {
+    var item = (message.client_id && list.querySelector('li[data-client-id="' + CSS.escape(message.client_id) + '"]')) ||
+      list.querySelector('li[data-id="' + CSS.escape(message.id || "") + '"]');
+    if (!item) {
+      item = document.createElement("li");
+      list.appendChild(item);
+    }
+    if (message.id) item.dataset.id = message.id;
+    if (message.client_id) item.dataset.clientId = message.client_id;
+    fill(item, message);
+    $("log").scrollTop = $("log").scrollHeight;
+  }
+
+  function onStatus(data) {
+    $("by-email").hidden = !(data.offer_email && data.status === "waiting" && !(chat && chat.offline));
+    if (data.status === "active") say(format(t["status.claimed"], { name: data.claimed_by || t["msg.librarian"] }));
+    else if (data.status === "closed") say(t["status.closed"]);
+    else say(chat && chat.offline ? t["offline.thanks"] : t["status.waiting"]);
+    closed = data.status === "closed";
+    $("composer").hidden = closed;
+    $("new-chat").hidden = !closed;
+    $("after").hidden = !closed;
+    if (closed && source) { source.close(); source = null; }
+  }
+
+  /* Place in the queue (not history: these events carry no id). */
+  function onQueue(place) {
+    var text = format(t["status.position"], { position: String(place.position) });
+    if (place.estimate_seconds) {
+      text += " " + format(t["status.estimate"], { minutes: String(Math.max(1, Math.round(place.estimate_seconds / 60))) });
+    }
+    say(text);
+  }
+
+  function follow() {
+    if (source) source.close();
+    source = new EventSource("/api/v1/conversations/" + chat.id + "/events?token=" + encodeURIComponent(chat.token));
+    var handle = function (kind) {
+      return function (event) {
+        var data = JSON.parse(event.data);
+        if (seen[event.lastEventId]) return;
+        seen[event.lastEventId] = true;
+        if (kind === "status") onStatus(data); else render(data);
+      };
+    };
+    ["message", "message_edited", "message_deleted", "status"].forEach(function (kind) {
+      source.addEventListener(kind, handle(kind));
+    });
+    source.addEventListener("queue", function (event) { onQueue(JSON.parse(event.data)); });
+    source.addEventListener("typing", function (event) {
+      var who = JSON.parse(event.data).name;
+      $("typing").textContent = who ? format(t["status.typing"], { name: who }) : "";
+    });
+    source.onerror = function () { if (!closed) say(navigator.onLine ? t["status.reconnecting"] : t["status.offline"]); };
+    source.onopen = function () { if (statusLine.textContent === t["status.reconnecting"] || statusLine.textContent === t["status.offline"]) say(t["status.waiting"]); };
+  }
+
+  /* Send everything still pending, oldest first; the server ignores a client_id it already has. */
+  function flush() {
+    if (flushing || !pending.length || !chat) return;
+    flushing = true;
+    var next = pending[0];
+    api("/conversations/" + chat.id + "/messages", { method: "POST", body: JSON.stringify({ body: next.body, client_id: next.client_id }) })
+      .then(function (message) {
+        pending.shift();
+        write(pendingKey, pending);
+        render(message);
+        flushing = false;
+        flush();
+      })
+      .catch(function (error) {
+        flushing = false;
+        if (error.status && error.status < 500) { pending.shift(); write(pendingKey, pending); fail(error); flush(); }
+        else if (!navigator.onLine) say(t["status.offline"]);
+      });
+  }
+
+  function enterChat() {
+    show("chat");
+    say(chat.offline ? t["offline.thanks"] : t["status.waiting"]);
+    pending.forEach(function (message) { render({ author: "patron", body: message.body, client_id: message.client_id, pending: true }); });
+    follow();
+    flush();
+    $("body").focus();
+  }
+
+  function begin(extra) {
+    var payload = Object.assign({ queue: queue, page_url: page, language: lang }, extra);
+    return api("/conversations", { method: "POST", body: JSON.stringify(payload) }).then(function (created) {
+      chat = { id: created.id, token: created.token, offline: created.offline };
+      write(chatKey, chat);
+      return created;
+    });
+  }
+
+  $("start").addEventListener("submit", function (event) {
+    event.preventDefault();
+    begin({ name: $("start-name").value.trim() || null }).then(enterChat).catch(fail);
+  });
+
+  $("offline").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var question = $("offline-question").value;
+    begin({ offline: true, email: $("offline-email").value.trim(), name: $("offline-name").value.trim() || null })
+      .then(function () {
+        pending.push({ body: question, client_id: uuid() });
+        write(pendingKey, pending);
+        enterChat();
+      })
+      .catch(fail);
+  });
+
+  $("composer").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var box = $("body"), body = box.value;
+    if (!body.trim()) return;
+    var message = { body: body, client_id: uuid() };
+    pending.push(message);
+    write(pendingKey, pending);
+    render({ author: "patron", body: body, client_id: message.client_id, pending: true });
+    box.value = "";
+    errorLine.textContent = "";
+    flush();
+  });
+
+  $("attach").addEventListener("change", function () {
+    var file = $("attach").files[0];
+    if (!file) return;
+    var form = new FormData();
+    form.append("file", file);
+    form.append("client_id", uuid());
+    errorLine.textContent = "";
+    api("/conversations/" + chat.id + "/files", { method: "POST", form: form })
+      .then(function (message) { render(message); $("attach").value = ""; })
+      .catch(function (error) { $("attach").value = ""; fail(error); });
+  });
+
+  $("body").addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("composer").requestSubmit(); }
+  });
+
+  $("by-email").addEventListener("submit", function (event) {
+    event.preventDefault();
+    api("/conversations/" + chat.id + "/answer-by-email", { method: "POST", body: JSON.stringify({ email: $("by-email-address").value.trim() }) })
+      .then(function () {
+        chat.offline = true;
+        write(chatKey, chat);
+        $("by-email").hidden = true;
+        say(t["offline.thanks"]);
+      })
+      .catch(fail);
+  });
+
+  $("rating").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var score = Number(new FormData($("rating")).get("score"));
+    api("/conversations/" + chat.id + "/rating", { method: "POST", body: JSON.stringify({ score: score, comment: $("rating-comment").value || null }) })
+      .then(function () { $("rating").hidden = true; $("end-note").textContent = t["end.rated"]; })
+      .catch(fail);
+  });
+
+  $("transcript").addEventListener("submit", function (event) {
+    event.preventDefault();
+    api("/conversations/" + chat.id + "/transcript", { method: "POST", body: JSON.stringify({ email: $("transcript-email").value.trim() }) })
+      .then(function (sent) { $("transcript").hidden = true; $("end-note").textContent = format(t["end.transcript_sent"], { email: sent.to }); })
+      .catch(fail);
+  });
+
+  $("end").addEventListener("click", function () {
+    api("/conversations/" + chat.id + "/close", { method: "POST" }).catch(fail);
+  });
+
+  $("new-chat").addEventListener("click", function () {
+    sessionStorage.removeItem(chatKey);
+    sessionStorage.removeItem(pendingKey);
+    chat = null; pending = []; seen = {}; closed = false;
+    list.textContent = "";
+    $("rating").hidden = false;
+    $("transcript").hidden = false;
+    $("end-note").textContent = "";
+    $("new-chat").hidden = true;
+    $("composer").hidden = false;
+    choose();
+  });
+
+  $("close-widget").addEventListener("click", function () { parent.postMessage({ type: "refdesk:close" }, "*"); });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") parent.postMessage({ type: "refdesk:close" }, "*");
+  });
+  window.addEventListener("online", function () { flush(); if (chat && !closed && (!source || source.readyState === 2)) follow(); });
+  window.addEventListener("offline", function () { say(t["status.offline"]); });
+  setInterval(flush, 5000);
+
+  function choose() {
+    api("/queues/" + encodeURIComponent(queue) + "/status?lang=" + lang).then(function (status) {
+      if (status.open && status.staffed) {
+        show("start");
+        say(t["status.open"]);
+        $("start-name").focus();
+      } else {
+        show("offline");
+        say(status.message || t["status.away"]);
+        $("offline-question").focus();
+      }
+    }).catch(fail);
+  }
+
+  if (chat) enterChat(); else choose();
+})();

@@ -1,0 +1,90 @@
+"""The patron's live stream (Server-Sent Events).
+
+Each event's `id:` is the conversation's sequence number, so a reconnect with
+`Last-Event-ID` (or `?after=`) replays exactly what was missed from the
+database. Waiting is a notifier wait with a timeout, which yields under gevent
+and blocks a thread under the development server: the same code runs in both.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, request
+
+from router import conversations as usecases
+from router.journal import Desk
+from router.model import Status
+from router.queueing import place_in_queue, queue_topic
+from router.typing import TTL, typing_now
+from web.api import bearer_token, sequence_number
+from web.context import container, desk
+
+bp = Blueprint("stream", __name__, url_prefix="/api/v1")
+BATCH = 500
+
+
+def resume_point() -> int:
+    return sequence_number(request.headers.get("Last-Event-ID") or request.args.get("after") or "0", "Last-Event-ID")
+
+
+def format_event(seq: int, event_type: str, data: dict) -> str:
+    return f"id: {seq}\nevent: {event_type}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def event_stream(
+    desk: Desk, conversation_id: str, after: int, heartbeat: float, retry_ms: int, queue_slug: str = ""
+) -> Iterator[str]:
+    """Replay from `after`, then follow live; ends once the closing event has been sent.
+
+    While the chat waits, `queue` events (no id: they are not history) tell the patron's place.
+    """
+    subscription = desk.notifier.subscribe(conversation_id, queue_topic(queue_slug))
+    place, typing = None, {"name": None}
+    try:
+        yield f"retry: {retry_ms + random.randint(0, retry_ms)}\n\n"
+        while True:
+            events, status = usecases.read_events(desk, conversation_id, after)
+            for event in events:
+                yield format_event(event.seq, event.type.value, event.data)
+                after = event.seq
+            if len(events) == BATCH:
+                continue
+            if status is Status.CLOSED:
+                return
+            now = place_in_queue(desk, conversation_id) if status is Status.WAITING else None
+            if now is not None and now != place:
+                yield f"event: queue\ndata: {json.dumps(now)}\n\n"
+            place = now
+            who = typing_now(desk, conversation_id) if status is Status.ACTIVE else {"name": None}
+            if who != typing:
+                yield f"event: typing\ndata: {json.dumps(who)}\n\n"
+            typing = who
+            wait = min(heartbeat, TTL.total_seconds()) if who["name"] else heartbeat
+            if not subscription.wait(wait):
+                yield ": keep-alive\n\n"
+    finally:
+        subscription.close()
+
+
+@bp.get("/conversations/<conversation_id>/events")
+def events(conversation_id: str):
+    token = bearer_token()
+    after = resume_point()
+    with desk().uow() as uow:
+        conversation = usecases.authenticate(uow, conversation_id, token)
+    if conversation.status is Status.CLOSED and conversation.last_seq <= after:
+        return Response(status=204)  # tells EventSource to stop reconnecting
+    settings = container().settings
+    stream = event_stream(
+        desk(),
+        conversation_id,
+        after,
+        settings.stream_heartbeat_seconds,
+        settings.stream_retry_ms,
+        conversation.queue_slug,
+    )
+    headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+    return Response(stream, mimetype="text/event-stream", headers=headers)

@@ -1,0 +1,67 @@
+"""The embeddable widget: `/widget.js` (loader) and `/widget/frame` (the chat UI in an iframe).
+
+Strings come from one catalogue file per language (`static/i18n/<lang>.json`). The frame may only
+be embedded by the queue's allowed origins (CSP `frame-ancestors`), and loads nothing from any
+other origin.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from web.context import container, desk
+
+bp = Blueprint("widget", __name__)
+STATIC = Path(__file__).parent / "static"
+
+
+@cache
+def catalogues() -> dict[str, dict[str, str]]:
+    return {path.stem: json.loads(path.read_text()) for path in sorted((STATIC / "i18n").glob("*.json"))}
+
+
+def language(wanted: str | None) -> str:
+    code = (wanted or "").lower()[:2]
+    return code if code in catalogues() else "en"
+
+
+@cache
+def loader_source() -> str:
+    strings = {
+        lang: {k: v for k, v in text.items() if k.startswith(("loader.", "frame."))}
+        for lang, text in catalogues().items()
+    }
+    source = (STATIC / "widget" / "loader.js").read_text()
+    return source.replace("__STRINGS__", json.dumps(strings, ensure_ascii=False, separators=(",", ":")))
+
+
+@bp.get("/widget.js")
+def loader():
+    response = Response(loader_source(), mimetype="text/javascript")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"  # a script, no data: any page may load it
+    return response
+
+
+@bp.get("/widget/frame")
+def frame():
+    slug = request.args.get("queue", "")
+    with desk().uow() as uow:
+        queue = uow.queues.get(slug)
+    if queue is None:
+        abort(404)
+    lang = language(request.args.get("lang"))
+    ancestors = " ".join(["'self'", *queue.allowed_origins])
+    policy = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        f"form-action 'none'; base-uri 'none'; frame-ancestors {ancestors}"
+    )
+    strings = dict(catalogues()[lang])
+    if container().settings.privacy_note:
+        strings["privacy"] = container().settings.privacy_note
+    html = render_template("widget.html", queue=queue, lang=lang, strings=strings, page=request.args.get("page", ""))
+    return html, 200, {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}
