@@ -272,30 +272,27 @@ def test_duty_commands_in_the_room_drive_what_patrons_are_told(desk):
     def status():
         return requests.get(desk.api("/queues/general/status"), timeout=5).json()
 
-    def bot_says(text):
+    def command(body, reply):
+        """Send a command and wait for the bot's answer to *this* command (earlier answers may match)."""
+        seen = len(desk.librarian.events)
+        desk.librarian.send(desk.room_id, {"msgtype": "m.text", "body": body})
         return desk.librarian.wait_for(
             lambda events: [
                 e
-                for e in events
+                for e in events[seen:]
                 if e.get("type") == "m.room.message"
                 and e["content"].get("msgtype") == "m.notice"
-                and e["content"]["body"] == text
+                and e["content"]["body"] == reply
             ]
         )
 
     assert status()["staffed"] is True
-    desk.librarian.send(desk.room_id, {"msgtype": "m.text", "body": "!off"})
-    bot_says("Ann Librarian is off duty for General.")
+    command("!off", "Ann Librarian is off duty for General.")
     assert (status()["staffed"], status()["reason"]) == (False, "nobody")
-    desk.librarian.send(desk.room_id, {"msgtype": "m.text", "body": "!who"})
-    bot_says("Nobody is on duty: patrons see the away message.")
-    desk.librarian.send(desk.room_id, {"msgtype": "m.text", "body": "!on"})
-    bot_says("Ann Librarian is on duty for General.")
+    command("!who", "Nobody is on duty: patrons see the away message.")
+    command("!on", "Ann Librarian is on duty for General.")
     assert status()["staffed"] is True
-    desk.librarian.send(desk.room_id, {"msgtype": "m.text", "body": "!who"})
-    bot_says("On duty: Ann Librarian.")
-    desk.librarian.send(desk.room_id, {"msgtype": "m.text", "body": "!away Back after lunch"})
-    bot_says("Away message (nobody) set: Back after lunch")
-    desk.librarian.send(desk.room_id, {"msgtype": "m.text", "body": "!off"})
-    bot_says("Ann Librarian is off duty for General.")
+    command("!who", "On duty: Ann Librarian.")
+    command("!away Back after lunch", "Away message (nobody) set: Back after lunch")
+    command("!off", "Ann Librarian is off duty for General.")
     assert status()["message"] == "Back after lunch"
