@@ -71,6 +71,8 @@ class Queue:
     hours: dict[str, Any] | None = None  # router.hours storage form; None: open around the clock
     away: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> language -> text
     escalation: dict[str, int] = field(default_factory=dict)  # overrides of router.escalation.DEFAULTS
+    backup_queue: str | None = None  # where unclaimed chats roll over to (a partner library's queue)
+    staff_name: str = "full"  # what patrons see of a librarian: "full", "first", or "role:LABEL"
 
 
 @dataclass
@@ -96,7 +98,9 @@ class Conversation:
     last_seq: int = 0
     rating: int | None = None
     rating_comment: str | None = None
-    escalation_stage: int = 0  # 1: staff nudged; 2: patron offered an email answer
+    escalation_stage: int = 0  # 1: staff nudged; 2: rolled over to the backup queue; 3: patron offered email
+    follow_up: bool = False  # staff replies are emailed to the patron (offline questions always are)
+    transferred_from: str | None = None  # the queue this chat was last transferred or rolled over from
 
     def next_seq(self) -> int:
         """Hand out the next stream position; callers hold the conversation's row lock."""
@@ -121,6 +125,14 @@ class Message:
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)  # [{id, name, mimetype, size}]
+
+
+@dataclass
+class CannedResponse:
+    """A saved answer staff post by name; `texts` maps a language to its wording."""
+
+    name: str
+    texts: dict[str, str]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from router.model import Conversation, DutyRecord, Message, OutboxItem, Queue, StoredFile, StreamEvent
+from router.model import CannedResponse, Conversation, DutyRecord, Message, OutboxItem, Queue, StoredFile, StreamEvent
 
 
 class Clock(Protocol):
@@ -103,6 +103,15 @@ class InboundLog(Protocol):
         ...
 
 
+class Canned(Protocol):
+    """Saved answers staff post by name."""
+
+    def get(self, name: str) -> CannedResponse | None: ...
+    def save(self, response: CannedResponse) -> None: ...
+    def delete(self, name: str) -> bool: ...
+    def list(self) -> list[CannedResponse]: ...
+
+
 class KeyValue(Protocol):
     """Small durable state for adapters: sync tokens, bot sessions."""
 
@@ -124,6 +133,7 @@ class UnitOfWork(abc.ABC):
     outbox: Outbox
     inbound: InboundLog
     kv: KeyValue
+    canned: Canned
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased, sessionmaker
 from sqlmodel import Session, select
 
 from adapters.storage.tables import (
+    CannedRow,
     ConversationRow,
     DutyRow,
     EventRow,
@@ -25,6 +26,7 @@ from adapters.storage.tables import (
 from router.model import (
     Author,
     Backend,
+    CannedResponse,
     Conversation,
     DutyRecord,
     EventType,
@@ -257,6 +259,25 @@ class SqlDuty:
         return [_copy(DutyRecord, row) for row in self.session.exec(query).all()]
 
 
+class SqlCanned:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, name: str) -> CannedResponse | None:
+        row = self.session.get(CannedRow, name)
+        return CannedResponse(row.name, dict(row.texts)) if row else None
+
+    def save(self, response: CannedResponse) -> None:
+        self.session.merge(CannedRow(name=response.name, texts=dict(response.texts)))
+
+    def delete(self, name: str) -> bool:
+        return self.session.execute(sa.delete(CannedRow).where(CannedRow.name == name)).rowcount > 0
+
+    def list(self) -> list[CannedResponse]:
+        rows = self.session.exec(select(CannedRow).order_by(CannedRow.name)).all()
+        return [CannedResponse(row.name, dict(row.texts)) for row in rows]
+
+
 class SqlEvents:
     def __init__(self, session: Session):
         self.session = session
@@ -379,6 +400,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.outbox = SqlOutbox(self.session)
         self.inbound = SqlInboundLog(self.session)
         self.kv = SqlKeyValue(self.session)
+        self.canned = SqlCanned(self.session)
         return self
 
     def __exit__(self, *args: object) -> None:

@@ -46,6 +46,8 @@ class QueueRow(SQLModel, table=True):
     hours: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     away: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False, server_default="{}"))
     escalation: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False, server_default="{}"))
+    backup_queue: str | None = Field(default=None, max_length=64)
+    staff_name: str = Field(default="full", max_length=100, sa_column_kwargs={"server_default": "full"})
 
 
 class ConversationRow(SQLModel, table=True):
@@ -71,6 +73,8 @@ class ConversationRow(SQLModel, table=True):
     rating: int | None = None
     rating_comment: str | None = Field(default=None, max_length=2000)
     escalation_stage: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    follow_up: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
+    transferred_from: str | None = Field(default=None, max_length=64)
 
 
 class MessageRow(SQLModel, table=True):
@@ -156,3 +160,9 @@ class DutyRow(SQLModel, table=True):
     on: bool = False
     since: datetime = _time()
     last_active: datetime = _time()
+
+
+class CannedRow(SQLModel, table=True):
+    __tablename__ = "canned_responses"
+    name: str = Field(primary_key=True, max_length=64)
+    texts: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))

@@ -36,6 +36,7 @@ class Store:
         self.outbox: list[OutboxItem] = []
         self.inbound: set[tuple[str, str]] = set()
         self.kv: dict[str, str] = {}
+        self.canned: dict = {}
 
 
 class _Repo:
@@ -216,6 +217,20 @@ class FakeKeyValue(_Repo):
         return {k: v for k, v in self.state.kv.items() if k.startswith(prefix)}
 
 
+class FakeCanned(_Repo):
+    def get(self, name):
+        return self.state.canned.get(name)
+
+    def save(self, response):
+        self.state.canned[response.name] = response
+
+    def delete(self, name):
+        return self.state.canned.pop(name, None) is not None
+
+    def list(self):
+        return [self.state.canned[name] for name in sorted(self.state.canned)]
+
+
 class FakeUnitOfWork(UnitOfWork):
     """Works on a copy of the store; only `commit` makes changes visible (like a transaction)."""
 
@@ -236,6 +251,7 @@ class FakeUnitOfWork(UnitOfWork):
             ("outbox", FakeOutbox),
             ("inbound", FakeInbound),
             ("kv", FakeKeyValue),
+            ("canned", FakeCanned),
         ):
             setattr(self, name, repo(self.working))
         return self
@@ -253,6 +269,7 @@ class FakeUnitOfWork(UnitOfWork):
             self.outbox,
             self.inbound,
             self.kv,
+            self.canned,
         ):
             repo.state = self.working
         self.committed = True
