@@ -6,6 +6,7 @@ Web, worker, CLI, demo and tests all call `bootstrap`; tests pass overrides.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -82,8 +83,34 @@ def bootstrap(
         notifier=notifier,
         max_body=settings.max_body,
         duty_idle=timedelta(minutes=settings.duty_idle_minutes),
+        public_url=settings.public_url,
     )
+    desk.secret = secret_key(settings, engine, desk)
     return Container(settings=settings, desk=desk, engine=engine, notifier=notifier, mailer=make_mailer(settings))
+
+
+SECRET_KEY = "secret_key"
+
+
+def secret_key(settings: Settings, engine: sa.Engine, desk: Desk) -> bytes:
+    """REFDESK_SECRET_KEY, else one random key kept in the database, so every process sharing it agrees."""
+    if settings.secret_key:
+        return settings.secret_key.get_secret_value().encode()
+    try:
+        with desk.uow(read_only=True) as uow:
+            stored = uow.kv.get(SECRET_KEY)
+        if stored is None:  # insert-if-absent: two processes starting at once still end up with one key
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.text("INSERT INTO kv (key, value) VALUES (:key, :value) ON CONFLICT (key) DO NOTHING"),
+                    {"key": SECRET_KEY, "value": secrets.token_urlsafe(32)},
+                )
+            with desk.uow(read_only=True) as uow:
+                stored = uow.kv.get(SECRET_KEY)
+    except sa.exc.SQLAlchemyError as exc:  # not migrated yet (e.g. `refdesk db upgrade` comes next)
+        log.warning("no secret key for resume links (run `refdesk db upgrade`): %s", exc)
+        return b""
+    return (stored or "").encode()
 
 
 def make_mailer(settings: Settings) -> Mailer | None:

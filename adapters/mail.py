@@ -24,11 +24,13 @@ class SmtpMailer:
         self.host, self.port, self.sender = host, port, sender
         self.username, self.password, self.starttls, self.timeout = username, password, starttls, timeout
 
-    def send(self, to: str, subject: str, body: str, *, message_id: str) -> None:
+    def send(self, to: str, subject: str, body: str, *, message_id: str, html: str | None = None) -> None:
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = self.sender, to, subject
         message["Message-ID"] = make_msgid(idstring=message_id, domain=self.sender.rpartition("@")[2] or None)
         message.set_content(body)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:

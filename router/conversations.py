@@ -12,7 +12,7 @@ import re
 import secrets
 import uuid
 
-from router import errors
+from router import errors, followup
 from router.journal import Desk, append_message, commit, enqueue, hash_token, store_file
 from router.model import Author, Conversation, Message, OutboxKind, Status, StoredFile, StreamEvent
 from router.ports import UnitOfWork
@@ -65,10 +65,18 @@ def start_conversation(
     return conversation, token
 
 
-def authenticate(uow: UnitOfWork, conversation_id: str, token: str, *, for_update: bool = False) -> Conversation:
-    """The token is the only key to a conversation; a wrong one looks like a missing one."""
+def authenticate(
+    uow: UnitOfWork, conversation_id: str, token: str, *, for_update: bool = False, secret: bytes = b""
+) -> Conversation:
+    """The token is the only key to a conversation; a wrong one looks like a missing one.
+
+    With the desk's `secret`, the resume token of a follow-up email's link opens it too.
+    """
     conversation = uow.conversations.get(conversation_id, for_update=for_update)
-    if conversation is None or not hmac.compare_digest(conversation.token_hash, hash_token(token)):
+    if conversation is None or not (
+        hmac.compare_digest(conversation.token_hash, hash_token(token))
+        | followup.is_resume_token(secret, conversation.id, token)
+    ):
         raise errors.ConversationNotFound("no such conversation for this token")
     return conversation
 
@@ -98,7 +106,7 @@ def _patron_posts(
     """Persist once per client_id, then leave the staff side an outbox item."""
     now = desk.clock.now()
     with desk.uow() as uow:
-        conversation = authenticate(uow, conversation_id, token, for_update=True)
+        conversation = authenticate(uow, conversation_id, token, for_update=True, secret=desk.secret)
         existing = uow.messages.by_client_id(conversation_id, client_id) if client_id else None
         if existing is not None:
             return existing, False
@@ -116,7 +124,7 @@ def _patron_posts(
 def close_by_patron(desk: Desk, conversation_id: str, token: str) -> Conversation:
     now = desk.clock.now()
     with desk.uow() as uow:
-        conversation = authenticate(uow, conversation_id, token, for_update=True)
+        conversation = authenticate(uow, conversation_id, token, for_update=True, secret=desk.secret)
         if conversation.status is not Status.CLOSED:
             set_closed(uow, conversation, Author.PATRON, None, now)
             enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": "The patron ended the chat."})
@@ -131,7 +139,7 @@ def rate(desk: Desk, conversation_id: str, token: str, score: object, comment: o
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
         raise errors.InvalidInput("comment must be text of at most 2000 characters")
     with desk.uow() as uow:
-        conversation = authenticate(uow, conversation_id, token, for_update=True)
+        conversation = authenticate(uow, conversation_id, token, for_update=True, secret=desk.secret)
         conversation.rating, conversation.rating_comment = score, (comment or None)
         uow.conversations.save(conversation)
         uow.commit()
@@ -142,7 +150,7 @@ def request_transcript(desk: Desk, conversation_id: str, token: str, email: obje
     """Queue the transcript for email (to the given address, else the one the patron left)."""
     now = desk.clock.now()
     with desk.uow() as uow:
-        conversation = authenticate(uow, conversation_id, token, for_update=True)
+        conversation = authenticate(uow, conversation_id, token, for_update=True, secret=desk.secret)
         to = email if email is not None else conversation.email
         if not isinstance(to, str) or not EMAIL.fullmatch(to) or len(to) > MAX_FIELD:
             raise errors.InvalidInput("a valid email address is needed for the transcript")
@@ -153,7 +161,7 @@ def request_transcript(desk: Desk, conversation_id: str, token: str, email: obje
 
 def read_messages(desk: Desk, conversation_id: str, token: str, after: int = 0) -> list[Message]:
     with desk.uow() as uow:
-        authenticate(uow, conversation_id, token)
+        authenticate(uow, conversation_id, token, secret=desk.secret)
         return uow.messages.after(conversation_id, after)
 
 
@@ -168,7 +176,7 @@ def read_events(desk: Desk, conversation_id: str, after: int) -> tuple[list[Stre
 
 def read_file(desk: Desk, conversation_id: str, token: str, file_id: str) -> StoredFile:
     with desk.uow() as uow:
-        authenticate(uow, conversation_id, token)
+        authenticate(uow, conversation_id, token, secret=desk.secret)
         found = uow.files.get(conversation_id, file_id)
     if found is None:
         raise errors.ConversationNotFound("no such file in this conversation")

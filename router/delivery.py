@@ -14,8 +14,9 @@ import random
 from collections.abc import Mapping
 from datetime import timedelta
 
-from router import health, staff
+from router import followup, health, staff
 from router.errors import DeliveryError
+from router.followup_email import followup_email
 from router.journal import Desk
 from router.model import Backend, OutboxItem, OutboxKind
 from router.ports import Mailer, StaffChannel
@@ -56,9 +57,16 @@ def deliver_one(
     try:
         if conversation is None or queue is None:
             raise DeliveryError("conversation or queue no longer exists", permanent=True)
+        if item.lane == "email" and mailer is None:
+            raise DeliveryError("no mail server is configured (REFDESK_SMTP_HOST)", permanent=True)
+        if item.kind is OutboxKind.FOLLOWUP_EMAIL:
+            if message is not None and message.deleted_at is None:  # a reply deleted before it went out stays unsent
+                link = followup.resume_link(desk, conversation)
+                subject, body, html = followup_email(queue, conversation, message, history, link)
+                mailer.send(str(item.payload["to"]), subject, body, message_id=item.idempotency_key, html=html)
+            _mark_delivered(desk, item, None)
+            return True
         if item.kind is OutboxKind.TRANSCRIPT_EMAIL:
-            if mailer is None:
-                raise DeliveryError("no mail server is configured (REFDESK_SMTP_HOST)", permanent=True)
             subject, body = transcript_email(queue, conversation, history)
             mailer.send(str(item.payload["to"]), subject, body, message_id=item.idempotency_key)
             _mark_delivered(desk, item, None)

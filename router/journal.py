@@ -36,6 +36,8 @@ class Desk:
     notifier: Notifier
     max_body: int = 4000
     duty_idle: timedelta = timedelta(minutes=60)
+    secret: bytes = b""  # signs resume links (router.followup); empty: no resume token is valid
+    public_url: str = ""  # where patrons reach refdesk, for links in emails
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,12 @@ class OutboxKind(enum.StrEnum):
     UPDATE_ROOT = "update_root"
     NOTICE = "notice"
     TRANSCRIPT_EMAIL = "transcript_email"
+    FOLLOWUP_EMAIL = "followup_email"  # a staff reply emailed to a patron who left (router.followup)
 
     @property
     def lane(self) -> str:
         """Email goes in its own lane: a mail server outage never holds back the staff thread."""
-        return "email" if self is OutboxKind.TRANSCRIPT_EMAIL else "staff"
+        return "email" if self in (OutboxKind.TRANSCRIPT_EMAIL, OutboxKind.FOLLOWUP_EMAIL) else "staff"
 
 
 @dataclass

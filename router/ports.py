@@ -186,8 +186,8 @@ class Subscription(Protocol):
 
 
 class Mailer(Protocol):
-    def send(self, to: str, subject: str, body: str, *, message_id: str) -> None:
-        """Send a plain-text email; `message_id` is stable per outbox item (receivers can dedupe)."""
+    def send(self, to: str, subject: str, body: str, *, message_id: str, html: str | None = None) -> None:
+        """Send an email (plain text, plus `html` as an alternative part); `message_id` is stable per outbox item."""
         ...
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from router import duty, errors
+from router import duty, errors, followup
 from router.journal import Desk, Inbound, append_message, append_status, commit, enqueue, message_view, store_file
 from router.model import Author, Conversation, EventType, Message, OutboxKind, Status, StreamEvent
 from router.ports import UnitOfWork
@@ -63,6 +63,7 @@ def staff_says(
                 store_file(uow, conversation, name, mimetype, data, now) for name, mimetype, data in files or []
             ],
         )
+        followup.after_staff_reply(uow, conversation, message, now)
         commit(desk, uow, conversation)
     return message
 

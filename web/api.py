@@ -122,7 +122,7 @@ def list_messages(conversation_id: str):
 def get_conversation(conversation_id: str):
     token = bearer_token()
     with desk().uow() as uow:
-        conversation = usecases.authenticate(uow, conversation_id, token)
+        conversation = usecases.authenticate(uow, conversation_id, token, secret=desk().secret)
     return jsonify(conversation_view(conversation) | {"queue_place": place_in_queue(desk(), conversation_id)})
 
 
