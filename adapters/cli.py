@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from adapters.bootstrap import Container, bootstrap
 from adapters.settings import Settings
 from adapters.storage.migrate import upgrade
-from router import availability
+from router import availability, canned, queue_settings
 from router.errors import InvalidInput, RefdeskError
 from router.model import Backend, Queue
 
@@ -76,7 +76,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
 def cmd_queue_add(args: argparse.Namespace) -> None:
     container = bootstrap(_settings())
     with container.desk.uow() as uow:
-        queue = Queue(args.slug, args.name or args.slug, Backend(args.backend), args.room, list(args.origin or []))
+        queue = uow.queues.get(args.slug)  # updating keeps hours, away messages and the rest
+        if queue is None:
+            queue = Queue(args.slug, args.name or args.slug, Backend(args.backend), args.room, list(args.origin or []))
+        else:
+            queue.name, queue.backend, queue.room = args.name or queue.name, Backend(args.backend), args.room
+            queue.allowed_origins = list(args.origin or queue.allowed_origins)
         uow.queues.add(queue)
         uow.commit()
     print(f"queue {args.slug} -> {args.backend} {args.room}")
@@ -134,6 +139,43 @@ def cmd_queue_import_closures(args: argparse.Namespace) -> None:
 def cmd_queue_away(args: argparse.Namespace) -> None:
     _desk_policy(lambda desk: availability.set_away(desk, args.slug, args.kind, args.text, args.lang))
     print(f"away message ({args.kind}, {args.lang}) set for {args.slug}")
+
+
+def cmd_queue_escalation(args: argparse.Namespace) -> None:
+    timers = {
+        name: value
+        for name, value in (
+            ("nudge_after", args.nudge_after),
+            ("rollover_after", args.rollover_after),
+            ("offer_email_after", args.offer_email_after),
+        )
+        if value is not None
+    }
+    _desk_policy(lambda desk: queue_settings.set_escalation(desk, args.slug, timers))
+    if args.backup is not None:
+        _desk_policy(lambda desk: queue_settings.set_backup(desk, args.slug, args.backup or None))
+    print(f"escalation of {args.slug} updated")
+
+
+def cmd_queue_staff_name(args: argparse.Namespace) -> None:
+    _desk_policy(lambda desk: queue_settings.set_staff_name(desk, args.slug, args.policy))
+    print(f"patrons of {args.slug} see librarians as: {args.policy}")
+
+
+def cmd_canned_add(args: argparse.Namespace) -> None:
+    _desk_policy(lambda desk: canned.save(desk, args.name, args.text, args.lang))
+    print(f"canned response {args.name} ({args.lang}) saved")
+
+
+def cmd_canned_list(args: argparse.Namespace) -> None:
+    for response in canned.listing(bootstrap(_settings()).desk):
+        for language, text in sorted(response.texts.items()):
+            print(f"{response.name}\t{language}\t{text}")
+
+
+def cmd_canned_remove(args: argparse.Namespace) -> None:
+    _desk_policy(lambda desk: canned.remove(desk, args.name))
+    print(f"canned response {args.name} removed")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -202,6 +244,30 @@ def parser() -> argparse.ArgumentParser:
     away.add_argument("text")
     away.add_argument("--lang", default="en")
     away.set_defaults(func=cmd_queue_away)
+    timers = queue.add_parser("escalation", help="unclaimed chats: nudge (T1), roll over (T2), offer email (T3)")
+    timers.add_argument("slug")
+    timers.add_argument("--nudge-after", type=int, metavar="SECONDS", help="nudge staff in the thread (default 60)")
+    timers.add_argument("--rollover-after", type=int, metavar="SECONDS", help="move to the backup (default 120)")
+    timers.add_argument("--offer-email-after", type=int, metavar="SECONDS", help="offer email (default 180)")
+    timers.add_argument("--backup", help="the queue to roll over to (another desk or a partner library); '' for none")
+    timers.set_defaults(func=cmd_queue_escalation)
+    naming = queue.add_parser("staff-name", help="how patrons see librarians: full, first, or role:LABEL")
+    naming.add_argument("slug")
+    naming.add_argument("policy", help="full | first | role:Librarian")
+    naming.set_defaults(func=cmd_queue_staff_name)
+
+    answers = sub.add_parser("canned", help="canned responses staff send with !canned NAME").add_subparsers(
+        dest="canned_command", required=True
+    )
+    add_canned = answers.add_parser("add", help="create a response or a language variant of it")
+    add_canned.add_argument("name")
+    add_canned.add_argument("text", help="may use {patron_name}, {hours_today} and {queue}")
+    add_canned.add_argument("--lang", default="en")
+    add_canned.set_defaults(func=cmd_canned_add)
+    answers.add_parser("list", help="list canned responses").set_defaults(func=cmd_canned_list)
+    remove_canned = answers.add_parser("remove", help="delete a canned response")
+    remove_canned.add_argument("name")
+    remove_canned.set_defaults(func=cmd_canned_remove)
     return main
 
 

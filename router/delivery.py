@@ -12,14 +12,16 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from router import followup, health, staff
 from router.errors import DeliveryError
 from router.followup_email import followup_email
 from router.journal import Desk
-from router.model import Backend, OutboxItem, OutboxKind
-from router.ports import Mailer, StaffChannel
+from router.model import Backend, OutboxItem, OutboxKind, Queue
+from router.ports import Mailer, StaffChannel, UnitOfWork
 from router.transcript import transcript_email
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,13 @@ def deliver_one(
             return False
         conversation = uow.conversations.get(item.conversation_id)
         queue = uow.queues.get(conversation.queue_slug) if conversation else None
+        current = (queue, conversation)
+        if conversation is not None and "thread" in item.payload:  # for a thread the chat has left (transfer)
+            queue = uow.queues.get(str(item.payload["queue"]))
+            conversation = replace(
+                conversation, queue_slug=str(item.payload["queue"]), staff_thread_id=item.payload["thread"]
+            )
+        linked = _linked_thread(uow, item, current)
         message = uow.messages.get(item.message_id) if item.message_id else None
         files = [uow.files.get(item.conversation_id, a["id"]) for a in message.attachments] if message else []
         history = uow.messages.after(item.conversation_id, 0, limit=10_000) if item.lane == "email" else []
@@ -84,9 +93,12 @@ def deliver_one(
                 queue, conversation, message, key, again, [f for f in files if f is not None]
             )
         elif item.kind is OutboxKind.UPDATE_ROOT:
-            channel.update_root(queue, conversation, key, again)
+            channel.update_root(queue, conversation, key, again, note=item.payload.get("note"))
         elif item.kind is OutboxKind.NOTICE:
             text = str(item.payload.get("text", ""))
+            if linked is not None:
+                link = channels[linked[0].backend].thread_link(*linked) if linked[0].backend in channels else ""
+                text += f"\n{item.payload.get('link_label', 'Thread')}: {link or linked[0].name}"
             item.staff_ref = channel.post_notice(queue, conversation, text, key, again)
     except Exception as exc:  # noqa: BLE001 - any failure must become a retry, never a loss
         error = exc if isinstance(exc, DeliveryError) else DeliveryError(f"{type(exc).__name__}: {exc}")
@@ -95,6 +107,19 @@ def deliver_one(
         return True
     _mark_delivered(desk, item, queue.slug)
     return True
+
+
+def _linked_thread(uow: UnitOfWork, item: OutboxItem, current: tuple[Any, Any]) -> tuple[Queue, str] | None:
+    """The other thread a transfer notice points to: the chat's current one, or one it left."""
+    if item.payload.get("link_current"):
+        queue, conversation = current
+        return (
+            (queue, conversation.staff_thread_id) if queue and conversation and conversation.staff_thread_id else None
+        )
+    if item.payload.get("link_thread"):
+        queue = uow.queues.get(str(item.payload.get("link_queue")))
+        return (queue, str(item.payload["link_thread"])) if queue else None
+    return None
 
 
 def _schedule_retry(desk: Desk, item: OutboxItem, error: DeliveryError, queue_slug: str | None) -> None:

@@ -1,19 +1,27 @@
-"""Nobody has claimed a waiting chat: nudge the staff, then offer the patron an email answer.
+"""Nobody has claimed a waiting chat: nudge the staff, roll over to the backup queue, then
+offer the patron an email answer.
 
-Driven from the database by the worker's sweep (`escalate_due`), so a restart loses no timer:
-the stage reached is stored on the conversation, and each step happens once.
-Patrons start leaving after 30–90 seconds, hence the defaults.
+T1 (`nudge_after`): a notice in the thread naming who is on duty. T2 (`rollover_after`): the
+chat moves to the queue's `backup_queue` (another desk or a partner library, on either
+backend) when that queue is staffed. T3 (`offer_email_after`): the patron is told and offered
+an answer by email. Driven from the database by the worker's sweep (`escalate_due`), so a
+restart loses no timer: the stage reached is stored on the conversation, and each step happens
+once. Patrons start leaving after 30–90 seconds, hence the defaults.
 """
 
 from __future__ import annotations
 
-from router import duty, errors
+import logging
+
+from router import availability, duty, errors, transfer
 from router.conversations import EMAIL, MAX_FIELD, authenticate
 from router.journal import Desk, append_message, commit, enqueue
 from router.model import Author, Conversation, EventType, OutboxKind, Status, StreamEvent
 
-DEFAULTS = {"nudge_after": 60, "offer_email_after": 180}
-NUDGED, OFFERED = 1, 2
+log = logging.getLogger(__name__)
+
+DEFAULTS = {"nudge_after": 60, "rollover_after": 120, "offer_email_after": 180}
+NUDGED, ROLLED_OVER, OFFERED = 1, 2, 3
 OFFER = "Sorry for the wait. You can keep waiting, or leave your email address and a librarian will answer by email."
 
 
@@ -25,7 +33,28 @@ def escalate_due(desk: Desk) -> int:
     """Take every due step once; returns how many steps were taken."""
     with desk.uow(read_only=True) as uow:
         candidates = uow.conversations.waiting_before(desk.clock.now(), OFFERED)
-    return sum(_step(desk, candidate.id) for candidate in candidates)
+    return sum(_rollover(desk, candidate) or _step(desk, candidate.id) for candidate in candidates)
+
+
+def _rollover(desk: Desk, candidate: Conversation) -> int:
+    """T2: pass the chat to the backup queue, if there is one and somebody there can answer."""
+    if candidate.escalation_stage >= ROLLED_OVER:
+        return 0
+    with desk.uow(read_only=True) as uow:
+        queue = uow.queues.get(candidate.queue_slug)
+    if queue is None or not queue.backup_queue:
+        return 0
+    waited = (desk.clock.now() - candidate.created_at).total_seconds()
+    if waited < settings_for(queue.escalation)["rollover_after"]:
+        return 0
+    try:
+        if not availability.queue_status(desk, queue.backup_queue)["staffed"]:
+            return 0
+        moved = transfer.transfer(desk, candidate.id, queue.backup_queue, None, escalation_stage=ROLLED_OVER)
+    except errors.RefdeskError as exc:  # e.g. the backup queue was deleted: keep escalating here
+        log.warning("rollover of %s to %s skipped: %s", candidate.id, queue.backup_queue, exc)
+        return 0
+    return 1 if moved else 0
 
 
 def _step(desk: Desk, conversation_id: str) -> int:

@@ -23,6 +23,7 @@ from router.model import (
     StreamEvent,
 )
 from router.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
+from router.staff_names import shown_name
 
 OUTBOX_TOPIC = "outbox"
 
@@ -93,7 +94,8 @@ def append_message(
 
 def append_status(uow: UnitOfWork, conversation: Conversation, now: Any) -> None:
     seq = conversation.next_seq()
-    data = {"seq": seq, "status": conversation.status.value, "claimed_by": conversation.claimed_by}
+    shown = shown_name(uow.queues.get(conversation.queue_slug), conversation.claimed_by)
+    data = {"seq": seq, "status": conversation.status.value, "claimed_by": shown}
     uow.events.add(StreamEvent(conversation.id, seq, EventType.STATUS, data, now))
 
 

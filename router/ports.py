@@ -95,6 +95,9 @@ class Outbox(Protocol):
 
     def save(self, item: OutboxItem) -> None: ...
     def pending_count(self) -> int: ...
+    def cancel_pending(self, conversation_id: str, lane: str, now: datetime, reason: str) -> int:
+        """Settle a chat's undelivered items in a lane without sending them (a transfer supersedes them)."""
+        ...
 
 
 class InboundLog(Protocol):
@@ -215,7 +218,15 @@ class StaffChannel(Protocol):
         """`files`: the message's attachments with their content, to upload to the thread."""
         ...
 
-    def update_root(self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False) -> None: ...
+    def update_root(
+        self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False, note: str | None = None
+    ) -> None:
+        """Show the chat's current state on its root; `note` replaces the status (e.g. "transferred to …")."""
+        ...
+
+    def thread_link(self, queue: Queue, thread_id: str) -> str:
+        """A link staff can click to open a thread (transfers link the old and new threads)."""
+        ...
 
     def post_notice(
         self, queue: Queue, conversation: Conversation, text: str, key: str, maybe_sent: bool = False

@@ -13,6 +13,7 @@ from router import duty, errors, followup
 from router.journal import Desk, Inbound, append_message, append_status, commit, enqueue, message_view, store_file
 from router.model import Author, Conversation, EventType, Message, OutboxKind, Status, StreamEvent
 from router.ports import UnitOfWork
+from router.staff_names import shown_name
 
 NOTE_PREFIXES = ("//", "note:")
 
@@ -56,7 +57,7 @@ def staff_says(
             Author.STAFF,
             body,
             now,
-            author_name=staff_name,
+            author_name=shown_name(uow.queues.get(conversation.queue_slug), staff_name),
             author_id=staff_id,
             staff_event_id=inbound.event_id if inbound else None,
             attachments=[

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from router.model import Conversation, Queue, Status
 
-CLAIM_HELP = "Claim: react ✋ or reply !claim · Close: !close · Internal note: start with //"
+CLAIM_HELP = "Claim: react ✋ or reply !claim · Close: !close · Internal note: start with // · More: !help"
 
 
 def root_title(queue: Queue, conversation: Conversation) -> str:
@@ -20,13 +20,15 @@ def root_title(queue: Queue, conversation: Conversation) -> str:
     return " · ".join(parts)
 
 
-def root_details(conversation: Conversation) -> list[tuple[str, str]]:
-    """Label/value pairs shown under the title; empty values are left out."""
+def root_details(conversation: Conversation, note: str | None = None) -> list[tuple[str, str]]:
+    """Label/value pairs shown under the title; empty values are left out. `note` overrides the status."""
     rows = [
         ("Patron", conversation.name or ""),
         ("Language", conversation.language or ""),
-        ("Status", status_line(conversation)),
+        ("Status", note or status_line(conversation)),
     ]
+    if conversation.transferred_from and not note:
+        rows.append(("From queue", conversation.transferred_from))
     return [(label, value) for label, value in rows if value]
 
 
@@ -39,7 +41,7 @@ def status_line(conversation: Conversation) -> str:
     return " ".join(part for part in ("closed", who) if part)
 
 
-def root_plain(queue: Queue, conversation: Conversation) -> str:
+def root_plain(queue: Queue, conversation: Conversation, note: str | None = None) -> str:
     lines = [root_title(queue, conversation)]
-    lines += [f"{label}: {value}" for label, value in root_details(conversation)]
+    lines += [f"{label}: {value}" for label, value in root_details(conversation, note)]
     return "\n".join(lines)

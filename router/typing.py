@@ -14,6 +14,7 @@ from typing import Any
 
 from router.journal import Desk
 from router.model import Status
+from router.staff_names import shown_name
 
 PREFIX = "typing:"
 TTL = timedelta(seconds=8)
@@ -31,7 +32,8 @@ def staff_typing(desk: Desk, queue_slugs: list[str], typing: dict[str, str]) -> 
             key = PREFIX + conversation.id
             was = uow.kv.get(key)
             if owner in typing and holds_one:
-                uow.kv.set(key, json.dumps({"name": typing[owner], "until": (now + TTL).isoformat()}))
+                name = shown_name(uow.queues.get(conversation.queue_slug), typing[owner])
+                uow.kv.set(key, json.dumps({"name": name, "until": (now + TTL).isoformat()}))
                 if not was:
                     woken.append(conversation.id)
             elif was:

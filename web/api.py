@@ -12,6 +12,7 @@ from router import availability, escalation, journal
 from router import conversations as usecases
 from router.errors import InvalidInput
 from router.queueing import place_in_queue
+from router.staff_names import shown_name
 from router.uploads import check_upload
 from web.context import container, desk
 
@@ -64,12 +65,15 @@ def bearer_token() -> str:
 
 
 def conversation_view(conversation: Any) -> dict[str, Any]:
+    """What the patron may know of their chat (the librarian's name as the queue's policy shows it)."""
+    with desk().uow(read_only=True) as uow:
+        queue = uow.queues.get(conversation.queue_slug)
     return {
         "id": conversation.id,
         "queue": conversation.queue_slug,
         "status": conversation.status.value,
         "offline": conversation.offline,
-        "claimed_by": conversation.claimed_by,
+        "claimed_by": shown_name(queue, conversation.claimed_by),
         "created_at": conversation.created_at.isoformat(),
         "last_seq": conversation.last_seq,
     }

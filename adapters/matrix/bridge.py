@@ -31,7 +31,7 @@ from nio import (
 
 from adapters.matrix import render
 from adapters.matrix.inbound import Action, StaffIntent, staff_intent
-from router import availability, duty, staff
+from router import commands, staff
 from router.errors import DeliveryError, RefdeskError
 from router.journal import Desk, Inbound
 from router.model import Backend, Conversation, Message, Queue, StoredFile
@@ -190,8 +190,14 @@ class MatrixBridge:
             raise DeliveryError(f"Matrix media upload failed: {getattr(response, 'message', response)}")
         return render.file_content(conversation, file, url)
 
-    def update_root(self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False) -> None:
-        self._send(queue.room, render.root_edit_content(queue, conversation, conversation.staff_thread_id or ""), key)
+    def update_root(
+        self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False, note: str | None = None
+    ) -> None:
+        root = conversation.staff_thread_id or ""
+        self._send(queue.room, render.root_edit_content(queue, conversation, root, note), key)
+
+    def thread_link(self, queue: Queue, thread_id: str) -> str:
+        return render.event_link(queue.room, thread_id)
 
     def post_notice(
         self, queue: Queue, conversation: Conversation, text: str, key: str, maybe_sent: bool = False
@@ -277,49 +283,40 @@ class MatrixBridge:
         if intent.action is Action.DELETE:
             staff.staff_deletes(self.desk, intent.target, inbound)
             return
-        if intent.action is Action.DUTY:
-            await self._duty(room_id, intent)
+        conversation = self._conversation_for(room_id, intent.thread_root) if intent.thread_root else None
+        name = await self._display_name(room_id, intent.sender)
+        if intent.action is Action.COMMAND:
+            await self._command(room_id, intent, conversation, name, inbound)
             return
-        conversation = self._conversation_for(room_id, intent.thread_root)
         if conversation is None:
             return
-        name = await self._display_name(room_id, intent.sender)
         try:
-            await self._apply(room_id, intent, conversation, name, inbound)
+            if intent.action is Action.REPLY:
+                staff.staff_says(self.desk, conversation.id, intent.sender, name, intent.body, inbound)
+            else:
+                await self._command(room_id, intent, conversation, name, inbound, "!claim")
         except RefdeskError as exc:  # e.g. the chat was deleted meanwhile: skip it, keep syncing
             log.warning("ignored %s on %s: %s", intent.action, intent.thread_root, exc)
 
-    async def _apply(
-        self, room_id: str, intent: StaffIntent, conversation: Conversation, name: str, inbound: Inbound
+    async def _command(
+        self,
+        room_id: str,
+        intent: StaffIntent,
+        conversation: Conversation | None,
+        name: str,
+        inbound: Inbound,
+        text: str | None = None,
     ) -> None:
-        if intent.action is Action.REPLY:
-            staff.staff_says(self.desk, conversation.id, intent.sender, name, intent.body, inbound)
-        elif intent.action is Action.CLOSE:
-            staff.close_by_staff(self.desk, conversation.id, name, inbound)
-        else:
-            result = staff.claim(self.desk, conversation.id, intent.sender, name, inbound)
-            if result is not None and not result.claimed and result.owner and result.owner != name:
-                await self._tell_thread(room_id, intent, f"Already claimed by {result.owner}.")
-
-    async def _duty(self, room_id: str, intent: StaffIntent) -> None:
-        slugs = self._rooms.get(room_id, [])
-        name = await self._display_name(room_id, intent.sender)
-        if intent.body == "!on":
-            text = f"{name} is on duty for {', '.join(duty.go_on(self.desk, slugs, intent.sender, name))}."
-        elif intent.body == "!off":
-            text = f"{name} is off duty for {', '.join(duty.go_off(self.desk, slugs, intent.sender))}."
-        elif intent.body == "!away":
-            try:
-                text = availability.set_away_for(self.desk, slugs, intent.target)
-            except RefdeskError as exc:
-                text = f"refdesk: {exc}. Usage: !away [closed|holiday|nobody] TEXT"
-        else:
-            names = sorted({person for slug in slugs for person in duty.who(self.desk, slug)})
-            text = f"On duty: {', '.join(names)}." if names else "Nobody is on duty: patrons see the away message."
-        content = {"msgtype": "m.notice", "body": text, "m.mentions": {}}
-        if intent.thread_root:
-            content = render.in_thread(content, intent.thread_root)
-        await self._client.room_send(room_id, "m.room.message", content, tx_id=f"refdesk-reply-{intent.event_id}")
+        """Run a `!command` (or a claim by reaction) and answer in the thread or the room."""
+        context = commands.CommandContext(
+            self._rooms.get(room_id, []), intent.sender, name, conversation.id if conversation else None, inbound
+        )
+        answer = commands.run(self.desk, context, text or intent.body)
+        if answer:
+            content = {"msgtype": "m.notice", "body": answer, "m.mentions": {}}
+            if intent.thread_root:
+                content = render.in_thread(content, intent.thread_root)
+            await self._client.room_send(room_id, "m.room.message", content, tx_id=f"refdesk-reply-{intent.event_id}")
 
     async def _typing(self, room_id: str, ephemeral: list[Any]) -> None:
         for event in ephemeral:
@@ -328,10 +325,6 @@ class MatrixBridge:
                 continue
             names = {user: await self._display_name(room_id, user) for user in users if user != self.user_id}
             staff_typing(self.desk, self._rooms.get(room_id, []), names)
-
-    async def _tell_thread(self, room_id: str, intent: StaffIntent, text: str) -> None:
-        content = render.in_thread({"msgtype": "m.notice", "body": text, "m.mentions": {}}, intent.thread_root)
-        await self._client.room_send(room_id, "m.room.message", content, tx_id=f"refdesk-reply-{intent.event_id}")
 
     def _conversation_for(self, room_id: str, thread_root: str) -> Conversation | None:
         with self.desk.uow() as uow:

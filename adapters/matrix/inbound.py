@@ -1,8 +1,9 @@
 """Read staff intent from raw Matrix events: pure functions, unit-tested.
 
 Staff act on a conversation from its thread: a reply (relayed; the first one
-claims), `!claim`, `!close`, a ✋/👍 reaction on the root, or an internal note
-(see `router.conversations.is_internal_note`). Edits (`m.replace`) and
+claims), a ✋/👍 reaction on the root (claims), a `!command` (see `router.commands`;
+in a thread or anywhere in the room, never relayed), or an internal note
+(see `router.staff.is_internal_note`). Edits (`m.replace`) and
 redactions of relayed replies are passed on too. Anything else is ignored.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from typing import Any
+
+from router.commands import is_command, unescape
 
 CLAIM_REACTIONS = {"✋", "👍", "🙋"}
 
@@ -21,10 +24,7 @@ class Action(enum.StrEnum):
     CLOSE = "close"
     EDIT = "edit"
     DELETE = "delete"
-    DUTY = "duty"  # !on, !off, !who: anywhere in the room; `body` holds the command
-
-
-DUTY_COMMANDS = {"!on", "!off", "!who", "!away"}
+    COMMAND = "command"  # `!verb args`, in a thread or anywhere in the room; `body` holds it
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,8 @@ def staff_intent(event: dict[str, Any], bot_user_id: str) -> StaffIntent | None:
         return None
     root = thread_root_of(content)
     body = _reply_body(content)
-    command = body.split(maxsplit=1)[0].lower() if body else ""
-    if command in DUTY_COMMANDS:
-        rest = body.split(maxsplit=1)[1] if len(body.split(maxsplit=1)) > 1 else ""
-        return StaffIntent(Action.DUTY, root or "", sender, event_id, command, target=rest)
+    if is_command(body):
+        return StaffIntent(Action.COMMAND, root or "", sender, event_id, body)
     if not root:
         return None
-    if command == "!claim":
-        return StaffIntent(Action.CLAIM, root, sender, event_id)
-    if command == "!close":
-        return StaffIntent(Action.CLOSE, root, sender, event_id)
-    return StaffIntent(Action.REPLY, root, sender, event_id, body)
+    return StaffIntent(Action.REPLY, root, sender, event_id, unescape(body))

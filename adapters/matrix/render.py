@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from router.model import Conversation, Message, Queue, StoredFile
 from router.staff_text import CLAIM_HELP, root_details, root_plain, root_title
@@ -19,20 +20,28 @@ def _text(body: str, html: str, msgtype: str = "m.text") -> dict[str, Any]:
     return {"msgtype": msgtype, "body": body, "format": HTML, "formatted_body": html, "m.mentions": {}}
 
 
-def root_content(queue: Queue, conversation: Conversation) -> dict[str, Any]:
+def root_content(queue: Queue, conversation: Conversation, note: str | None = None) -> dict[str, Any]:
     """The thread root: what the chat is about, its status, and how to act on it."""
-    details = "".join(f"<br><b>{escape(label)}:</b> {escape(value)}" for label, value in root_details(conversation))
+    rows = root_details(conversation, note)
+    details = "".join(f"<br><b>{escape(label)}:</b> {escape(value)}" for label, value in rows)
     html = f"<b>{escape(root_title(queue, conversation))}</b>{details}<br><i>{escape(CLAIM_HELP)}</i>"
-    return _text(f"{root_plain(queue, conversation)}\n{CLAIM_HELP}", html)
+    return _text(f"{root_plain(queue, conversation, note)}\n{CLAIM_HELP}", html)
 
 
-def root_edit_content(queue: Queue, conversation: Conversation, root_event_id: str) -> dict[str, Any]:
+def root_edit_content(
+    queue: Queue, conversation: Conversation, root_event_id: str, note: str | None = None
+) -> dict[str, Any]:
     """An m.replace edit of the root, so the room shows the current status and owner."""
-    new = root_content(queue, conversation)
+    new = root_content(queue, conversation, note)
     content = _text(f"* {new['body']}", f"* {new['formatted_body']}")
     content["m.new_content"] = new
     content["m.relates_to"] = {"rel_type": "m.replace", "event_id": root_event_id}
     return content
+
+
+def event_link(room_id: str, event_id: str) -> str:
+    """A matrix.to permalink, which every Matrix client opens."""
+    return f"https://matrix.to/#/{quote(room_id, safe='')}/{quote(event_id, safe='')}"
 
 
 def in_thread(content: dict[str, Any], root_event_id: str) -> dict[str, Any]:

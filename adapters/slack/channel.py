@@ -78,6 +78,7 @@ class SlackStaffChannel:
     def __init__(self, client: WebClient, pacer: ChannelPacer | None = None):
         self.client = client
         self.pacer = pacer or ChannelPacer()
+        self._workspace_url: str | None = None
 
     # -- StaffChannel -----------------------------------------------------
 
@@ -113,7 +114,9 @@ class SlackStaffChannel:
             mrkdwn=False,
         )
 
-    def update_root(self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False) -> None:
+    def update_root(
+        self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False, note: str | None = None
+    ) -> None:
         """An edit is idempotent by nature: the root simply shows the current state."""
         self._call(
             "chat_update",
@@ -121,8 +124,20 @@ class SlackStaffChannel:
             channel=queue.room,
             ts=conversation.staff_thread_id,
             text=render.root_text(queue, conversation),
-            blocks=render.root_blocks(queue, conversation),
+            blocks=render.root_blocks(queue, conversation, note),
         )
+
+    def thread_link(self, queue: Queue, thread_id: str) -> str:
+        """Slack's documented permalink form, built from the workspace URL (one auth.test, cached)."""
+        if self._workspace_url is None:
+            try:
+                self._workspace_url = str(self.client.auth_test().get("url") or "")
+            except Exception:  # noqa: BLE001 - a link is a convenience; the notice goes out without it
+                log.warning("slack: auth.test failed; thread links left out", exc_info=True)
+                return ""
+        if not self._workspace_url:
+            return ""
+        return f"{self._workspace_url.rstrip('/')}/archives/{queue.room}/p{thread_id.replace('.', '')}"
 
     def post_notice(
         self, queue: Queue, conversation: Conversation, text: str, key: str, maybe_sent: bool = False

@@ -18,7 +18,8 @@ from slack_sdk import WebClient
 
 from adapters.slack import render
 from adapters.slack.inbound import Kind, staff_intent, to_plain_text
-from router import availability, duty, staff
+from router import availability, commands, duty, staff
+from router.commands import is_command
 from router.errors import RefdeskError
 from router.journal import Desk, Inbound
 from router.model import Backend, Conversation, Status
@@ -32,7 +33,9 @@ HELP = (
     "• *Close* with the button on the chat.\n"
     "• `/refdesk on` / `off` / `who`: go on or off duty for this channel's queues, or see who is on.\n"
     "• `/refdesk away [closed|holiday|nobody] TEXT` sets what patrons see when nobody can answer.\n"
-    "• `/refdesk status` shows waiting and active chats in this channel."
+    "• `/refdesk status` shows waiting and active chats in this channel; `/refdesk hours` today's hours.\n"
+    "• In a chat's thread: `!transfer QUEUE`, `!followup` (email your replies), `!canned NAME`, `!claim`, `!close`;"
+    " `/refdesk queues` and `/refdesk canned` list what exists. `!!text` sends text that starts with `!`."
 )
 
 
@@ -79,7 +82,7 @@ def conversation_in_channel(desk: Desk, channel: str, thread_ts: str, patience: 
 
 def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> None:
     @app.event("message")
-    def on_message(event: dict[str, Any], context: dict[str, Any]) -> None:
+    def on_message(event: dict[str, Any], context: dict[str, Any], client: WebClient) -> None:
         bot_user = context.get("bot_user_id") or ""
         intent = staff_intent(event, bot_user)
         if intent is None:
@@ -96,9 +99,21 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
                 staff.staff_edits(desk, message_ref, intent.user, text, inbound, conversation.id)
             elif intent.kind is Kind.DELETE:
                 staff.staff_deletes(desk, message_ref, inbound, conversation.id)
+            elif is_command(to_plain_text(intent.text)) and not intent.files:
+                where = commands.CommandContext(
+                    _channel_queues(desk, intent.channel), intent.user, names(intent.user), conversation.id, inbound
+                )
+                answer = commands.run(desk, where, to_plain_text(intent.text))
+                if answer:
+                    client.chat_postMessage(
+                        channel=intent.channel,
+                        thread_ts=intent.thread_ts,
+                        text=render.escape(answer),
+                        unfurl_links=False,
+                    )
             else:
                 files, skipped = fetch(intent.files) if intent.files else ([], [])
-                body = reply_body(intent.text, skipped)
+                body = reply_body(commands.unescape(intent.text), skipped)
                 staff.staff_says(desk, conversation.id, intent.user, names(intent.user), body, inbound, files)
         except RefdeskError as exc:
             log.warning("slack: ignored %s in %s: %s", intent.kind, intent.channel, exc)
@@ -169,6 +184,20 @@ def reply_body(text: str, skipped: list[str]) -> str:
     return "\n".join(part for part in (body, notes) if part)
 
 
+def _channel_queues(desk: Desk, channel: str) -> list[str]:
+    with desk.uow(read_only=True) as uow:
+        return [q.slug for q in uow.queues.list() if q.backend is Backend.SLACK and q.room == channel]
+
+
+def _your_chat(desk: Desk, slugs: list[str], user: str) -> str | None:
+    """The one chat this person holds in the channel: slash commands cannot say which thread they came from."""
+    with desk.uow(read_only=True) as uow:
+        mine = [
+            c.id for c in uow.conversations.active_in(slugs) if c.claimed_by_id == user and c.status is Status.ACTIVE
+        ]
+    return mine[0] if len(mine) == 1 else None
+
+
 def command_reply(desk: Desk, command: dict[str, Any], names: StaffNames) -> str:
     words = (command.get("text") or "").split()
     verb = words[0].lower() if words else "help"
@@ -176,9 +205,19 @@ def command_reply(desk: Desk, command: dict[str, Any], names: StaffNames) -> str
         channel = command.get("channel_id")
         slugs = [q.slug for q in uow.queues.list() if q.backend is Backend.SLACK and q.room == channel]
         counts = uow.conversations.count_open(slugs) if slugs else {}
+    user = command.get("user_id", "")
+    if verb in ("transfer", "followup", "canned", "hours", "queues"):
+        needs_chat = verb in ("transfer", "followup") or (verb == "canned" and len(words) > 1)
+        chat = _your_chat(desk, slugs, user) if needs_chat else None
+        if needs_chat and chat is None:
+            return (
+                "Slack does not tell apps which thread a command came from, and you do not hold exactly one "
+                f"chat here: write `!{' '.join(words)}` in the chat's thread instead."
+            )
+        where = commands.CommandContext(slugs, user, names(user), chat, prefix="/refdesk ")
+        return commands.run(desk, where, " ".join(words)) or "Done."
     if verb in ("status", "on", "off", "who", "away") and not slugs:
         return "No refdesk queue is mapped to this channel."
-    user = command.get("user_id", "")
     if verb == "status":
         return f"Queues {', '.join(slugs)}: {counts.get('waiting', 0)} waiting, {counts.get('active', 0)} active."
     if verb == "on":

@@ -33,13 +33,17 @@ def root_text(queue: Queue, conversation: Conversation) -> str:
     return escape(root_title(queue, conversation))
 
 
-def root_blocks(queue: Queue, conversation: Conversation) -> list[dict[str, Any]]:
-    details = "\n".join(f"*{escape(label)}:* {escape(value)}" for label, value in root_details(conversation))
+def root_blocks(queue: Queue, conversation: Conversation, note: str | None = None) -> list[dict[str, Any]]:
+    """The root with its buttons; a `note` (the chat moved elsewhere) leaves nothing to click."""
+    rows = root_details(conversation, note)
+    details = "\n".join(f"*{escape(label)}:* {escape(value)}" for label, value in rows)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{root_text(queue, conversation)}*\n{details}"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(SLACK_HELP)}]},
     ]
     buttons = []
+    if note:
+        return blocks
     if conversation.status is Status.WAITING:
         buttons.append(_button("Claim", CLAIM_ACTION, conversation.id, style="primary"))
     if conversation.status is not Status.CLOSED:

@@ -344,6 +344,18 @@ class SqlOutbox:
         query = sa.select(sa.func.count()).select_from(OutboxRow).where(OutboxRow.delivered_at.is_(None))
         return int(self.session.execute(query).scalar_one())
 
+    def cancel_pending(self, conversation_id: str, lane: str, now: datetime, reason: str) -> int:
+        statement = (
+            sa.update(OutboxRow)
+            .where(
+                OutboxRow.conversation_id == conversation_id,
+                OutboxRow.lane == lane,
+                OutboxRow.delivered_at.is_(None),
+            )
+            .values(delivered_at=now, lease_until=None, last_error=reason[:500])
+        )
+        return self.session.execute(statement).rowcount
+
 
 class SqlInboundLog:
     def __init__(self, session: Session):

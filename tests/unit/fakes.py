@@ -194,6 +194,16 @@ class FakeOutbox(_Repo):
     def pending_count(self):
         return sum(1 for item in self.state.outbox if item.delivered_at is None)
 
+    def cancel_pending(self, conversation_id, lane, now, reason):
+        pending = [
+            item
+            for item in self.state.outbox
+            if item.conversation_id == conversation_id and item.lane == lane and item.delivered_at is None
+        ]
+        for item in pending:
+            item.delivered_at, item.lease_until, item.last_error = now, None, reason
+        return len(pending)
+
 
 class FakeInbound(_Repo):
     def first_time(self, source, event_id, seen_at):
@@ -297,6 +307,7 @@ class FakeStaffChannel:
         self.calls: list[tuple[str, str, str]] = []
         self.fail_next: list[DeliveryError] = []
         self.maybe_sent: list[bool] = []
+        self.where: list[tuple[str, str | None]] = []  # (queue, thread) of each notice and root update
 
     def _record(self, kind: str, conversation: Conversation, key: str, maybe_sent: bool) -> str:
         self.maybe_sent.append(maybe_sent)
@@ -311,10 +322,15 @@ class FakeStaffChannel:
     def post_patron_message(self, queue, conversation, message, key, maybe_sent=False, files=None):
         return self._record(f"message:{message.body}", conversation, key, maybe_sent)
 
-    def update_root(self, queue, conversation, key, maybe_sent=False):
-        self._record(f"update_root:{conversation.status}", conversation, key, maybe_sent)
+    def update_root(self, queue, conversation, key, maybe_sent=False, note=None):
+        self.where.append((queue.slug, conversation.staff_thread_id))
+        self._record(f"update_root:{note or conversation.status}", conversation, key, maybe_sent)
+
+    def thread_link(self, queue, thread_id):
+        return f"link://{queue.slug}/{thread_id}"
 
     def post_notice(self, queue, conversation, text, key, maybe_sent=False):
+        self.where.append((queue.slug, conversation.staff_thread_id))
         return self._record(f"notice:{text}", conversation, key, maybe_sent)
 
 

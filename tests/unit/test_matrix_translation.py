@@ -64,11 +64,15 @@ def test_a_thread_reply_is_a_reply_intent():
     )
 
 
-@pytest.mark.parametrize(
-    "body,action", [("!claim", Action.CLAIM), ("!CLAIM now", Action.CLAIM), ("!close", Action.CLOSE)]
-)
-def test_commands_in_the_thread(body, action):
-    assert staff_intent(thread_reply(body), BOT).action is action
+@pytest.mark.parametrize("body", ["!claim", "!CLAIM now", "!close", "!transfer youth", "!canned hours"])
+def test_commands_in_the_thread_are_commands_never_replies(body):
+    intent = staff_intent(thread_reply(body), BOT)
+    assert (intent.action, intent.body, intent.thread_root) == (Action.COMMAND, body, ROOT)
+
+
+def test_a_double_bang_sends_text_that_starts_with_a_bang():
+    intent = staff_intent(thread_reply("!!Hola, ¿qué tal?"), BOT)
+    assert (intent.action, intent.body) == (Action.REPLY, "!Hola, ¿qué tal?")
 
 
 @pytest.mark.parametrize("key", ["✋", "✋\ufe0f", "👍", "👍\ufe0f"])
@@ -131,8 +135,8 @@ def test_a_redaction_deletes_its_target():
     assert staff_intent(newer_room_version, BOT).target == "$other"
 
 
-@pytest.mark.parametrize("body", ["!on", "!off", "!who", "!ON please"])
-def test_duty_commands_anywhere_in_the_room(body):
+@pytest.mark.parametrize("body", ["!on", "!off", "!who", "!ON please", "!help"])
+def test_commands_anywhere_in_the_room(body):
     plain = {
         "type": "m.room.message",
         "sender": "@ann:localhost",
@@ -140,5 +144,5 @@ def test_duty_commands_anywhere_in_the_room(body):
         "content": {"msgtype": "m.text", "body": body},
     }
     intent = staff_intent(plain, BOT)
-    assert intent.action is Action.DUTY and intent.body == body.split()[0].lower() and intent.thread_root == ""
+    assert intent.action is Action.COMMAND and intent.body == body and intent.thread_root == ""
     assert staff_intent(thread_reply(body), BOT).thread_root == ROOT
