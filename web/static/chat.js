@@ -12,6 +12,15 @@
   const seen = new Set();
   let chat = JSON.parse(sessionStorage.getItem(storeKey) || "null");
   let source = null;
+  // A follow-up email's link (#resume=ID.TOKEN) reopens that chat; the fragment is removed at once.
+  const resume = /^#resume=([\w-]+)\.([\w-]+)$/.exec(location.hash);
+  if (resume) {
+    history.replaceState(null, "", location.pathname + location.search);
+    if (!chat || chat.id !== resume[1]) {
+      chat = { id: resume[1], token: resume[2] };
+      sessionStorage.setItem(storeKey, JSON.stringify(chat));
+    }
+  }
 
   function api(path, options) {
     options = options || {};

@@ -13,6 +13,17 @@
   var chatKey = "refdesk:" + queue, pendingKey = "refdesk-pending:" + queue;
   var chat = read(chatKey), pending = read(pendingKey) || [];
   var seen = {}, source = null, flushing = false, closed = false;
+  /* A follow-up email's link (#resume=ID.TOKEN) reopens that chat here; the fragment is removed at once. */
+  var resume = /^#resume=([\w-]+)\.([\w-]+)$/.exec(location.hash);
+  if (resume) {
+    history.replaceState(null, "", location.pathname + location.search);
+    if (!chat || chat.id !== resume[1]) {
+      chat = { id: resume[1], token: resume[2], offline: true };
+      pending = [];
+      write(chatKey, chat);
+      write(pendingKey, pending);
+    }
+  }
 
   function read(key) { try { return JSON.parse(sessionStorage.getItem(key)); } catch (e) { return null; } }
   function write(key, value) { sessionStorage.setItem(key, JSON.stringify(value)); }
@@ -303,5 +314,12 @@
     }).catch(fail);
   }
 
-  if (chat) enterChat(); else choose();
+  if (chat && resume) {
+    api("/conversations/" + chat.id).then(enterChat).catch(function (error) {
+      sessionStorage.removeItem(chatKey);
+      chat = null;
+      choose();
+      fail(error);
+    });
+  } else if (chat) enterChat(); else choose();
 })();
