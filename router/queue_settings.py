@@ -17,8 +17,8 @@ def set_escalation(desk: Desk, slug: str, timers: dict[str, int]) -> Queue:
     unknown = sorted(set(timers) - set(escalation.DEFAULTS))
     if unknown:
         raise errors.InvalidInput(f"unknown timer {unknown[0]!r}; timers are {', '.join(escalation.DEFAULTS)}")
-    if any(not isinstance(value, int) or not 5 <= value <= 86_400 for value in timers.values()):
-        raise errors.InvalidInput("timers are whole seconds between 5 and 86400")
+    if any(not isinstance(value, int) or not 1 <= value <= 86_400 for value in timers.values()):
+        raise errors.InvalidInput("timers are whole seconds between 1 and 86400")
     with desk.uow() as uow:
         queue = _queue(uow, slug)
         merged = escalation.settings_for({**queue.escalation, **timers})
