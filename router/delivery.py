@@ -99,7 +99,8 @@ def deliver_one(
             if linked is not None:
                 link = channels[linked[0].backend].thread_link(*linked) if linked[0].backend in channels else ""
                 text += f"\n{item.payload.get('link_label', 'Thread')}: {link or linked[0].name}"
-            item.staff_ref = channel.post_notice(queue, conversation, text, key, again)
+            mentions = [str(m) for m in item.payload.get("mention") or []]
+            item.staff_ref = channel.post_notice(queue, conversation, text, key, again, mentions=mentions)
     except Exception as exc:  # noqa: BLE001 - any failure must become a retry, never a loss
         error = exc if isinstance(exc, DeliveryError) else DeliveryError(f"{type(exc).__name__}: {exc}")
         staff_side = queue.slug if queue and item.lane == "staff" else None

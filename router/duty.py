@@ -45,11 +45,16 @@ def go_off(desk: Desk, queue_slugs: list[str], staff_id: str) -> list[str]:
 
 def who(desk: Desk, queue_slug: str) -> list[str]:
     """Names of the staff whose duty counts right now."""
+    return sorted(name for _, name in on_duty_staff(desk, queue_slug))
+
+
+def on_duty_staff(desk: Desk, queue_slug: str) -> list[tuple[str, str]]:
+    """(platform id, name) of the staff whose duty counts right now: for mentions in nudges."""
     now = desk.clock.now()
     with desk.uow(read_only=True) as uow:
         queue = uow.queues.get(queue_slug)
         records = uow.duty.on_duty(queue_slug) if queue else []
-    return sorted(r.staff_name for r in records if queue and counts(r, queue, now, desk))
+    return sorted((r.staff_id, r.staff_name) for r in records if queue and counts(r, queue, now, desk))
 
 
 def counts(record: DutyRecord, queue: Queue, now: datetime, desk: Desk) -> bool:

@@ -20,7 +20,8 @@ from router.model import Author, Conversation, EventType, OutboxKind, Status, St
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {"nudge_after": 60, "rollover_after": 120, "offer_email_after": 180}
+DEFAULTS = {"nudge_after": 60, "rollover_after": 120, "offer_email_after": 180, "nudge_mentions": 1}
+TIMERS = ("nudge_after", "rollover_after", "offer_email_after")
 NUDGED, ROLLED_OVER, OFFERED = 1, 2, 3
 OFFER = "Sorry for the wait. You can keep waiting, or leave your email address and a librarian will answer by email."
 
@@ -66,6 +67,7 @@ def _step(desk: Desk, conversation_id: str) -> int:
             return 0
         timers = settings_for(queue.escalation)
         waited = (now - conversation.created_at).total_seconds()
+        payload: dict[str, list[str]] = {}
         if conversation.escalation_stage < OFFERED and waited >= timers["offer_email_after"]:
             conversation.escalation_stage = OFFERED
             append_message(uow, conversation, Author.SYSTEM, OFFER, now)
@@ -75,11 +77,14 @@ def _step(desk: Desk, conversation_id: str) -> int:
             text = f"Still unclaimed after {int(waited // 60)} min: the patron was offered an answer by email."
         elif conversation.escalation_stage < NUDGED and waited >= timers["nudge_after"]:
             conversation.escalation_stage = NUDGED
-            on_duty = duty.who(desk, queue.slug)  # a read-only unit of work: safe inside this locked one
-            text = f"Waiting {int(waited)} s and unclaimed. On duty: {', '.join(on_duty) or 'nobody'}."
+            on_duty = duty.on_duty_staff(desk, queue.slug)  # a read-only unit of work: safe inside this one
+            names = ", ".join(sorted(name for _, name in on_duty)) or "nobody"
+            text = f"Waiting {int(waited)} s and unclaimed. On duty: {names}."
+            if timers["nudge_mentions"] and on_duty:  # the "shout out": ping whoever is on the desk
+                payload["mention"] = [staff_id for staff_id, _ in on_duty]
         else:
             return 0
-        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": text})
+        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": text, **payload})
         commit(desk, uow, conversation)
     return 1
 
@@ -90,7 +95,7 @@ def answer_by_email(desk: Desk, conversation_id: str, token: str, email: object)
         raise errors.InvalidInput("a valid email address is needed for an answer by email")
     now = desk.clock.now()
     with desk.uow() as uow:
-        conversation = authenticate(uow, conversation_id, token, for_update=True)
+        conversation = authenticate(uow, conversation_id, token, for_update=True, secret=desk.secret)
         if conversation.status is Status.CLOSED:
             raise errors.ConversationClosed("this conversation has ended")
         conversation.offline, conversation.email = True, email

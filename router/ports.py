@@ -229,5 +229,13 @@ class StaffChannel(Protocol):
         ...
 
     def post_notice(
-        self, queue: Queue, conversation: Conversation, text: str, key: str, maybe_sent: bool = False
-    ) -> str: ...
+        self,
+        queue: Queue,
+        conversation: Conversation,
+        text: str,
+        key: str,
+        maybe_sent: bool = False,
+        mentions: list[str] | None = None,
+    ) -> str:
+        """A refdesk notice in the thread; `mentions`: staff ids to notify (a nudge), never patron text."""
+        ...

@@ -17,8 +17,12 @@ def set_escalation(desk: Desk, slug: str, timers: dict[str, int]) -> Queue:
     unknown = sorted(set(timers) - set(escalation.DEFAULTS))
     if unknown:
         raise errors.InvalidInput(f"unknown timer {unknown[0]!r}; timers are {', '.join(escalation.DEFAULTS)}")
-    if any(not isinstance(value, int) or not 1 <= value <= 86_400 for value in timers.values()):
+    if any(
+        not isinstance(value, int) or not 1 <= value <= 86_400 for k, value in timers.items() if k in escalation.TIMERS
+    ):
         raise errors.InvalidInput("timers are whole seconds between 1 and 86400")
+    if timers.get("nudge_mentions", 0) not in (0, 1):
+        raise errors.InvalidInput("nudge_mentions is 1 (mention the staff on duty) or 0 (name them only)")
     with desk.uow() as uow:
         queue = _queue(uow, slug)
         merged = escalation.settings_for({**queue.escalation, **timers})

@@ -200,9 +200,15 @@ class MatrixBridge:
         return render.event_link(queue.room, thread_id)
 
     def post_notice(
-        self, queue: Queue, conversation: Conversation, text: str, key: str, maybe_sent: bool = False
+        self,
+        queue: Queue,
+        conversation: Conversation,
+        text: str,
+        key: str,
+        maybe_sent: bool = False,
+        mentions: list[str] | None = None,
     ) -> str:
-        return self._send(queue.room, render.notice_content(conversation, text), key)
+        return self._send(queue.room, render.notice_content(conversation, text, mentions), key)
 
     def _send(self, room_id: str, content: dict[str, Any], key: str, event_type: str = "m.room.message") -> str:
         """Send with `key` as the transaction id: the homeserver turns a repeat into the same event."""

@@ -79,5 +79,10 @@ def file_content(conversation: Conversation, file: StoredFile, mxc_url: str) -> 
     return in_thread(content, conversation.staff_thread_id or "")
 
 
-def notice_content(conversation: Conversation, text: str) -> dict[str, Any]:
-    return in_thread(_text(text, f"<i>{escape(text)}</i>", msgtype="m.notice"), conversation.staff_thread_id or "")
+def notice_content(conversation: Conversation, text: str, mentions: list[str] | None = None) -> dict[str, Any]:
+    """A refdesk notice; `mentions` (staff user ids, for a nudge) become pills and intentional mentions."""
+    users = [user for user in mentions or [] if user.startswith("@") and ":" in user]
+    pills = "".join(f' <a href="https://matrix.to/#/{quote(u, safe="@:")}">{escape(u)}</a>' for u in users)
+    content = _text(text + "".join(f" {u}" for u in users), f"<i>{escape(text)}</i>{pills}", msgtype="m.notice")
+    content["m.mentions"] = {"user_ids": users} if users else {}
+    return in_thread(content, conversation.staff_thread_id or "")

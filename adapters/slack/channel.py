@@ -140,11 +140,18 @@ class SlackStaffChannel:
         return f"{self._workspace_url.rstrip('/')}/archives/{queue.room}/p{thread_id.replace('.', '')}"
 
     def post_notice(
-        self, queue: Queue, conversation: Conversation, text: str, key: str, maybe_sent: bool = False
+        self,
+        queue: Queue,
+        conversation: Conversation,
+        text: str,
+        key: str,
+        maybe_sent: bool = False,
+        mentions: list[str] | None = None,
     ) -> str:
         thread = conversation.staff_thread_id or ""
         found = self._already_posted(queue.room, thread, key) if maybe_sent else None
-        return found or self._post(queue.room, key, conversation, text=render.notice_text(text), thread_ts=thread)
+        body = render.notice_text(text) + render.mentions(mentions or [])
+        return found or self._post(queue.room, key, conversation, text=body, thread_ts=thread)
 
     # -- helpers ------------------------------------------------------------
 

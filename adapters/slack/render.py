@@ -7,6 +7,7 @@ are posted as plain text with `mrkdwn` off and unfurls off.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from router.model import Conversation, Message, Queue, Status
@@ -68,6 +69,12 @@ def _button(label: str, action_id: str, value: str, style: str | None = None) ->
 def patron_text(conversation: Conversation, message: Message) -> str:
     who = conversation.name or "Patron"
     return f"{escape(who)}: {escape(message.body)}"
+
+
+def mentions(user_ids: list[str]) -> str:
+    """Staff mentions for a nudge; only well-formed Slack user ids, so nothing else can become a ping."""
+    valid = [user for user in user_ids if re.fullmatch(r"[UW][A-Z0-9]{2,20}", user)]
+    return "".join(f" <@{user}>" for user in valid)
 
 
 def notice_text(text: str) -> str:

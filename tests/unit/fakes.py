@@ -307,7 +307,8 @@ class FakeStaffChannel:
         self.calls: list[tuple[str, str, str]] = []
         self.fail_next: list[DeliveryError] = []
         self.maybe_sent: list[bool] = []
-        self.where: list[tuple[str, str | None]] = []  # (queue, thread) of each notice and root update
+        self.where: list[tuple[str, str | None]] = []
+        self.mentions: list[list[str]] = []  # (queue, thread) of each notice and root update
 
     def _record(self, kind: str, conversation: Conversation, key: str, maybe_sent: bool) -> str:
         self.maybe_sent.append(maybe_sent)
@@ -329,7 +330,8 @@ class FakeStaffChannel:
     def thread_link(self, queue, thread_id):
         return f"link://{queue.slug}/{thread_id}"
 
-    def post_notice(self, queue, conversation, text, key, maybe_sent=False):
+    def post_notice(self, queue, conversation, text, key, maybe_sent=False, mentions=None):
+        self.mentions.append(list(mentions or []))
         self.where.append((queue.slug, conversation.staff_thread_id))
         return self._record(f"notice:{text}", conversation, key, maybe_sent)
 

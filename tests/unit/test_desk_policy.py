@@ -72,7 +72,10 @@ def test_rollover_to_a_staffed_backup_after_t2_once_and_from_stored_state(world)
     duty.go_on(desk, ["ref"], "U1", "Ann")
     conversation, _ = uc.start_conversation(desk, "ref")
     clock.advance(61)
-    escalation.escalate_due(desk)  # T1: nudge
+    escalation.escalate_due(desk)  # T1: nudge, mentioning whoever is on duty
+    assert [(i.payload["text"], i.payload.get("mention")) for i in store.outbox if i.kind is OutboxKind.NOTICE] == [
+        ("Waiting 61 s and unclaimed. On duty: Ann.", ["U1"])
+    ]
     clock.advance(60)
     assert escalation.escalate_due(desk) == 0
     assert store.conversations[conversation.id].queue_slug == "ref"  # the backup has nobody on duty: no rollover
@@ -168,3 +171,14 @@ def test_a_redelivered_room_command_runs_once(world):
     assert commands.run(desk, context, "!on") is None
     assert duty.who(desk, "ref") == ["Ann"]
     assert not any(item.kind is OutboxKind.NOTICE for item in store.outbox)
+
+
+def test_nudge_mentions_are_only_well_formed_staff_ids():
+    from adapters.matrix import render as matrix_render
+    from adapters.slack import render as slack_render
+    from tests.unit.builders import make_conversation
+
+    assert slack_render.mentions(["U0ANN", "<!channel>", "W12", "here"]) == " <@U0ANN> <@W12>"
+    content = matrix_render.notice_content(make_conversation("$root"), "Waiting", ["@ann:l", "<b>x</b>"])
+    assert content["m.mentions"] == {"user_ids": ["@ann:l"]} and "<b>x" not in content["formatted_body"]
+    assert matrix_render.notice_content(make_conversation("$root"), "Done")["m.mentions"] == {}
