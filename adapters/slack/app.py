@@ -37,4 +37,9 @@ def build_slack(settings: Settings, desk: Desk) -> Slack | None:
     )
     register(app, desk, StaffNames(client), FileFetcher(token, settings.max_file_bytes))
     pacer = ChannelPacer(settings.slack_post_rate, settings.slack_post_burst)
-    return Slack(app=app, client=client, channel=SlackStaffChannel(client, pacer))
+
+    def targets() -> list[tuple[str, str]]:
+        with desk.uow(read_only=True) as uow:
+            return [(queue.slug, queue.name) for queue in uow.queues.list()]
+
+    return Slack(app=app, client=client, channel=SlackStaffChannel(client, pacer, targets))

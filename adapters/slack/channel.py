@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -75,9 +76,15 @@ class ChannelPacer:
 
 
 class SlackStaffChannel:
-    def __init__(self, client: WebClient, pacer: ChannelPacer | None = None):
+    def __init__(
+        self,
+        client: WebClient,
+        pacer: ChannelPacer | None = None,
+        targets: Callable[[], list[tuple[str, str]]] | None = None,
+    ):
         self.client = client
         self.pacer = pacer or ChannelPacer()
+        self.targets = targets or (lambda: [])  # queues a chat can be transferred to: (slug, name)
         self._workspace_url: str | None = None
 
     # -- StaffChannel -----------------------------------------------------
@@ -89,7 +96,7 @@ class SlackStaffChannel:
             key,
             conversation,
             text=render.root_text(queue, conversation),
-            blocks=render.root_blocks(queue, conversation),
+            blocks=render.root_blocks(queue, conversation, targets=self.targets()),
         )
 
     def post_patron_message(
@@ -124,7 +131,7 @@ class SlackStaffChannel:
             channel=queue.room,
             ts=conversation.staff_thread_id,
             text=render.root_text(queue, conversation),
-            blocks=render.root_blocks(queue, conversation, note),
+            blocks=render.root_blocks(queue, conversation, note, self.targets()),
         )
 
     def thread_link(self, queue: Queue, thread_id: str) -> str:

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 
 from adapters.slack import render
 from adapters.slack.inbound import Kind, staff_intent, to_plain_text
-from router import availability, commands, duty, staff
+from router import availability, commands, duty, escalation, followup, staff, transfer
 from router.commands import is_command
 from router.errors import RefdeskError
 from router.journal import Desk, Inbound
@@ -138,6 +138,31 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
         user, conversation_id, _ = _action_context(body)
         staff.close_by_staff(desk, conversation_id, names(user), Inbound("slack", _action_id(body)))
 
+    @app.action(render.TRANSFER_ACTION)
+    def on_transfer(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user, _, where = _action_context(body)
+        conversation_id, _, target = str(body["actions"][0]["selected_option"]["value"]).partition(":")
+        try:
+            transfer.transfer(
+                desk,
+                conversation_id,
+                target,
+                names(user),
+                Inbound("slack", _action_id(body)),
+                escalation_stage=escalation.OFFERED,
+            )
+        except RefdeskError as exc:
+            client.chat_postEphemeral(
+                channel=where["channel"], user=user, text=f"refdesk: {exc}.", thread_ts=where.get("ts")
+            )
+
+    @app.action(render.FOLLOWUP_ACTION)
+    def on_followup(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        user, conversation_id, _ = _action_context(body)
+        followup.mark_for_follow_up(desk, conversation_id, names(user), Inbound("slack", _action_id(body)))
+
     @app.command("/refdesk")
     def on_command(ack: Ack, command: dict[str, Any]) -> None:
         try:
@@ -236,7 +261,7 @@ def command_reply(desk: Desk, command: dict[str, Any], names: StaffNames) -> str
 
 def _action_context(body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     user = body["user"]["id"]
-    conversation_id = body["actions"][0]["value"]
+    conversation_id = body["actions"][0].get("value", "")
     container = body.get("container") or {}
     return (
         user,

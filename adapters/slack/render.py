@@ -15,6 +15,8 @@ from router.staff_text import root_details, root_title
 
 CLAIM_ACTION = "refdesk_claim"
 CLOSE_ACTION = "refdesk_close"
+TRANSFER_ACTION = "refdesk_transfer"
+FOLLOWUP_ACTION = "refdesk_followup"
 METADATA_TYPE = "refdesk_delivery"
 SLACK_HELP = "Claim with the button (or just reply) · Close with the button · Internal note: start with //"
 
@@ -34,8 +36,12 @@ def root_text(queue: Queue, conversation: Conversation) -> str:
     return escape(root_title(queue, conversation))
 
 
-def root_blocks(queue: Queue, conversation: Conversation, note: str | None = None) -> list[dict[str, Any]]:
-    """The root with its buttons; a `note` (the chat moved elsewhere) leaves nothing to click."""
+def root_blocks(
+    queue: Queue, conversation: Conversation, note: str | None = None, targets: list[tuple[str, str]] | None = None
+) -> list[dict[str, Any]]:
+    """The root with its buttons and a "Transfer to…" menu of the other queues (`targets`: slug, name).
+
+    A `note` (the chat moved elsewhere) leaves nothing to click."""
     rows = root_details(conversation, note)
     details = "\n".join(f"*{escape(label)}:* {escape(value)}" for label, value in rows)
     blocks: list[dict[str, Any]] = [
@@ -49,6 +55,22 @@ def root_blocks(queue: Queue, conversation: Conversation, note: str | None = Non
         buttons.append(_button("Claim", CLAIM_ACTION, conversation.id, style="primary"))
     if conversation.status is not Status.CLOSED:
         buttons.append(_button("Close", CLOSE_ACTION, conversation.id))
+        if not conversation.follow_up and not conversation.offline:
+            buttons.append(_button("Follow up by email", FOLLOWUP_ACTION, conversation.id))
+        options = [
+            {"text": {"type": "plain_text", "text": name[:75]}, "value": f"{conversation.id}:{slug}"}
+            for slug, name in targets or []
+            if slug != queue.slug
+        ][:100]
+        if options:
+            buttons.append(
+                {
+                    "type": "static_select",
+                    "action_id": TRANSFER_ACTION,
+                    "placeholder": {"type": "plain_text", "text": "Transfer to…"},
+                    "options": options,
+                }
+            )
     if buttons:
         blocks.append({"type": "actions", "block_id": "refdesk_actions", "elements": buttons})
     return blocks

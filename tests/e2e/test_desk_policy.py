@@ -172,3 +172,34 @@ def test_slack_commands_in_threads_and_by_slash(emulator, tmp_path):
         server.shutdown()
         desk.worker.stop()
         desk.container.close()
+
+
+@pytest.mark.slack
+def test_slack_transfer_menu_and_follow_up_button(emulator, tmp_path):
+    from adapters.slack import render
+    from tests.e2e.test_slack_loop import start_slack_desk
+
+    emulator.add_channel("C0YOUTH", "youth-desk")
+    desk, server = start_slack_desk(emulator, tmp_path, slack_post_rate=20.0, slack_post_burst=20)
+    try:
+        with desk.container.desk.uow() as uow:
+            uow.queues.add(Queue("youth", "Youth services", Backend.SLACK, "C0YOUTH"))
+            uow.commit()
+        chat = start_chat(desk, "ask", email="ada@example.org", page_url="https://library.example/menu")
+        sse = stream(desk, chat)
+        root = root_for(emulator, "/menu")
+        emulator.click("U0ANN", CHANNEL, root["ts"], render.FOLLOWUP_ACTION)
+        wait_until(lambda: [t for t in thread_texts(emulator, root["ts"]) if "Marked for follow-up by" in t])
+        emulator.click("U0ANN", CHANNEL, root["ts"], render.TRANSFER_ACTION, value=f"{chat['id']}:youth")
+        moved = sse.next_of("message").data
+        while "passed to Youth services" not in moved["body"]:
+            moved = sse.next_of("message").data
+        new_root = wait_until(lambda: [m for m in emulator.messages("C0YOUTH") if "/menu" in m.get("text", "")])[0]
+        context = wait_until(lambda: [m["text"] for m in emulator.thread("C0YOUTH", new_root["ts"])])
+        assert "Transferred by Ann (Reference) from Ask a Librarian." in context[0]
+        wait_until(lambda: "transferred to Youth services" in str(root_for(emulator, "/menu").get("blocks")))
+        sse.close()
+    finally:
+        server.shutdown()
+        desk.worker.stop()
+        desk.container.close()

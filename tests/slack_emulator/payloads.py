@@ -162,6 +162,12 @@ def block_actions(
         "type": element.get("type", "button"),
         "action_ts": ws.next_ts(),
     }
+    if action["type"] == "static_select":  # a menu choice carries the option picked, not a value
+        chosen = [o for o in element.get("options") or [] if o.get("value") == value]
+        if not chosen:
+            raise ValueError(f"{value!r} is not an option of {action_id}")
+        action.pop("value")
+        action["selected_option"] = chosen[0]
     container = {"type": "message", "message_ts": message["ts"], "channel_id": channel.id, "is_ephemeral": False}
     if message.get("thread_ts"):
         container["thread_ts"] = message["thread_ts"]

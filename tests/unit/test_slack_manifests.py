@@ -37,5 +37,15 @@ def test_buttons_are_what_the_listeners_handle():
     from router.model import Backend, Conversation, Queue
 
     conversation = Conversation("c1", "q", "h", datetime.now(UTC))
-    blocks = render.root_blocks(Queue("q", "Q", Backend.SLACK, "C1"), conversation)
-    assert {e["action_id"] for e in blocks[-1]["elements"]} == {render.CLAIM_ACTION, render.CLOSE_ACTION}
+    blocks = render.root_blocks(Queue("q", "Q", Backend.SLACK, "C1"), conversation, targets=[("q", "Q"), ("y", "Y")])
+    elements = blocks[-1]["elements"]
+    assert {e["action_id"] for e in elements} == {
+        render.CLAIM_ACTION,
+        render.CLOSE_ACTION,
+        render.FOLLOWUP_ACTION,
+        render.TRANSFER_ACTION,
+    }
+    menu = [e for e in elements if e["type"] == "static_select"][0]
+    assert [o["value"] for o in menu["options"]] == ["c1:y"]  # never the chat's own queue
+    moved = render.root_blocks(Queue("q", "Q", Backend.SLACK, "C1"), conversation, "transferred to Y", [("y", "Y")])
+    assert all(block["type"] != "actions" for block in moved)
