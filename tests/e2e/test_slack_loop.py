@@ -101,7 +101,11 @@ def test_patron_and_staff_talk_through_a_slack_thread(desk):
     sse = stream(desk, chat)
     say(desk, chat, "hello <!channel> <@U123> <!here> <!subteam^S1> & bye", "c1")
     root = root_for(slack, "/slack-loop")
-    assert [e["action_id"] for e in root["blocks"][-1]["elements"]] == [render.CLAIM_ACTION, render.CLOSE_ACTION]
+    assert [e["action_id"] for e in root["blocks"][-1]["elements"]] == [
+        render.CLAIM_ACTION,
+        render.CLOSE_ACTION,
+        render.FOLLOWUP_ACTION,
+    ]
     wait_until(lambda: thread_texts(slack, root["ts"]))
     relayed = slack.thread(CHANNEL, root["ts"])[0]
     assert relayed["text"] == "Ada: hello &lt;!channel&gt; &lt;@U123&gt; &lt;!here&gt; &lt;!subteam^S1&gt; &amp; bye"
