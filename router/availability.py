@@ -100,7 +100,7 @@ def set_away(desk: Desk, slug: str, kind: str, text: str, language: str = "en") 
     if not text.strip() or len(text) > 1000:
         raise errors.InvalidInput("an away message needs 1 to 1000 characters")
     with desk.uow() as uow:
-        queue = _queue(uow, slug)
+        queue = require_queue(uow, slug)
         queue.away = {**queue.away, kind: {**queue.away.get(kind, {}), language[:2]: text}}
         uow.queues.add(queue)
         uow.commit()
@@ -111,7 +111,7 @@ def _update(desk: Desk, slug: str, change: Any) -> Queue:
     from router.hours import Schedule
 
     with desk.uow() as uow:
-        queue = _queue(uow, slug)
+        queue = require_queue(uow, slug)
         timezone, intervals, closures = change(schedule_from_dict(queue.hours) or Schedule())
         queue.hours = schedule_to_dict(Schedule(timezone, intervals, closures)) if intervals or closures else None
         uow.queues.add(queue)
@@ -119,7 +119,8 @@ def _update(desk: Desk, slug: str, change: Any) -> Queue:
     return queue
 
 
-def _queue(uow: Any, slug: str) -> Queue:
+def require_queue(uow: Any, slug: str) -> Queue:
+    """The queue, or a readable UnknownQueue error (for every settings use case)."""
     queue = uow.queues.get(slug)
     if queue is None:
         raise errors.UnknownQueue(f"no queue named {slug!r}")

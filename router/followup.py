@@ -17,8 +17,7 @@ import hmac
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from router import errors
-from router.journal import Desk, Inbound, append_message, commit, enqueue
+from router.journal import Desk, Inbound, append_message, commit, enqueue, lock_for_staff
 from router.model import Author, Conversation, Message, OutboxKind, Status
 from router.ports import UnitOfWork
 
@@ -63,11 +62,9 @@ def mark_for_follow_up(
     """Staff promise to answer later: replies are emailed from now on. None when `inbound` was handled already."""
     now = desk.clock.now()
     with desk.uow() as uow:
-        if inbound is not None and not uow.inbound.first_time(inbound.source, inbound.event_id, now):
-            return None
-        conversation = uow.conversations.get(conversation_id, for_update=True)
+        conversation = lock_for_staff(uow, conversation_id, inbound, now)
         if conversation is None:
-            raise errors.ConversationNotFound("no such conversation")
+            return None
         if conversation.follow_up:
             uow.commit()
             return conversation

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from router import errors
 from router.model import (
     Author,
     Conversation,
@@ -109,6 +110,19 @@ def enqueue(
     payload: dict[str, Any] | None = None,
 ) -> None:
     uow.outbox.add(OutboxItem(None, conversation.id, kind, now, now, payload or {}, message_id, lane=kind.lane))
+
+
+def lock_for_staff(uow: UnitOfWork, conversation_id: str, inbound: Inbound | None, now: Any) -> Conversation | None:
+    """Lock the conversation for a staff action; None when this platform event was already handled.
+
+    The dedupe record is written in the same transaction as the action's effect, so a
+    redelivered event (a Slack retry, a Matrix sync replay) changes nothing."""
+    if inbound is not None and not uow.inbound.first_time(inbound.source, inbound.event_id, now):
+        return None
+    conversation = uow.conversations.get(conversation_id, for_update=True)
+    if conversation is None:
+        raise errors.ConversationNotFound("no such conversation")
+    return conversation
 
 
 def commit(desk: Desk, uow: UnitOfWork, conversation: Conversation) -> None:

@@ -7,6 +7,7 @@ of the desk policy: escalation timers, the backup queue, and how staff are named
 from __future__ import annotations
 
 from router import errors, escalation
+from router.availability import require_queue
 from router.journal import Desk
 from router.model import Queue
 from router.staff_names import check_policy
@@ -24,7 +25,7 @@ def set_escalation(desk: Desk, slug: str, timers: dict[str, int]) -> Queue:
     if timers.get("nudge_mentions", 0) not in (0, 1):
         raise errors.InvalidInput("nudge_mentions is 1 (mention the staff on duty) or 0 (name them only)")
     with desk.uow() as uow:
-        queue = _queue(uow, slug)
+        queue = require_queue(uow, slug)
         merged = escalation.settings_for({**queue.escalation, **timers})
         if not merged["nudge_after"] <= merged["rollover_after"] <= merged["offer_email_after"]:
             raise errors.InvalidInput("timers must run nudge_after ≤ rollover_after ≤ offer_email_after")
@@ -37,11 +38,11 @@ def set_escalation(desk: Desk, slug: str, timers: dict[str, int]) -> Queue:
 def set_backup(desk: Desk, slug: str, backup: str | None) -> Queue:
     """Where unclaimed chats roll over to; None turns rollover off."""
     with desk.uow() as uow:
-        queue = _queue(uow, slug)
+        queue = require_queue(uow, slug)
         if backup is not None:
             if backup == slug:
                 raise errors.InvalidInput("a queue cannot be its own backup")
-            _queue(uow, backup)
+            require_queue(uow, backup)
         queue.backup_queue = backup
         uow.queues.add(queue)
         uow.commit()
@@ -50,15 +51,8 @@ def set_backup(desk: Desk, slug: str, backup: str | None) -> Queue:
 
 def set_staff_name(desk: Desk, slug: str, policy: str) -> Queue:
     with desk.uow() as uow:
-        queue = _queue(uow, slug)
+        queue = require_queue(uow, slug)
         queue.staff_name = check_policy(policy)
         uow.queues.add(queue)
         uow.commit()
-    return queue
-
-
-def _queue(uow, slug: str) -> Queue:  # noqa: ANN001 - a UnitOfWork
-    queue = uow.queues.get(slug)
-    if queue is None:
-        raise errors.UnknownQueue(f"no queue named {slug!r}")
     return queue

@@ -9,8 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from router import duty, errors, followup
-from router.journal import Desk, Inbound, append_message, append_status, commit, enqueue, message_view, store_file
+from router import duty, followup
+from router.journal import (
+    Desk,
+    Inbound,
+    append_message,
+    append_status,
+    commit,
+    enqueue,
+    lock_for_staff,
+    message_view,
+    store_file,
+)
 from router.model import Author, Conversation, EventType, Message, OutboxKind, Status, StreamEvent
 from router.ports import UnitOfWork
 from router.staff_names import shown_name
@@ -42,7 +52,7 @@ def staff_says(
     """Relay a staff reply (with files: name, mimetype, content); the first reply claims. Notes stay internal."""
     now = desk.clock.now()
     with desk.uow() as uow:
-        conversation = _locked_for_staff(uow, conversation_id, inbound, now)
+        conversation = lock_for_staff(uow, conversation_id, inbound, now)
         if conversation is None:
             return None
         if conversation.status is Status.CLOSED or is_internal_note(body) or not (body.strip() or files):
@@ -75,7 +85,7 @@ def claim(
     """Give the chat exactly one owner; a second claimant learns who has it."""
     now = desk.clock.now()
     with desk.uow() as uow:
-        conversation = _locked_for_staff(uow, conversation_id, inbound, now)
+        conversation = lock_for_staff(uow, conversation_id, inbound, now)
         if conversation is None:
             return None
         if conversation.status is not Status.WAITING:
@@ -91,7 +101,7 @@ def close_by_staff(
 ) -> Conversation | None:
     now = desk.clock.now()
     with desk.uow() as uow:
-        conversation = _locked_for_staff(uow, conversation_id, inbound, now)
+        conversation = lock_for_staff(uow, conversation_id, inbound, now)
         if conversation is None:
             return None
         if conversation.status is not Status.CLOSED:
@@ -163,16 +173,6 @@ def _change_relayed(
         uow.events.add(StreamEvent(conversation.id, conversation.next_seq(), event_type, message_view(message), now))
         commit(desk, uow, conversation)
     return message
-
-
-def _locked_for_staff(uow: UnitOfWork, conversation_id: str, inbound: Inbound | None, now: Any) -> Conversation | None:
-    """Lock the conversation for a staff action; None when this platform event was already handled."""
-    if inbound is not None and not uow.inbound.first_time(inbound.source, inbound.event_id, now):
-        return None
-    conversation = uow.conversations.get(conversation_id, for_update=True)
-    if conversation is None:
-        raise errors.ConversationNotFound("no such conversation")
-    return conversation
 
 
 def set_claimed(uow: UnitOfWork, conversation: Conversation, staff_id: str, staff_name: str, now: Any) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from router import errors
-from router.journal import Desk, Inbound, append_message, append_status, commit, enqueue
+from router.journal import Desk, Inbound, append_message, append_status, commit, enqueue, lock_for_staff
 from router.model import Author, Conversation, Message, OutboxKind, Status
 from router.ports import UnitOfWork
 
@@ -37,11 +37,9 @@ def transfer(
     """
     now = desk.clock.now()
     with desk.uow() as uow:
-        if inbound is not None and not uow.inbound.first_time(inbound.source, inbound.event_id, now):
-            return None
-        conversation = uow.conversations.get(conversation_id, for_update=True)
+        conversation = lock_for_staff(uow, conversation_id, inbound, now)
         if conversation is None:
-            raise errors.ConversationNotFound("no such conversation")
+            return None
         if by_name is None and (
             conversation.status is not Status.WAITING or conversation.escalation_stage >= escalation_stage
         ):

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,6 +196,38 @@ def worker_process(homeserver: Homeserver, database_url: str, **env: str) -> sub
     variables.update(env)
     root = Path(__file__).resolve().parents[2]
     return subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], env=variables, cwd=root)
+
+
+@contextmanager
+def mixed_desk(
+    homeserver: Homeserver, emulator: SlackEmulator, librarian: Librarian, database: Path, queues: list[Queue], **extra
+) -> Iterator[tuple[Container, str]]:
+    """One refdesk (web + worker in this process) serving Slack (the emulator) and Matrix queues at once."""
+    settings = desk_settings(
+        homeserver,
+        f"sqlite:///{database}",
+        slack_bot_token=emulator.bot_token,
+        slack_signing_secret=emulator.signing_secret,
+        slack_api_url=emulator.api_url,
+        **extra,
+    )
+    container = bootstrap(settings, notifier=InProcessNotifier(), migrate=True)
+    with container.desk.uow() as uow:
+        for queue in queues:
+            uow.queues.add(queue)
+        uow.commit()
+    base_url, server = serve(container)
+    emulator.events_url = f"{base_url}/slack/events"
+    worker = Worker(container)
+    worker.start()
+    librarian.sync_once(0)  # the librarian sees only what happens from here on
+    librarian.events.clear()
+    try:
+        yield container, base_url
+    finally:
+        server.shutdown()
+        worker.stop()
+        container.close()
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):

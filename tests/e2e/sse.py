@@ -8,6 +8,7 @@ import queue
 import socket
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,13 @@ class SseReader:
             event = self.next(timeout)
             if event.type == kind:
                 return event
+
+    def next_message(self, where: Callable[[dict[str, Any]], bool], timeout: float = 20.0) -> dict[str, Any]:
+        """The data of the next `message` event that `where` accepts (others are skipped)."""
+        while True:
+            data = self.next_of("message", timeout).data
+            if where(data):
+                return data
 
     def close(self) -> None:
         """Cut the connection at once (a plain close would wait for the reader's next line)."""

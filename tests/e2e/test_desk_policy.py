@@ -6,12 +6,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from adapters.bootstrap import bootstrap
-from adapters.notify import InProcessNotifier
-from adapters.worker import Worker
 from router import canned, duty, queue_settings
 from router.model import Backend, Queue
-from tests.e2e.conftest import CHANNEL, desk_settings, serve, staff_room, wait_until
+from tests.e2e.conftest import CHANNEL, mixed_desk, staff_room, wait_until
 from tests.e2e.librarian import in_thread, roots
 from tests.e2e.patron import say, start_chat, stream
 from tests.e2e.sse import SseReader
@@ -38,9 +35,7 @@ def test_matrix_commands_canned_escape_help_and_transfer(desk, homeserver):
     root = librarian.wait_for(lambda events: roots(events, desk.room_id))[0]["event_id"]
 
     librarian.reply_in_thread(desk.room_id, root, "!canned welcome")
-    reply = sse.next_of("message").data
-    while reply["author"] != "staff":
-        reply = sse.next_of("message").data
+    reply = sse.next_message(lambda m: m["author"] == "staff")
     assert (reply["body"], reply["author_name"]) == ("Hello Ada, this is General.", "Ann Librarian")
     librarian.wait_for(
         lambda events: "Sent to the patron (welcome): Hello Ada, this is General." in notices_in(events, root)
@@ -66,9 +61,7 @@ def test_matrix_commands_canned_escape_help_and_transfer(desk, homeserver):
     )[0]
     assert "New thread: https://matrix.to/#/" in leaving
     librarian.reply_in_thread(youth_room, new_root["event_id"], "Comics are on the 2nd floor.")
-    answer = sse.next_of("message").data
-    while answer["author"] != "staff":
-        answer = sse.next_of("message").data
+    answer = sse.next_message(lambda m: m["author"] == "staff")
     assert answer["body"] == "Comics are on the 2nd floor."
     sse.close()
 
@@ -77,30 +70,18 @@ def test_matrix_commands_canned_escape_help_and_transfer(desk, homeserver):
 @pytest.mark.slack
 def test_an_unclaimed_slack_chat_rolls_over_to_a_partner_library_on_matrix(homeserver, librarian, emulator, tmp_path):
     partner_room = staff_room(homeserver, "partner library")
-    settings = desk_settings(
-        homeserver,
-        f"sqlite:///{tmp_path / 'rollover.db'}",
-        slack_bot_token=emulator.bot_token,
-        slack_signing_secret=emulator.signing_secret,
-        slack_api_url=emulator.api_url,
-        escalation_poll_seconds=0.3,
-    )
-    container = bootstrap(settings, notifier=InProcessNotifier(), migrate=True)
-    desk = container.desk
-    with desk.uow() as uow:
-        uow.queues.add(Queue("main", "Main library", Backend.SLACK, CHANNEL))
-        uow.queues.add(Queue("partner", "Partner library", Backend.MATRIX, partner_room))
-        uow.commit()
-    queue_settings.set_backup(desk, "main", "partner")
-    queue_settings.set_escalation(desk, "main", {"nudge_after": 1, "rollover_after": 3, "offer_email_after": 600})
-    duty.go_on(desk, ["partner"], homeserver.librarian["user_id"], "Ann Librarian")
-    base_url, server = serve(container)
-    emulator.events_url = f"{base_url}/slack/events"
-    worker = Worker(container)
-    worker.start()
-    librarian.sync_once(0)
-    librarian.events.clear()
-    try:
+    queues = [
+        Queue("main", "Main library", Backend.SLACK, CHANNEL),
+        Queue("partner", "Partner library", Backend.MATRIX, partner_room),
+    ]
+    database = tmp_path / "rollover.db"
+    with mixed_desk(homeserver, emulator, librarian, database, queues, escalation_poll_seconds=0.3) as running:
+        container, base_url = running
+        desk = container.desk
+        queue_settings.set_backup(desk, "main", "partner")
+        timers = {"nudge_after": 1, "rollover_after": 3, "offer_email_after": 600}
+        queue_settings.set_escalation(desk, "main", timers)
+        duty.go_on(desk, ["partner"], homeserver.librarian["user_id"], "Ann Librarian")
         chat = requests.post(
             f"{base_url}/api/v1/conversations",
             json={"queue": "main", "page_url": "https://library.example/late"},
@@ -114,9 +95,7 @@ def test_an_unclaimed_slack_chat_rolls_over_to_a_partner_library_on_matrix(homes
             timeout=10,
         )
         slack_root = root_for(emulator, "/late")
-        moved = sse.next_of("message").data
-        while moved["author"] != "system":
-            moved = sse.next_of("message").data
+        moved = sse.next_message(lambda m: m["author"] == "system")
         assert "passed to Partner library" in moved["body"]
 
         matrix_root = librarian.wait_for(lambda events: roots(events, partner_room))[0]
@@ -131,15 +110,9 @@ def test_an_unclaimed_slack_chat_rolls_over_to_a_partner_library_on_matrix(homes
         wait_until(lambda: "rolled over to Partner library" in str(root_for(emulator, "/late").get("blocks")))
 
         librarian.reply_in_thread(partner_room, matrix_root["event_id"], "Yes, 1 to 5 pm.")
-        answer = sse.next_of("message").data
-        while answer["author"] != "staff":
-            answer = sse.next_of("message").data
+        answer = sse.next_message(lambda m: m["author"] == "staff")
         assert answer["body"] == "Yes, 1 to 5 pm."
         sse.close()
-    finally:
-        server.shutdown()
-        worker.stop()
-        container.close()
 
 
 @pytest.mark.slack
@@ -191,9 +164,7 @@ def test_slack_transfer_menu_and_follow_up_button(emulator, tmp_path):
         emulator.click("U0ANN", CHANNEL, root["ts"], render.FOLLOWUP_ACTION)
         wait_until(lambda: [t for t in thread_texts(emulator, root["ts"]) if "Marked for follow-up by" in t])
         emulator.click("U0ANN", CHANNEL, root["ts"], render.TRANSFER_ACTION, value=f"{chat['id']}:youth")
-        moved = sse.next_of("message").data
-        while "passed to Youth services" not in moved["body"]:
-            moved = sse.next_of("message").data
+        sse.next_message(lambda m: "passed to Youth services" in m["body"])
         new_root = wait_until(lambda: [m for m in emulator.messages("C0YOUTH") if "/menu" in m.get("text", "")])[0]
         context = wait_until(lambda: [m["text"] for m in emulator.thread("C0YOUTH", new_root["ts"])])
         assert "Transferred by Ann (Reference) from Ask a Librarian." in context[0]
