@@ -13,6 +13,7 @@ import secrets
 import uuid
 
 from router import errors, followup
+from router.hours import schedule_from_dict
 from router.journal import Desk, append_message, commit, enqueue, hash_token, store_file
 from router.model import Author, Conversation, Message, OutboxKind, Status, StoredFile, StreamEvent
 from router.ports import UnitOfWork
@@ -45,8 +46,10 @@ def start_conversation(
     token = secrets.token_urlsafe(32)
     now = desk.clock.now()
     with desk.uow() as uow:
-        if uow.queues.get(queue_slug) is None:
+        queue = uow.queues.get(queue_slug)
+        if queue is None:
             raise errors.UnknownQueue(f"no queue named {queue_slug!r}")
+        schedule = schedule_from_dict(queue.hours)
         conversation = Conversation(
             id=uuid.uuid4().hex,
             queue_slug=queue_slug,
@@ -57,6 +60,7 @@ def start_conversation(
             page_url=page_url or None,
             language=language or None,
             offline=offline,
+            after_hours=schedule is not None and not schedule.open_at(now),  # demand outside opening hours
         )
         uow.conversations.add(conversation)
         uow.lines_moved.add(queue_slug)

@@ -102,6 +102,12 @@ class Conversation:
     escalation_stage: int = 0  # 1: staff nudged; 2: rolled over to the backup queue; 3: patron offered email
     follow_up: bool = False  # staff replies are emailed to the patron (offline questions always are)
     transferred_from: str | None = None  # the queue this chat was last transferred or rolled over from
+    first_staff_at: datetime | None = None  # the first staff reply the patron saw (time to first response)
+    after_hours: bool = False  # started while the queue was closed (demand outside opening hours)
+    read_level: int | None = None  # READ scale 1-6, set by staff at or after close
+    tags: list[str] = field(default_factory=list)  # topics set by staff
+    faq_candidate: bool = False  # staff marked the answer as worth reusing (FAQ export)
+    anonymised_at: datetime | None = None  # retention: personal data removed at this time
 
     def next_seq(self) -> int:
         """Hand out the next stream position; callers hold the conversation's row lock."""
@@ -126,6 +132,26 @@ class Message:
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)  # [{id, name, mimetype, size}]
+
+
+@dataclass
+class AdminUser:
+    """Someone who signs in to the web admin: `admin` changes settings, `viewer` reads statistics and transcripts."""
+
+    username: str
+    password_hash: str
+    role: str
+    created_at: datetime
+
+
+@dataclass
+class Attempt:
+    """A patron who wanted a chat when nobody could answer (closed, holiday, nobody on duty): demand we missed."""
+
+    id: int | None
+    queue_slug: str
+    at: datetime
+    reason: str
 
 
 @dataclass

@@ -11,7 +11,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from router.model import CannedResponse, Conversation, DutyRecord, Message, OutboxItem, Queue, StoredFile, StreamEvent
+from router.model import (
+    AdminUser,
+    Attempt,
+    CannedResponse,
+    Conversation,
+    DutyRecord,
+    Message,
+    OutboxItem,
+    Queue,
+    StoredFile,
+    StreamEvent,
+)
 
 
 class Clock(Protocol):
@@ -115,6 +126,22 @@ class Canned(Protocol):
     def list(self) -> list[CannedResponse]: ...
 
 
+class Admins(Protocol):
+    """Web admin accounts."""
+
+    def get(self, username: str) -> AdminUser | None: ...
+    def save(self, user: AdminUser) -> None: ...
+    def delete(self, username: str) -> bool: ...
+    def list(self) -> list[AdminUser]: ...
+
+
+class Attempts(Protocol):
+    """Patrons who wanted a chat when nobody could answer."""
+
+    def add(self, attempt: Attempt) -> None: ...
+    def between(self, start: datetime, end: datetime, queue_slugs: list[str] | None = None) -> list[Attempt]: ...
+
+
 class KeyValue(Protocol):
     """Small durable state for adapters: sync tokens, bot sessions."""
 
@@ -137,6 +164,8 @@ class UnitOfWork(abc.ABC):
     inbound: InboundLog
     kv: KeyValue
     canned: Canned
+    admins: Admins
+    attempts: Attempts
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -61,6 +61,7 @@ def staff_says(
         duty.touch(uow, conversation.queue_slug, staff_id, now)
         if conversation.status is Status.WAITING:
             set_claimed(uow, conversation, staff_id, staff_name, now)
+        conversation.first_staff_at = conversation.first_staff_at or now  # time to first response (statistics)
         message = append_message(
             uow,
             conversation,

@@ -12,6 +12,8 @@ from sqlalchemy.orm import aliased, sessionmaker
 from sqlmodel import Session, select
 
 from adapters.storage.tables import (
+    AdminRow,
+    AttemptRow,
     CannedRow,
     ConversationRow,
     DutyRow,
@@ -24,6 +26,8 @@ from adapters.storage.tables import (
     QueueRow,
 )
 from router.model import (
+    AdminUser,
+    Attempt,
     Author,
     Backend,
     CannedResponse,
@@ -86,7 +90,11 @@ def _copy(cls: type, source: Any, **converted: Any) -> Any:
 
 def _conversation(row: ConversationRow) -> Conversation:
     return _copy(
-        Conversation, row, status=Status(row.status), closed_by=Author(row.closed_by) if row.closed_by else None
+        Conversation,
+        row,
+        status=Status(row.status),
+        closed_by=Author(row.closed_by) if row.closed_by else None,
+        tags=_conversation_tags(row),
     )
 
 
@@ -100,6 +108,10 @@ def _queue(row: QueueRow) -> Queue:
         away=dict(row.away or {}),
         escalation=dict(row.escalation or {}),
     )
+
+
+def _conversation_tags(row: ConversationRow) -> list[str]:
+    return list(row.tags or [])
 
 
 def _message(row: MessageRow) -> Message:
@@ -278,6 +290,40 @@ class SqlCanned:
         return [CannedResponse(row.name, dict(row.texts)) for row in rows]
 
 
+class SqlAdmins:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, username: str) -> AdminUser | None:
+        row = self.session.get(AdminRow, username)
+        return _copy(AdminUser, row) if row else None
+
+    def save(self, user: AdminUser) -> None:
+        self.session.merge(AdminRow(**asdict(user)))
+
+    def delete(self, username: str) -> bool:
+        return self.session.execute(sa.delete(AdminRow).where(AdminRow.username == username)).rowcount > 0
+
+    def list(self) -> list[AdminUser]:
+        return [_copy(AdminUser, row) for row in self.session.exec(select(AdminRow).order_by(AdminRow.username)).all()]
+
+
+class SqlAttempts:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, attempt: Attempt) -> None:
+        values = asdict(attempt)
+        values.pop("id")
+        self.session.add(AttemptRow(**values))
+
+    def between(self, start: datetime, end: datetime, queue_slugs: list[str] | None = None) -> list[Attempt]:
+        query = select(AttemptRow).where(AttemptRow.at >= start, AttemptRow.at < end)
+        if queue_slugs is not None:
+            query = query.where(AttemptRow.queue_slug.in_(queue_slugs))
+        return [_copy(Attempt, row) for row in self.session.exec(query.order_by(AttemptRow.at)).all()]
+
+
 class SqlEvents:
     def __init__(self, session: Session):
         self.session = session
@@ -413,6 +459,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.inbound = SqlInboundLog(self.session)
         self.kv = SqlKeyValue(self.session)
         self.canned = SqlCanned(self.session)
+        self.admins = SqlAdmins(self.session)
+        self.attempts = SqlAttempts(self.session)
         return self
 
     def __exit__(self, *args: object) -> None:

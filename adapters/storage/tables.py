@@ -75,6 +75,14 @@ class ConversationRow(SQLModel, table=True):
     escalation_stage: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     follow_up: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
     transferred_from: str | None = Field(default=None, max_length=64)
+    first_staff_at: datetime | None = _time(nullable=True)
+    after_hours: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
+    read_level: int | None = None
+    tags: list = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False, server_default="[]"))
+    faq_candidate: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    anonymised_at: datetime | None = _time(nullable=True, index=True)
 
 
 class MessageRow(SQLModel, table=True):
@@ -166,3 +174,19 @@ class CannedRow(SQLModel, table=True):
     __tablename__ = "canned_responses"
     name: str = Field(primary_key=True, max_length=64)
     texts: dict = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+
+
+class AdminRow(SQLModel, table=True):
+    __tablename__ = "admins"
+    username: str = Field(primary_key=True, max_length=100)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16)
+    created_at: datetime = _time()
+
+
+class AttemptRow(SQLModel, table=True):
+    __tablename__ = "attempts"
+    id: int | None = Field(default=None, primary_key=True)
+    queue_slug: str = Field(foreign_key="queues.slug", max_length=64, index=True)
+    at: datetime = _time(index=True)
+    reason: str = Field(max_length=16)

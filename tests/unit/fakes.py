@@ -37,6 +37,8 @@ class Store:
         self.inbound: set[tuple[str, str]] = set()
         self.kv: dict[str, str] = {}
         self.canned: dict = {}
+        self.admins: dict = {}
+        self.attempts: list = []
 
 
 class _Repo:
@@ -241,6 +243,33 @@ class FakeCanned(_Repo):
         return [self.state.canned[name] for name in sorted(self.state.canned)]
 
 
+class FakeAdmins(_Repo):
+    def get(self, username):
+        return self.state.admins.get(username)
+
+    def save(self, user):
+        self.state.admins[user.username] = user
+
+    def delete(self, username):
+        return self.state.admins.pop(username, None) is not None
+
+    def list(self):
+        return [self.state.admins[name] for name in sorted(self.state.admins)]
+
+
+class FakeAttempts(_Repo):
+    def add(self, attempt):
+        attempt.id = len(self.state.attempts) + 1
+        self.state.attempts.append(replace(attempt))
+
+    def between(self, start, end, queue_slugs=None):
+        return [
+            a
+            for a in self.state.attempts
+            if start <= a.at < end and (queue_slugs is None or a.queue_slug in queue_slugs)
+        ]
+
+
 class FakeUnitOfWork(UnitOfWork):
     """Works on a copy of the store; only `commit` makes changes visible (like a transaction)."""
 
@@ -262,6 +291,8 @@ class FakeUnitOfWork(UnitOfWork):
             ("inbound", FakeInbound),
             ("kv", FakeKeyValue),
             ("canned", FakeCanned),
+            ("admins", FakeAdmins),
+            ("attempts", FakeAttempts),
         ):
             setattr(self, name, repo(self.working))
         return self
@@ -280,6 +311,8 @@ class FakeUnitOfWork(UnitOfWork):
             self.inbound,
             self.kv,
             self.canned,
+            self.admins,
+            self.attempts,
         ):
             repo.state = self.working
         self.committed = True
