@@ -1,4 +1,4 @@
-"""The `refdesk` command: demo, serve, worker, db upgrade, queue add/list."""
+"""The `refdesk` command: demo, serve, worker, db upgrade, queue add/list, admin accounts."""
 
 from __future__ import annotations
 
@@ -178,6 +178,44 @@ def cmd_canned_remove(args: argparse.Namespace) -> None:
     print(f"canned response {args.name} removed")
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    """From standard input (scripts) or a prompt typed twice (people); never from the command line."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    password = getpass.getpass(f"Password for {args.username}: ")
+    if getpass.getpass("Same password again: ") != password:
+        sys.exit("refdesk: the two passwords differ; nothing was changed")
+    return password
+
+
+def cmd_admin_create(args: argparse.Namespace) -> None:
+    from werkzeug.security import generate_password_hash
+
+    from router import admins
+
+    password = _read_password(args)
+    _desk_policy(
+        lambda desk: admins.create(desk, args.username, password, args.role, generate_password_hash, replace=args.reset)
+    )
+    print(f"admin account {args.username.strip().lower()} ({args.role}) {'reset' if args.reset else 'created'}")
+
+
+def cmd_admin_list(args: argparse.Namespace) -> None:
+    from router import admins
+
+    for user in admins.listing(bootstrap(_settings()).desk):
+        print(f"{user.username}\t{user.role}\t{user.created_at:%Y-%m-%d %H:%M}")
+
+
+def cmd_admin_delete(args: argparse.Namespace) -> None:
+    from router import admins
+
+    _desk_policy(lambda desk: admins.delete(desk, args.username))
+    print(f"admin account {args.username} deleted")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from adapters.demo import run_demo
 
@@ -268,6 +306,22 @@ def parser() -> argparse.ArgumentParser:
     remove_canned = answers.add_parser("remove", help="delete a canned response")
     remove_canned.add_argument("name")
     remove_canned.set_defaults(func=cmd_canned_remove)
+
+    accounts = sub.add_parser("admin", help="web admin accounts (/admin)").add_subparsers(
+        dest="admin_command", required=True
+    )
+    create = accounts.add_parser("create", help="add an account; the password is prompted for")
+    create.add_argument("username")
+    create.add_argument(
+        "--role", choices=["admin", "viewer"], required=True, help="admin: change settings; viewer: read"
+    )
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create.add_argument("--reset", action="store_true", help="replace an existing account's password and role")
+    create.set_defaults(func=cmd_admin_create)
+    accounts.add_parser("list", help="list accounts").set_defaults(func=cmd_admin_list)
+    delete = accounts.add_parser("delete", help="remove an account")
+    delete.add_argument("username")
+    delete.set_defaults(func=cmd_admin_delete)
     return main
 
 

@@ -39,6 +39,9 @@ def create_app(container: Container | None = None, config: dict[str, Any] | None
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(widget.bp)
+    from web.admin import register as register_admin
+
+    register_admin(app)
     if app.extensions["refdesk"].settings.slack_bot_token:
         from web import slack
 

@@ -1,0 +1,99 @@
+"""Web admin accounts: who may sign in, and what each role may do.
+
+Two roles: `admin` changes the desk's settings, `viewer` only reads (statistics and
+transcripts). Password hashing is the adapter's job (werkzeug in web/ and the CLI):
+the functions are passed in, so this module keeps to validation, storage and the rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from router import errors
+from router.journal import Desk
+from router.model import AdminUser
+
+ROLES = ("admin", "viewer")
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024  # hashing a megabyte-long "password" is a cheap way to burn a server's CPU
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise errors.InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    return role
+
+
+def check_password(password: str) -> str:
+    """Length is the one rule that helps: at least 10 characters, anything allowed."""
+    if len(password) < MIN_PASSWORD:
+        raise errors.InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise errors.InvalidInput(f"a password has at most {MAX_PASSWORD} characters")
+    return password
+
+
+def normalise_username(username: str) -> str:
+    name = username.strip().lower()
+    if not USERNAME.fullmatch(name):
+        raise errors.InvalidInput("a username is 1-64 lowercase letters, digits, '.', '_', '@' or '-'")
+    return name
+
+
+def create(
+    desk: Desk, username: str, password: str, role: str, hash_password: Callable[[str], str], *, replace: bool = False
+) -> AdminUser:
+    """Add an account; `replace` resets an existing one's password and role (a forgotten password)."""
+    name, role = normalise_username(username), check_role(role)
+    check_password(password)
+    with desk.uow() as uow:
+        existing = uow.admins.get(name)
+        if existing is not None and not replace:
+            raise errors.InvalidInput(f"there is already an account named {name!r}")
+        user = AdminUser(name, hash_password(password), role, existing.created_at if existing else desk.clock.now())
+        uow.admins.save(user)
+        uow.commit()
+    return user
+
+
+def delete(desk: Desk, username: str) -> None:
+    with desk.uow() as uow:
+        if not uow.admins.delete(username.strip().lower()):
+            raise errors.InvalidInput(f"there is no account named {username!r}")
+        uow.commit()
+
+
+def listing(desk: Desk) -> list[AdminUser]:
+    with desk.uow(read_only=True) as uow:
+        return uow.admins.list()
+
+
+def get(desk: Desk, username: str) -> AdminUser | None:
+    with desk.uow(read_only=True) as uow:
+        return uow.admins.get(username)
+
+
+def authenticate(
+    desk: Desk, username: str, password: str, verify: Callable[[str, str], bool], decoy_hash: str
+) -> AdminUser | None:
+    """The account if the password matches, else None; an unknown name costs as much as a wrong password,
+    so timing does not tell which accounts exist (`decoy_hash` is any hash made by the same scheme)."""
+    if len(password) > MAX_PASSWORD:
+        return None
+    try:
+        name = normalise_username(username)
+    except errors.InvalidInput:
+        verify(decoy_hash, password)
+        return None
+    user = get(desk, name)
+    if user is None:
+        verify(decoy_hash, password)
+        return None
+    return user if verify(user.password_hash, password) else None
+
+
+def allows(role: str, needed: str) -> bool:
+    """`viewer` pages are open to every account; `admin` pages to admins only."""
+    return role == "admin" or (needed == "viewer" and role == "viewer")

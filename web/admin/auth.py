@@ -1,0 +1,133 @@
+"""Sign-in, sign-out, CSRF and roles for every page under /admin.
+
+`guard` runs before each request to /admin: it loads the signed-in account (from the
+database each time, so a deleted account or a changed role takes effect at once), sends
+logged-out users to the login page, refuses a state-changing request without a valid CSRF
+token (400) and refuses it to a viewer (403). Pages add `@requires("viewer")` (any account)
+or `@requires("admin")` so the rule is visible where the route is.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import flash, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.security import check_password_hash, generate_password_hash
+from wtforms import ValidationError
+
+from router import admins
+from router.model import AdminUser
+from web.admin import admin_bp
+from web.context import desk
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+OPEN_ENDPOINTS = frozenset({"admin.login"})
+DECOY_HASH = generate_password_hash("refdesk-decoy-password")
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def current_admin() -> AdminUser | None:
+    return g.get("admin")
+
+
+def _admin_path() -> bool:
+    return request.path == "/admin" or request.path.startswith("/admin/")
+
+
+def guard() -> Any:
+    """Runs for every request; only /admin paths are checked (the patron API and Slack have their own auth)."""
+    if not _admin_path():
+        return None
+    username = session.get("admin")
+    g.admin = admins.get(desk(), username) if username else None
+    if request.method not in SAFE_METHODS:
+        token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken", "")
+        try:
+            validate_csrf(token)
+        except (ValidationError, CSRFError) as exc:
+            return render_template("admin/error.html", title="Form expired", message=_csrf_message(exc)), 400
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if g.admin is None:
+        if username:
+            session.clear()
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    if request.method not in SAFE_METHODS and request.endpoint != "admin.logout" and g.admin.role != "admin":
+        return forbidden()
+    return None
+
+
+def _csrf_message(exc: Exception) -> str:
+    return (
+        "This form was missing its security token or the token had expired "
+        f"({exc}). Nothing was changed. Go back, reload the page and try again."
+    )
+
+
+def requires(role: str) -> Callable:
+    """Route decorator: "viewer" lets in any signed-in account, "admin" only admins (others get 403)."""
+    admins.check_role(role)
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_admin()
+            if user is None:
+                return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+            if not admins.allows(user.role, role):
+                return forbidden()
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local /admin path: a crafted ?next= must not send a fresh login to another site."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/admin") and "\\" not in target:
+            return target
+    return url_for("admin.live_desk")
+
+
+@admin_bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        user = admins.authenticate(
+            desk(),
+            request.form.get("username", ""),
+            request.form.get("password", ""),
+            check_password_hash,
+            DECOY_HASH,
+        )
+        if user is not None:
+            session.clear()  # a fresh session (and CSRF token) at sign-in: no session fixation
+            session["admin"] = user.username
+            session.permanent = False
+            return redirect(_safe_next(request.args.get("next")))
+        error = "Wrong username or password."
+    status = 401 if error else 200
+    return render_template("admin/login.html", title="Sign in", error=error), status
+
+
+@admin_bp.post("/logout")
+def logout():
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("admin.login"))
+
+
+def forbidden() -> tuple[str, int]:
+    """403 as a page that says why (a viewer trying a change, or opening an admin-only page)."""
+    message = "Your account can read these pages but not change anything. Ask an admin to make the change."
+    return render_template("admin/error.html", title="Not allowed", message=message), 403

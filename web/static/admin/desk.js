@@ -1,0 +1,59 @@
+// Live desk: re-read /admin/desk.json every 5 s and redraw the tables in place (no reload, focus kept).
+(function () {
+  "use strict";
+  const root = document.getElementById("desk");
+  const stamp = document.getElementById("desk-updated");
+  if (!root) return;
+
+  function duration(s) {
+    if (s >= 3600) return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+    if (s >= 60) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+    return s + " s";
+  }
+
+  function cell(row, text) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    row.appendChild(td);
+  }
+
+  function draw(queues) {
+    for (const queue of queues) {
+      const body = root.querySelector('tbody[data-queue="' + CSS.escape(queue.slug) + '"]');
+      const badge = root.querySelector('[data-count="' + CSS.escape(queue.slug) + '"]');
+      if (!body) { window.location.reload(); return; } // a queue was added: draw it server-side once
+      badge.textContent = queue.waiting + " waiting, " + queue.active + " active";
+      body.replaceChildren();
+      for (const chat of queue.chats) {
+        const row = document.createElement("tr");
+        cell(row, chat.id);
+        cell(row, chat.patron);
+        cell(row, chat.status + (chat.offline ? " (offline question)" : ""));
+        cell(row, chat.claimed_by || "nobody yet");
+        cell(row, duration(chat.waited));
+        body.appendChild(row);
+      }
+      if (!queue.chats.length) {
+        const row = document.createElement("tr");
+        const td = document.createElement("td");
+        td.colSpan = 5;
+        td.textContent = "No open chats.";
+        row.appendChild(td);
+        body.appendChild(row);
+      }
+    }
+  }
+
+  async function refresh() {
+    try {
+      const response = await fetch(root.dataset.source, { headers: { Accept: "application/json" } });
+      if (response.redirected || !response.ok) throw new Error("HTTP " + response.status);
+      draw((await response.json()).queues);
+      stamp.textContent = "Last updated " + new Date().toLocaleTimeString() + ".";
+    } catch (error) {
+      stamp.textContent = "Could not update (" + error.message + "); retrying.";
+    }
+  }
+
+  setInterval(refresh, 5000);
+})();
