@@ -65,6 +65,12 @@ class Conversations(Protocol):
         """How many chats are waiting and active in these queues, by status."""
         ...
 
+    def created_between(
+        self, start: datetime, end: datetime, queue_slugs: list[str] | None = None
+    ) -> list[Conversation]:
+        """Chats created in [start, end), oldest first, in these queues (None: all) — statistics, transcripts."""
+        ...
+
 
 class Messages(Protocol):
     def add(self, message: Message) -> None: ...
@@ -76,6 +82,9 @@ class Messages(Protocol):
         ...
 
     def save(self, message: Message) -> None: ...
+    def containing(self, text: str, conversation_ids: list[str]) -> set[str]:
+        """Which of these conversations have a message whose body contains `text` (case-insensitive)."""
+        ...
 
 
 class Files(Protocol):

@@ -204,6 +204,14 @@ class SqlConversations:
         )
         return {status: count for status, count in self.session.execute(query).all()}
 
+    def created_between(
+        self, start: datetime, end: datetime, queue_slugs: list[str] | None = None
+    ) -> list[Conversation]:
+        query = select(ConversationRow).where(ConversationRow.created_at >= start, ConversationRow.created_at < end)
+        if queue_slugs is not None:
+            query = query.where(ConversationRow.queue_slug.in_(queue_slugs))
+        return [_conversation(row) for row in self.session.exec(query.order_by(ConversationRow.created_at)).all()]
+
 
 class SqlMessages:
     def __init__(self, session: Session):
@@ -241,6 +249,18 @@ class SqlMessages:
 
     def save(self, message: Message) -> None:
         self.session.merge(MessageRow(**asdict(message)))
+
+    def containing(self, text: str, conversation_ids: list[str]) -> set[str]:
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        found: set[str] = set()
+        for offset in range(0, len(conversation_ids), 500):  # stay under the databases' bound-parameter limits
+            query = sa.select(MessageRow.conversation_id).where(
+                MessageRow.conversation_id.in_(conversation_ids[offset : offset + 500]),
+                MessageRow.deleted_at.is_(None),
+                sa.func.lower(MessageRow.body).like(pattern, escape="\\"),
+            )
+            found.update(self.session.execute(query.distinct()).scalars())
+        return found
 
 
 class SqlFiles:

@@ -113,6 +113,14 @@ class FakeConversations(_Repo):
                 return replace(conversation)
         return None
 
+    def created_between(self, start, end, queue_slugs=None):
+        found = [
+            replace(c)
+            for c in self.state.conversations.values()
+            if start <= c.created_at < end and (queue_slugs is None or c.queue_slug in queue_slugs)
+        ]
+        return sorted(found, key=lambda c: c.created_at)
+
 
 class FakeMessages(_Repo):
     def add(self, message):
@@ -139,6 +147,14 @@ class FakeMessages(_Repo):
 
     def save(self, message):
         self.state.messages[message.id] = replace(message)
+
+    def containing(self, text, conversation_ids):
+        wanted = set(conversation_ids)
+        return {
+            m.conversation_id
+            for m in self.state.messages.values()
+            if m.conversation_id in wanted and m.deleted_at is None and text.lower() in m.body.lower()
+        }
 
 
 class FakeFiles(_Repo):
