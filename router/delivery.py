@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from router import followup, health, staff
+from router import followup, health, retention, staff
 from router.errors import DeliveryError
 from router.followup_email import followup_email
 from router.journal import Desk
@@ -84,6 +84,11 @@ def deliver_one(
         if channel is None:
             raise DeliveryError(f"no {queue.backend} connection is configured", permanent=True)
         key, again = item.idempotency_key, item.maybe_sent
+        if item.kind is OutboxKind.REMOVE_COPIES:  # retention: copies first, then the rows (router.retention)
+            retention.remove_platform_copies(desk, channel, item.conversation_id)
+            _mark_delivered(desk, item, queue.slug)
+            retention.finish_deletion(desk, item.conversation_id)
+            return True
         if item.kind is OutboxKind.OPEN_THREAD:
             item.staff_ref = channel.open_thread(queue, conversation, key, again)
         elif conversation.staff_thread_id is None:

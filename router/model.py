@@ -53,6 +53,7 @@ class OutboxKind(enum.StrEnum):
     NOTICE = "notice"
     TRANSCRIPT_EMAIL = "transcript_email"
     FOLLOWUP_EMAIL = "followup_email"  # a staff reply emailed to a patron who left (router.followup)
+    REMOVE_COPIES = "remove_copies"  # retention: delete/redact the staff-side copies, then the rows (router.retention)
 
     @property
     def lane(self) -> str:

@@ -71,6 +71,14 @@ class Conversations(Protocol):
         """Chats created in [start, end), oldest first, in these queues (None: all) — statistics, transcripts."""
         ...
 
+    def closed_before(self, moment: datetime, limit: int = 500) -> list[Conversation]:
+        """Closed chats that ended before `moment`, oldest first (retention)."""
+        ...
+
+    def delete(self, conversation_id: str) -> None:
+        """Remove the chat and everything kept with it: messages, events, files, outbox rows (retention)."""
+        ...
+
 
 class Messages(Protocol):
     def add(self, message: Message) -> None: ...
@@ -100,6 +108,10 @@ class Duty(Protocol):
 
 class Events(Protocol):
     def add(self, event: StreamEvent) -> None: ...
+    def save(self, event: StreamEvent) -> None:
+        """Rewrite a stored snapshot (retention scrubs personal data out of old ones)."""
+        ...
+
     def after(self, conversation_id: str, seq: int, limit: int = 500) -> list[StreamEvent]: ...
 
 
@@ -117,6 +129,10 @@ class Outbox(Protocol):
     def pending_count(self) -> int: ...
     def cancel_pending(self, conversation_id: str, lane: str, now: datetime, reason: str) -> int:
         """Settle a chat's undelivered items in a lane without sending them (a transfer supersedes them)."""
+        ...
+
+    def for_conversation(self, conversation_id: str) -> list[OutboxItem]:
+        """Every item of a chat, oldest first (retention collects what the bot posted from `staff_ref`)."""
         ...
 
 
@@ -276,4 +292,12 @@ class StaffChannel(Protocol):
         mentions: list[str] | None = None,
     ) -> str:
         """A refdesk notice in the thread; `mentions`: staff ids to notify (a nudge), never patron text."""
+        ...
+
+    def remove_copies(self, queue: Queue, conversation: Conversation, refs: list[str]) -> None:
+        """Delete (Slack) or redact (Matrix) the thread's copies: the root and the other platform ids in `refs`.
+
+        Idempotent: a copy already gone counts as removed. Copies the bot may not remove
+        (another person's Slack message) are skipped, not retried forever.
+        """
         ...

@@ -24,6 +24,7 @@ from nio import (
     JoinError,
     MessageDirection,
     RoomMessagesError,
+    RoomRedactError,
     RoomSendError,
     SyncError,
     WhoamiError,
@@ -209,6 +210,36 @@ class MatrixBridge:
         mentions: list[str] | None = None,
     ) -> str:
         return self._send(queue.room, render.notice_content(conversation, text, mentions), key)
+
+    def remove_copies(self, queue: Queue, conversation: Conversation, refs: list[str]) -> None:
+        """Redact the root, everything related to it (thread replies, edits, reactions) and `refs`.
+
+        The bot needs the room's redact power (moderator) for other people's events; an event it may
+        not redact or that is gone is skipped, so the retention purge is not held back for ever.
+        """
+        root = conversation.staff_thread_id
+        related = self._call(self._related(queue.room, root)) if root else []
+        for event_id in dict.fromkeys([*related, *refs]):
+            response = self._call(
+                self._client.room_redact(queue.room, event_id, reason="retention", tx_id=f"refdesk-redact-{event_id}")
+            )
+            if isinstance(response, RoomRedactError):
+                code = str(response.status_code or "")
+                if code in ("M_NOT_FOUND", "M_FORBIDDEN"):
+                    log.warning("matrix: cannot redact %s in %s: %s %s", event_id, queue.room, code, response.message)
+                    continue
+                retry_after = response.retry_after_ms / 1000 if response.retry_after_ms else None
+                raise DeliveryError(f"Matrix refused to redact {event_id}: {code} {response.message}", retry_after)
+
+    async def _related(self, room_id: str, root: str) -> list[str]:
+        """Every event relating to the root (thread replies, root edits, reactions), via /relations."""
+        found: list[str] = []
+        try:
+            async for event in self._client.room_get_event_relations(room_id, root):
+                found.append(event.event_id)
+        except Exception as exc:  # noqa: BLE001 - refs still cover what refdesk posted and relayed
+            log.warning("matrix: could not list the thread of %s: %s", root, exc)
+        return found
 
     def _send(self, room_id: str, content: dict[str, Any], key: str, event_type: str = "m.room.message") -> str:
         """Send with `key` as the transaction id: the homeserver turns a repeat into the same event."""

@@ -160,6 +160,30 @@ class SlackStaffChannel:
         body = render.notice_text(text) + render.mentions(mentions or [])
         return found or self._post(queue.room, key, conversation, text=body, thread_ts=thread)
 
+    def remove_copies(self, queue: Queue, conversation: Conversation, refs: list[str]) -> None:
+        """`chat.delete` the root and every bot message in the thread; Slack lets a bot delete only its own.
+
+        Staff replies (people's messages) stay in Slack: `cant_delete_message` is skipped, as is a
+        message already gone, so a second run (or a retry after a crash) changes nothing.
+        """
+        root = conversation.staff_thread_id
+        posted = list(refs)
+        if root:
+            try:
+                thread = self._call("conversations_replies", queue.room, channel=queue.room, ts=root, limit=1000)
+                posted += [str(m["ts"]) for m in thread.get("messages", []) if m.get("bot_id")]
+            except DeliveryError as exc:
+                if "thread_not_found" not in str(exc) and "message_not_found" not in str(exc):
+                    raise
+        for ts in [t for t in dict.fromkeys(posted) if t != root] + ([root] if root else []):
+            self.pacer.acquire(queue.room)
+            try:
+                self._call("chat_delete", queue.room, channel=queue.room, ts=ts)
+            except DeliveryError as exc:
+                if not any(code in str(exc) for code in ("message_not_found", "cant_delete_message")):
+                    raise
+                log.info("slack: %s in %s not deleted: %s", ts, queue.room, exc)
+
     # -- helpers ------------------------------------------------------------
 
     def _upload(self, channel: str, thread: str, conversation: Conversation, files: list[StoredFile]) -> str:

@@ -212,6 +212,20 @@ class SqlConversations:
             query = query.where(ConversationRow.queue_slug.in_(queue_slugs))
         return [_conversation(row) for row in self.session.exec(query.order_by(ConversationRow.created_at)).all()]
 
+    def closed_before(self, moment: datetime, limit: int = 500) -> list[Conversation]:
+        query = (
+            select(ConversationRow)
+            .where(ConversationRow.status == Status.CLOSED.value, ConversationRow.closed_at < moment)
+            .order_by(ConversationRow.closed_at)
+            .limit(limit)
+        )
+        return [_conversation(row) for row in self.session.exec(query).all()]
+
+    def delete(self, conversation_id: str) -> None:
+        for table in (MessageRow, EventRow, FileRow, OutboxRow):  # children first: they refer to the chat
+            self.session.execute(sa.delete(table).where(table.conversation_id == conversation_id))
+        self.session.execute(sa.delete(ConversationRow).where(ConversationRow.id == conversation_id))
+
 
 class SqlMessages:
     def __init__(self, session: Session):
@@ -351,6 +365,9 @@ class SqlEvents:
     def add(self, event: StreamEvent) -> None:
         self.session.add(EventRow(**asdict(event)))
 
+    def save(self, event: StreamEvent) -> None:
+        self.session.merge(EventRow(**asdict(event)))
+
     def after(self, conversation_id: str, seq: int, limit: int = 500) -> list[StreamEvent]:
         query = (
             select(EventRow)
@@ -421,6 +438,10 @@ class SqlOutbox:
             .values(delivered_at=now, lease_until=None, last_error=reason[:500])
         )
         return self.session.execute(statement).rowcount
+
+    def for_conversation(self, conversation_id: str) -> list[OutboxItem]:
+        query = select(OutboxRow).where(OutboxRow.conversation_id == conversation_id).order_by(OutboxRow.id)
+        return [_outbox(row) for row in self.session.exec(query).all()]
 
 
 class SqlInboundLog:

@@ -121,6 +121,18 @@ class FakeConversations(_Repo):
         ]
         return sorted(found, key=lambda c: c.created_at)
 
+    def closed_before(self, moment, limit=500):
+        found = [c for c in self.state.conversations.values() if c.status.value == "closed" and c.closed_at < moment]
+        return [replace(c) for c in sorted(found, key=lambda c: c.closed_at)[:limit]]
+
+    def delete(self, conversation_id):
+        state = self.state
+        state.conversations.pop(conversation_id, None)
+        state.messages = {k: m for k, m in state.messages.items() if m.conversation_id != conversation_id}
+        state.files = {k: f for k, f in state.files.items() if f.conversation_id != conversation_id}
+        state.events = [e for e in state.events if e.conversation_id != conversation_id]
+        state.outbox = [i if i.conversation_id != conversation_id else None for i in state.outbox]
+
 
 class FakeMessages(_Repo):
     def add(self, message):
@@ -182,6 +194,11 @@ class FakeEvents(_Repo):
     def add(self, event):
         self.state.events.append(event)
 
+    def save(self, event):
+        self.state.events = [
+            event if (e.conversation_id, e.seq) == (event.conversation_id, event.seq) else e for e in self.state.events
+        ]
+
     def after(self, conversation_id, seq, limit=500):
         found = [e for e in self.state.events if e.conversation_id == conversation_id and e.seq > seq]
         return sorted(found, key=lambda e: e.seq)[:limit]
@@ -195,7 +212,7 @@ class FakeOutbox(_Repo):
     def lease_due(self, now, lease_until):
         blocked: set[str] = set()
         for item in self.state.outbox:
-            if item.delivered_at is not None:
+            if item is None or item.delivered_at is not None:  # None: a deleted row (ids stay positions)
                 continue
             free = item.lease_until is None or item.lease_until < now
             line = (item.conversation_id, item.lane)
@@ -210,17 +227,20 @@ class FakeOutbox(_Repo):
         self.state.outbox[item.id - 1] = replace(item)
 
     def pending_count(self):
-        return sum(1 for item in self.state.outbox if item.delivered_at is None)
+        return sum(1 for item in self.state.outbox if item and item.delivered_at is None)
 
     def cancel_pending(self, conversation_id, lane, now, reason):
         pending = [
             item
             for item in self.state.outbox
-            if item.conversation_id == conversation_id and item.lane == lane and item.delivered_at is None
+            if item and item.conversation_id == conversation_id and item.lane == lane and item.delivered_at is None
         ]
         for item in pending:
             item.delivered_at, item.lease_until, item.last_error = now, None, reason
         return len(pending)
+
+    def for_conversation(self, conversation_id):
+        return [replace(i) for i in self.state.outbox if i and i.conversation_id == conversation_id]
 
 
 class FakeInbound(_Repo):
@@ -358,6 +378,7 @@ class FakeStaffChannel:
         self.maybe_sent: list[bool] = []
         self.where: list[tuple[str, str | None]] = []
         self.mentions: list[list[str]] = []  # (queue, thread) of each notice and root update
+        self.removed: list[tuple[str, list[str]]] = []  # (conversation, refs) of each remove_copies
 
     def _record(self, kind: str, conversation: Conversation, key: str, maybe_sent: bool) -> str:
         self.maybe_sent.append(maybe_sent)
@@ -383,6 +404,10 @@ class FakeStaffChannel:
         self.mentions.append(list(mentions or []))
         self.where.append((queue.slug, conversation.staff_thread_id))
         return self._record(f"notice:{text}", conversation, key, maybe_sent)
+
+    def remove_copies(self, queue, conversation, refs):
+        self.removed.append((conversation.id, list(refs)))
+        self._record("remove_copies", conversation, ",".join(refs), False)
 
 
 def make_desk(*queues: Queue) -> tuple[Desk, Store, FakeClock, FakeNotifier]:
