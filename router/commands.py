@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from router import availability, canned, duty, errors, escalation, followup, staff, transfer
+from router import availability, canned, duty, errors, escalation, followup, staff, tagging, transfer
 from router.journal import Desk, Inbound
 
 
@@ -35,6 +35,10 @@ THREAD_HELP = {
     "transfer": "QUEUE: pass this chat to another queue (a new thread there, the patron is told)",
     "followup": "email your replies in this thread to the patron",
     "canned": "NAME: send a canned response as your reply (without NAME: list them)",
+    "read": "N: the READ level of this chat (1-6, effort of the answer)",
+    "tag": "WORD [WORD…]: add topic tags (!untag WORD removes one)",
+    "untag": "WORD: remove a tag",
+    "faq": "mark this chat as an FAQ candidate (!faq off to unmark)",
 }
 ROOM_HELP = {
     "on": "go on duty for this room's queues",
@@ -143,6 +147,26 @@ def _canned_in_thread(desk: Desk, context: CommandContext, rest: str) -> str | N
     return f"Sent to the patron ({name}): {message.body}"
 
 
+def _read(desk: Desk, context: CommandContext, rest: str) -> str:
+    if not rest:
+        raise errors.InvalidInput("give the READ level, a number from 1 to 6")
+    return tagging.summary(tagging.set_read_level(desk, context.conversation_id or "", rest.split()[0]))
+
+
+def _tag(desk: Desk, context: CommandContext, rest: str) -> str:
+    return tagging.summary(tagging.add_tags(desk, context.conversation_id or "", rest))
+
+
+def _untag(desk: Desk, context: CommandContext, rest: str) -> str:
+    return tagging.summary(tagging.remove_tags(desk, context.conversation_id or "", rest))
+
+
+def _faq(desk: Desk, context: CommandContext, rest: str) -> str:
+    if rest.lower() not in ("", "on", "off"):
+        raise errors.InvalidInput("write !faq to mark, !faq off to unmark")
+    return tagging.summary(tagging.set_faq_candidate(desk, context.conversation_id or "", rest.lower() != "off"))
+
+
 # -- room commands ---------------------------------------------------------------
 
 
@@ -213,6 +237,10 @@ THREAD: dict[str, Handler] = {
     "transfer": _transfer,
     "followup": _followup,
     "canned": _canned_in_thread,
+    "read": _read,
+    "tag": _tag,
+    "untag": _untag,
+    "faq": _faq,
     "help": _help,
 }
 ROOM: dict[str, Handler] = {
