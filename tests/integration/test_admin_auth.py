@@ -148,3 +148,78 @@ def test_cli_creates_lists_and_deletes_accounts(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["admin", "delete", "grace"])
     assert "no account named" in str(exit_.value)
+
+
+def signed_in_admin(app):
+    client = app.test_client()
+    sign_in(client, "ada")
+    return client, csrf(client, "/admin/")
+
+
+def test_every_admin_page_renders_for_both_roles(app):
+    for username in ("ada", "vic"):
+        client = app.test_client()
+        sign_in(client, username)
+        for path in (
+            "/admin/",
+            "/admin/queues",
+            "/admin/queues/general",
+            "/admin/queues/general/snippet",
+            "/admin/hours",
+            "/admin/away",
+            "/admin/canned",
+            "/admin/settings",
+        ):
+            response = client.get(path)
+            assert response.status_code == 200, (username, path)
+            assert 'href="/admin/stats"' in response.get_data(as_text=True)
+    assert client.get("/admin/queues/new").status_code == 403  # viewer
+
+
+def test_creating_a_queue_checks_the_room_format_and_origins(app):
+    client, token = signed_in_admin(app)
+    form = {"csrf_token": token, "slug": "science", "name": "Science", "backend": "slack", "room": "#science"}
+    response = client.post("/admin/queues/new", data=form)
+    assert response.status_code == 422 and "use its id" in response.get_data(as_text=True)
+    form.update(room="C0SCIENCE", origins="https://library.example/path")
+    assert "no path" in client.post("/admin/queues/new", data=form).get_data(as_text=True)
+    form.update(origins="https://library.example\nhttps://catalogue.library.example")
+    response = client.post("/admin/queues/new", data=form)
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/queues/science"
+    with app.extensions["refdesk"].desk.uow() as uow:
+        queue = uow.queues.get("science")
+    assert queue.room == "C0SCIENCE" and queue.allowed_origins[1] == "https://catalogue.library.example"
+    snippet = client.get("/admin/queues/science/snippet").get_data(as_text=True)
+    assert 'data-queue="science"' in snippet and 'src="/widget/frame?queue=science"' in snippet
+    assert client.post("/admin/queues/new", data=form).status_code == 422  # the slug is taken
+
+
+def test_a_queue_create_without_csrf_token_changes_nothing(app):
+    client, _ = signed_in_admin(app)
+    form = {"slug": "science", "name": "Science", "backend": "matrix", "room": "!s:localhost"}
+    assert client.post("/admin/queues/new", data=form).status_code == 400
+    with app.extensions["refdesk"].desk.uow() as uow:
+        assert uow.queues.get("science") is None
+
+
+def test_hours_away_and_canned_forms_reach_the_status_the_widget_reads(app):
+    client, token = signed_in_admin(app)
+    closed_all_week = {
+        "csrf_token": token,
+        "timezone": "Europe/Paris",
+        "extra": "",
+        "mon-open": "1",
+        "mon-start": "03:00",
+        "mon-end": "03:01",
+    }
+    assert client.post("/admin/hours?queue=general", data=closed_all_week).status_code == 302
+    bad = client.post("/admin/hours?queue=general", data={**closed_all_week, "timezone": "Mars/Base"})
+    assert bad.status_code == 422 and "unknown time zone" in bad.get_data(as_text=True)
+    away = {"csrf_token": token, "kind": "closed", "lang": "en", "text": "Closed now, back {next_opening}."}
+    assert client.post("/admin/away?queue=general", data=away).status_code == 302
+    status = client.get("/api/v1/queues/general/status").get_json()
+    assert status["open"] is False and status["message"].startswith("Closed now, back ")
+    saved = client.post("/admin/canned", data={"csrf_token": token, "name": "renew", "lang": "en", "text": "Renew."})
+    assert saved.status_code == 302 and "Renew." in client.get("/admin/canned").get_data(as_text=True)
+    client.post("/admin/canned/renew/delete", data={"csrf_token": token})
+    assert "Renew." not in client.get("/admin/canned").get_data(as_text=True)
