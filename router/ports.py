@@ -79,6 +79,12 @@ class Conversations(Protocol):
         """Remove the chat and everything kept with it: messages, events, files, outbox rows (retention)."""
         ...
 
+    def faq_candidates(
+        self, start: datetime | None = None, end: datetime | None = None, queue_slug: str | None = None
+    ) -> list[Conversation]:
+        """Chats staff marked as FAQ candidates, created in [start, end), oldest first (router.faq)."""
+        ...
+
 
 class Messages(Protocol):
     def add(self, message: Message) -> None: ...

@@ -221,6 +221,18 @@ class SqlConversations:
         )
         return [_conversation(row) for row in self.session.exec(query).all()]
 
+    def faq_candidates(
+        self, start: datetime | None = None, end: datetime | None = None, queue_slug: str | None = None
+    ) -> list[Conversation]:
+        query = select(ConversationRow).where(ConversationRow.faq_candidate.is_(True))
+        if start is not None:
+            query = query.where(ConversationRow.created_at >= start)
+        if end is not None:
+            query = query.where(ConversationRow.created_at < end)
+        if queue_slug is not None:
+            query = query.where(ConversationRow.queue_slug == queue_slug)
+        return [_conversation(row) for row in self.session.exec(query.order_by(ConversationRow.created_at)).all()]
+
     def delete(self, conversation_id: str) -> None:
         for table in (MessageRow, EventRow, FileRow, OutboxRow):  # children first: they refer to the chat
             self.session.execute(sa.delete(table).where(table.conversation_id == conversation_id))

@@ -125,6 +125,17 @@ class FakeConversations(_Repo):
         found = [c for c in self.state.conversations.values() if c.status.value == "closed" and c.closed_at < moment]
         return [replace(c) for c in sorted(found, key=lambda c: c.closed_at)[:limit]]
 
+    def faq_candidates(self, start=None, end=None, queue_slug=None):
+        found = [
+            replace(c)
+            for c in self.state.conversations.values()
+            if c.faq_candidate
+            and (start is None or c.created_at >= start)
+            and (end is None or c.created_at < end)
+            and queue_slug in (None, c.queue_slug)
+        ]
+        return sorted(found, key=lambda c: c.created_at)
+
     def delete(self, conversation_id):
         state = self.state
         state.conversations.pop(conversation_id, None)
