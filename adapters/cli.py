@@ -12,6 +12,7 @@ from datetime import date
 from pydantic import ValidationError
 
 from adapters.bootstrap import Container, bootstrap
+from adapters.cli_retention import register as register_retention
 from adapters.settings import Settings
 from adapters.storage.migrate import upgrade
 from router import availability, canned, queue_settings
@@ -322,6 +323,7 @@ def parser() -> argparse.ArgumentParser:
     delete = accounts.add_parser("delete", help="remove an account")
     delete.add_argument("username")
     delete.set_defaults(func=cmd_admin_delete)
+    register_retention(sub)
     return main
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1)
     duty_idle_minutes: float = Field(60, gt=0)
     privacy_note: str | None = None  # replaces the widget's default privacy text (every language)
+    card_number_pattern: str = r"\b\d{14}\b"  # library card numbers scrubbed from FAQ exports and old chats
+    purge_interval_minutes: float = Field(60, gt=0)  # how often the worker applies the retention policy
 
     smtp_host: str | None = None
     smtp_port: int = Field(25, ge=1, le=65535)
@@ -62,6 +65,14 @@ class Settings(BaseSettings):
             )
         if self.slack_app_token and not self.slack_app_token.get_secret_value().startswith("xapp-"):
             raise ValueError("REFDESK_SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        return self
+
+    @model_validator(mode="after")
+    def _card_pattern_compiles(self) -> Settings:
+        try:
+            re.compile(self.card_number_pattern)
+        except re.error as exc:
+            raise ValueError(f"REFDESK_CARD_NUMBER_PATTERN is not a valid regular expression: {exc}") from exc
         return self
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from adapters.bootstrap import Container, connect_matrix, connect_slack
 from router.delivery import deliver_one
 from router.escalation import escalate_due
 from router.journal import OUTBOX_TOPIC
+from router.retention import purge
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ class Worker:
         sweeper = threading.Thread(target=self._escalate_forever, name="escalation", daemon=True)
         sweeper.start()
         self._threads.append(sweeper)
+        purger = threading.Thread(target=self._purge_forever, name="retention", daemon=True)
+        purger.start()
+        self._threads.append(purger)
         for number in range(self.container.settings.outbox_workers):
             thread = threading.Thread(target=self._deliver_forever, name=f"outbox-{number}", daemon=True)
             thread.start()
@@ -71,6 +75,17 @@ class Worker:
                 escalate_due(self.container.desk)
             except Exception:  # noqa: BLE001 - e.g. database restarting; look again shortly
                 log.exception("escalation sweep error")
+
+    def _purge_forever(self) -> None:
+        """The retention policy, applied at start and then every REFDESK_PURGE_INTERVAL_MINUTES."""
+        settings = self.container.settings
+        while not self.stopping.is_set():
+            try:
+                purge(self.container.desk, self.container.channels, settings.card_number_pattern)
+            except Exception:  # noqa: BLE001 - e.g. database restarting; the next run catches up
+                log.exception("retention purge error")
+            if self.stopping.wait(settings.purge_interval_minutes * 60):
+                return
 
     def stop(self) -> None:
         self.stopping.set()

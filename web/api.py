@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request, send_file
 from werkzeug.exceptions import BadRequest, Unauthorized
 
-from router import availability, escalation, journal
+from router import attempts, availability, escalation, journal, retention
 from router import conversations as usecases
 from router.errors import InvalidInput
 from router.queueing import place_in_queue
@@ -130,6 +130,16 @@ def get_conversation(conversation_id: str):
     return jsonify(conversation_view(conversation) | {"queue_place": place_in_queue(desk(), conversation_id)})
 
 
+@bp.delete("/conversations/<conversation_id>")
+def delete_conversation(conversation_id: str):
+    """The patron's own delete: the same path as the retention purge (router.retention)."""
+    token = bearer_token()
+    with desk().uow(read_only=True) as uow:
+        usecases.authenticate(uow, conversation_id, token, secret=desk().secret)
+    retention.delete_conversation(desk(), conversation_id)
+    return "", 204
+
+
 @bp.post("/conversations/<conversation_id>/files")
 def upload_file(conversation_id: str):
     """A patron's file (multipart field `file`, optional `client_id`), relayed to the staff thread."""
@@ -199,4 +209,8 @@ def email_transcript(conversation_id: str):
 
 @bp.get("/queues/<slug>/status")
 def queue_status(slug: str):
-    return jsonify(availability.queue_status(desk(), slug, request.args.get("lang")))
+    """`?opened=1` (the widget, once per session when the patron opens it): count an attempt if nobody can answer."""
+    status = availability.queue_status(desk(), slug, request.args.get("lang"))
+    if request.args.get("opened") == "1":
+        attempts.note_status(desk(), status)
+    return jsonify(status)

@@ -60,6 +60,15 @@ SPEC: dict[str, Any] = {
                 **SECURED,
                 "responses": {"200": _json(_ref("Conversation"), "State")} | ERRORS,
             },
+            "delete": {
+                "summary": "The patron deletes the conversation (the retention purge's path); the token stops working",
+                "description": "The messages, files and events are deleted, and when the retention policy says so "
+                "the Slack/Matrix copies too (by the worker, shortly after). Afterwards every call with the token "
+                "gets 404.",
+                "parameters": [CONVERSATION_ID],
+                **SECURED,
+                "responses": {"204": {"description": "Deleted"}} | ERRORS,
+            },
         },
         "/api/v1/conversations/{conversation_id}/messages": {
             "post": {

@@ -301,7 +301,9 @@
   setInterval(flush, 5000);
 
   function choose() {
-    api("/queues/" + encodeURIComponent(queue) + "/status?lang=" + lang).then(function (status) {
+    var opened = sessionStorage.getItem("refdesk-opened:" + queue) ? "" : "&opened=1"; /* once a session: stats */
+    sessionStorage.setItem("refdesk-opened:" + queue, "1");
+    api("/queues/" + encodeURIComponent(queue) + "/status?lang=" + lang + opened).then(function (status) {
       if (status.open && status.staffed) {
         show("start");
         say(t["status.open"]);

@@ -1,0 +1,47 @@
+"""The patron's own delete through the HTTP API on SQLite: 204, then the token opens nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from router import retention
+from web import create_app
+
+
+@pytest.fixture
+def app_and_container(tmp_path):
+    from router.model import Backend, Queue
+    from tests.conftest import make_container
+
+    container = make_container(f"sqlite:///{tmp_path / 'api.db'}")
+    with container.desk.uow() as uow:
+        uow.queues.add(Queue("general", "General", Backend.MATRIX, "!general:localhost"))
+        uow.commit()
+    app = create_app(container)
+    app.testing = True
+    yield app.test_client(), container
+    container.close()
+
+
+def test_patron_deletes_their_conversation_and_the_token_stops_working(app_and_container):
+    client, container = app_and_container
+    chat = client.post("/api/v1/conversations", json={"queue": "general", "name": "Ann"}).json
+    url, headers = f"/api/v1/conversations/{chat['id']}", {"Authorization": f"Bearer {chat['token']}"}
+    client.post(f"{url}/messages", json={"body": "my card is 21234000123456"}, headers=headers)
+
+    assert client.delete(url, headers={"Authorization": "Bearer wrong"}).status_code == 404
+    assert client.delete(url).status_code == 401
+    response = client.delete(url, headers=headers)
+    assert response.status_code == 204 and response.data == b""
+    for method, path in (("get", url), ("get", f"{url}/messages"), ("delete", url), ("post", f"{url}/close")):
+        assert getattr(client, method)(path, headers=headers).status_code == 404
+    with container.desk.uow(read_only=True) as uow:  # the thread was never posted: nothing to remove, rows gone
+        assert uow.conversations.get(chat["id"]) is None
+        assert uow.messages.after(chat["id"], 0) == []
+        assert uow.kv.with_prefix(retention.MARKER) == {}
+
+
+def test_the_delete_is_in_the_openapi_document(app_and_container):
+    client, _ = app_and_container
+    spec = client.get("/api/v1/openapi.json").json
+    assert "204" in spec["paths"]["/api/v1/conversations/{conversation_id}"]["delete"]["responses"]
