@@ -23,6 +23,6 @@ def done(message: str) -> None:
     flash(message, "ok")
 
 
-def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+def page(template: str, /, **context: Any) -> tuple[str, int]:
     """Render; a failed form comes back with 422 and the problem shown at the top."""
-    return render_template(template, **context), (422 if context.get("error") else status)
+    return render_template(template, **context), (422 if context.get("error") else 200)
