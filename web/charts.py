@@ -16,7 +16,7 @@ from datetime import date
 from markupsafe import Markup, escape
 
 INK, MUTED, GRID = "#1b1b1b", "#4a4a4a", "#c8c8c8"
-HEAT = ("#f3f5f8", "#c6dbef", "#6baed6", "#2171b5", "#08306b")  # none, then four steps of demand
+HEAT = ("#f3f5f8", "#a6c8e6", "#5b9bd0", "#2166ac", "#08306b")  # none, then four steps of demand
 ATTEMPT_DOT = "#c2410c"
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OUTCOME_COLOURS = {
@@ -37,11 +37,10 @@ def _figure(chart_id: str, title: str, summary: str, width: int, height: int, bo
         raise ValueError(f"bad chart id {chart_id!r}")
     label = f"{title}. {summary}"
     return Markup(
-        f'<figure class="chart" id="{chart_id}">'
+        f'<figure class="chart" id="{chart_id}"><figcaption>{escape(title)}</figcaption>'
         f'<svg role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}" '
         f'width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg" {FONT}>'
-        f"<title>{escape(title)}</title>{body}</svg>"
-        f"<figcaption>{escape(title)}</figcaption>{table}</figure>"
+        f"<title>{escape(title)}</title>{body}</svg>{table}</figure>"
     )
 
 
@@ -102,7 +101,7 @@ def heatmap(chart_id: str, title: str, chats: list[list[int]], attempts: list[li
                 )
     legend_y = top + 7 * cell_h + 14
     parts.append(_text(left, legend_y + 10, "Chats + attempts per hour:"))
-    x = left + 150
+    x = left + 170
     for step, (low, high) in enumerate(heat_legend(peak)):
         parts.append(f'<rect x="{x}" y="{legend_y}" width="14" height="14" fill="{HEAT[step]}" stroke="{GRID}"/>')
         parts.append(_text(x + 18, legend_y + 11, str(low) if low == high else f"{low}–{high}"))
@@ -147,7 +146,9 @@ def _axes(left: int, top: int, plot_w: int, plot_h: int, y_max: float, unit: str
         picks = sorted({0, len(days) // 2, len(days) - 1})
         for index in picks:
             x = left + (index + 0.5) * plot_w / len(days)
-            parts.append(_text(x, top + plot_h + 14, days[index].isoformat(), "middle"))
+            anchor = "start" if index == 0 and len(picks) > 1 else "end" if index == len(days) - 1 else "middle"
+            x = left if anchor == "start" else left + plot_w if anchor == "end" else x
+            parts.append(_text(x, top + plot_h + 14, days[index].isoformat(), anchor))
     return parts
 
 

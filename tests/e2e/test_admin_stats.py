@@ -1,0 +1,103 @@
+"""Statistics and transcripts in real headless Chromium: signed in as a viewer, the charts are drawn,
+the pages have no axe-core violations, and screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+from werkzeug.security import generate_password_hash
+
+from router import admins
+from router.model import Attempt, Author, Backend, Conversation, Message, Queue, Status
+from tests.conftest import make_container
+from tests.e2e.conftest import ARTIFACTS, serve
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+PASSWORD = "correct horse battery"
+HOURS = {"timezone": "America/Chicago", "intervals": [[d, "09:00", "17:00"] for d in range(5)], "closures": []}
+
+
+@pytest.fixture
+def base_url(tmp_path) -> Iterator[str]:
+    """A desk with a few days of chats of every kind, attempts while closed, and a viewer account."""
+    container = make_container(f"sqlite:///{tmp_path / 'stats.db'}")
+    now = container.desk.clock.now()
+    with container.desk.uow() as uow:
+        uow.queues.add(Queue("general", "General", Backend.MATRIX, "!general:localhost", hours=HOURS))
+        uow.commit()
+    with container.desk.uow() as uow:
+        for n in range(12):
+            created = now - timedelta(days=n % 6, hours=n)
+            kind = n % 4
+            uow.conversations.add(
+                Conversation(
+                    f"chat{n:02d}",
+                    "general",
+                    "h",
+                    created,
+                    status=Status.CLOSED,
+                    claimed_at=created + timedelta(seconds=20 + 15 * n) if kind < 2 else None,
+                    first_staff_at=created + timedelta(seconds=40 + 15 * n) if kind < 2 else None,
+                    closed_at=created + timedelta(minutes=8),
+                    closed_by=Author.PATRON if kind == 2 else Author.STAFF,
+                    offline=kind == 3,
+                    rating=1 + n % 5 if kind == 0 else None,
+                    read_level=1 + n % 6 if kind < 2 else None,
+                    tags=["census"] if n % 3 == 0 else [],
+                )
+            )
+            uow.messages.add(Message(f"m{n}", f"chat{n:02d}", 1, Author.PATRON, f"Question {n} about census", created))
+        for n in range(5):
+            uow.attempts.add(Attempt(None, "general", now - timedelta(days=n, hours=3), "closed"))
+        uow.commit()
+    admins.create(container.desk, "vic", PASSWORD, "viewer", generate_password_hash)
+    url, server = serve(container)
+    yield url
+    server.shutdown()
+    container.close()
+
+
+def assert_accessible(page, where: str) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]]
+    assert violations == [], f"axe violations on {where}: {violations}"
+
+
+def test_statistics_and_transcripts_pages_are_drawn_and_accessible(browser, base_url):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto("/admin/stats")
+        page.get_by_label("Username").fill("vic")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/admin/stats")
+        expect(page.get_by_role("img", name="Chats per hour of the week")).to_be_visible()
+        expect(page.locator("rect.cell")).to_have_count(168)
+        expect(page.get_by_role("img")).to_have_count(5)
+        assert "12 chats and 5 attempts while closed" in page.get_by_role("img").first.get_attribute("aria-label")
+        assert_accessible(page, "/admin/stats")
+        page.screenshot(path=str(ARTIFACTS / "admin-stats.png"), full_page=True)
+
+        page.get_by_role("link", name="Transcripts").click()
+        page.wait_for_url("**/admin/transcripts")
+        page.get_by_label("Tag").fill("census")
+        page.get_by_role("button", name="Search").click()
+        expect(page.get_by_role("status")).to_contain_text("4 conversations found")
+        assert_accessible(page, "/admin/transcripts")
+        page.screenshot(path=str(ARTIFACTS / "admin-transcripts.png"), full_page=True)
+
+        page.get_by_role("link", name="View").first.click()
+        expect(page.locator(".transcript")).to_contain_text("about census")
+        expect(page.get_by_role("button", name="Delete this transcript")).to_have_count(0)  # a viewer cannot delete
+        assert_accessible(page, "a transcript")
+        page.screenshot(path=str(ARTIFACTS / "admin-transcript-view.png"), full_page=True)
+    finally:
+        context.close()
