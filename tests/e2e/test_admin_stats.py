@@ -101,3 +101,35 @@ def test_statistics_and_transcripts_pages_are_drawn_and_accessible(browser, base
         page.screenshot(path=str(ARTIFACTS / "admin-transcript-view.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_opening_the_chat_while_nobody_is_on_duty_counts_one_attempt_per_session(browser, base_url):
+    """The widget asks for the record when the patron opens it; a reload in the same session adds nothing."""
+    context = browser.new_context(base_url=base_url)
+    page = context.new_page()
+    try:
+        with page.expect_response(lambda r: "/status?" in r.url and "opened=1" in r.url) as first:
+            page.goto("/widget/frame?queue=general")
+        assert first.value.json()["staffed"] is False
+        page.wait_for_selector("#offline:not([hidden])")
+        with page.expect_response(lambda r: "/status?" in r.url) as again:
+            page.reload()
+        assert "opened=1" not in again.value.url
+        context.close()
+        context = browser.new_context(base_url=base_url)  # a new browser session is a new patron
+        page = context.new_page()
+        with page.expect_response(lambda r: "/status?" in r.url and "opened=1" in r.url):
+            page.goto("/widget/frame?queue=general")
+    finally:
+        context.close()
+    viewer = browser.new_context(base_url=base_url)
+    page = viewer.new_page()
+    try:
+        page.goto("/admin/stats")
+        page.get_by_label("Username").fill("vic")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/admin/stats")
+        assert "12 chats and 7 attempts while closed" in page.get_by_role("img").first.get_attribute("aria-label")
+    finally:
+        viewer.close()
