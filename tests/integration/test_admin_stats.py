@@ -147,6 +147,8 @@ def test_transcript_search_view_and_exports(app):
     html = client.get("/admin/transcripts?q=CENSUS").get_data(as_text=True)
     assert "1 conversation found" in html and "/admin/transcripts/answered1" in html
     assert "abandoned1" not in html
+    for wildcard in ("%25", "_"):  # LIKE wildcards are searched for literally
+        assert "0 conversations found" in client.get(f"/admin/transcripts?q={wildcard}").get_data(as_text=True)
     html = client.get("/admin/transcripts?tag=genealogy&queue=youth").get_data(as_text=True)
     assert "0 conversations found" in html
     view = client.get("/admin/transcripts/answered1").get_data(as_text=True)
