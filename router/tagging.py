@@ -62,7 +62,7 @@ def _change(desk: Desk, conversation_id: str, change: Any) -> Conversation:
     return conversation
 
 
-def _limit(tags: list[str]) -> list[str]:
+def check_count(tags: list[str]) -> list[str]:
     if len(tags) > MAX_TAGS:
         raise errors.InvalidInput(f"a chat has at most {MAX_TAGS} tags")
     return tags
@@ -78,7 +78,7 @@ def add_tags(desk: Desk, conversation_id: str, words: Any) -> Conversation:
     if not new:
         raise errors.InvalidInput("name at least one tag")
     return _change(
-        desk, conversation_id, lambda c: setattr(c, "tags", _limit(c.tags + [t for t in new if t not in c.tags]))
+        desk, conversation_id, lambda c: setattr(c, "tags", check_count(c.tags + [t for t in new if t not in c.tags]))
     )
 
 
@@ -95,7 +95,7 @@ def set_faq_candidate(desk: Desk, conversation_id: str, flag: bool = True) -> Co
 
 def record(desk: Desk, conversation_id: str, read_level: Any, tags: Any, faq_candidate: bool) -> Conversation:
     """Everything at once (Slack's dialog): the tags given replace the chat's tags."""
-    level, replaced = check_read_level(read_level), _limit(check_tags(tags))
+    level, replaced = check_read_level(read_level), check_count(check_tags(tags))
 
     def change(conversation: Conversation) -> None:
         conversation.read_level, conversation.tags, conversation.faq_candidate = level, replaced, bool(faq_candidate)

@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from adapters.slack import render
+from adapters.slack import render, tag_modal
 from adapters.slack.inbound import Kind, staff_intent, to_plain_text
 from router import availability, commands, duty, escalation, followup, staff, transfer
 from router.commands import is_command
@@ -162,6 +162,8 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
         ack()
         user, conversation_id, _ = _action_context(body)
         followup.mark_for_follow_up(desk, conversation_id, names(user), Inbound("slack", _action_id(body)))
+
+    tag_modal.register(app, desk)
 
     @app.command("/refdesk")
     def on_command(ack: Ack, command: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ CLAIM_ACTION = "refdesk_claim"
 CLOSE_ACTION = "refdesk_close"
 TRANSFER_ACTION = "refdesk_transfer"
 FOLLOWUP_ACTION = "refdesk_followup"
+TAG_ACTION = "refdesk_tag"  # opens the "Tag / READ" dialog (adapters.slack.tag_modal)
 METADATA_TYPE = "refdesk_delivery"
 SLACK_HELP = "Claim with the button (or just reply) · Close with the button · Internal note: start with //"
 
@@ -51,6 +52,7 @@ def root_blocks(
     buttons = []
     if note:
         return blocks
+    tag_button = _button("Tag / READ", TAG_ACTION, conversation.id)  # kept on closed chats: tagging is at close
     if conversation.status is Status.WAITING:
         buttons.append(_button("Claim", CLAIM_ACTION, conversation.id, style="primary"))
     if conversation.status is not Status.CLOSED:
@@ -71,6 +73,7 @@ def root_blocks(
                     "options": options,
                 }
             )
+    buttons.insert(len(buttons) - (1 if buttons and buttons[-1]["type"] == "static_select" else 0), tag_button)
     if buttons:
         blocks.append({"type": "actions", "block_id": "refdesk_actions", "elements": buttons})
     return blocks

@@ -105,6 +105,7 @@ def test_patron_and_staff_talk_through_a_slack_thread(desk):
         render.CLAIM_ACTION,
         render.CLOSE_ACTION,
         render.FOLLOWUP_ACTION,
+        render.TAG_ACTION,
     ]
     wait_until(lambda: thread_texts(slack, root["ts"]))
     relayed = slack.thread(CHANNEL, root["ts"])[0]

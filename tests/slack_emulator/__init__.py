@@ -12,16 +12,18 @@ Web API (Bearer or `token` param; not_authed / invalid_auth / not_allowed_token_
 apps.connections.open (app token), chat.postMessage (per-channel token bucket -> 429 + Retry-After, body
 {"ok": false, "error": "ratelimited"}, nothing stored), chat.update, chat.delete, chat.postEphemeral,
 conversations.info/.history/.replies (include_all_metadata, limit/cursor), users.info,
-files.getUploadURLExternal + upload URL + files.completeUploadExternal (files_upload_v2), files.info; url_private
+files.getUploadURLExternal + upload URL + files.completeUploadExternal (files_upload_v2), files.info, views.open
+(trigger_id from a click, once, 3 s); url_private
 downloads need the bot token (without it: Slack's sign-in page, HTML, status 200).
 `fail_next(method, error=..., http_status=..., drop=..., delay=..., store=..., times=...)` injects failures.
 
 Acting as people: staff_posts (broadcast=True: thread_broadcast), staff_edits (message_changed), staff_deletes
 (message_deleted), staff_shares_file (file_share), bot_posts (bot_message), click (block_actions + response_url),
-slash (slash command; returns the app's answer), verify_url (url_verification), deliver_event / redeliver.
+submit_view (view_submission to a modal the app opened with views.open), slash (slash command; returns the
+app's answer), verify_url (url_verification), deliver_event / redeliver.
 Each delivery is a `Delivery` in `deliveries` / `last_delivery` (`.result`: HTTP status or acked-bool).
 
-Inspection: messages(), thread(), message(), calls, ephemerals, deleted, responses, downloads, acks.
+Inspection: messages(), thread(), message(), calls, ephemerals, deleted, responses, downloads, acks, views.
 echo_bot_events=True also sends the app's own posts/edits/deletes back as events (wait_idle() to drain).
 """
 

@@ -54,6 +54,8 @@ class SlackEmulator(StaffActions):
         self.base_url = ""
         self.ephemerals: list[dict[str, Any]] = []
         self.deleted: list[tuple[str, str]] = []  # (channel, ts) deleted by the app: chat.delete, delete_original
+        self.views: dict[str, dict[str, Any]] = {}  # views.open: view id -> the modal as Slack stores it
+        self.triggers: dict[str, float] = {}  # trigger_id -> when an interaction handed it to the app
         self.deliveries: list[Delivery] = []
         self.responses: list[dict[str, Any]] = []  # what the app POSTed to response_urls
         self.downloads: list[tuple[str, bool]] = []  # (file id, with the bot token?)

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import payloads as p
 from .dispatch import Dispatch
+from .views import issue_trigger, submission
 from .workspace import Channel, Message, public
 
 
@@ -139,7 +140,15 @@ class StaffActions(Dispatch):
                 block_id,
                 response_url,
             )
+            issue_trigger(self, payload["trigger_id"])
         return self._deliver("interactive", payload, {"payload": json.dumps(payload)}).result
+
+    def submit_view(self, user: str, view_id: str, values: dict[str, dict[str, Any]]) -> Any:
+        """A person presses Submit on a modal the app opened: a view_submission payload; returns the Delivery."""
+        with self.workspace.lock:
+            view = self.views[view_id]
+            payload = submission(self.workspace, self.verification_token, self._user(user), view, values)
+        return self._deliver("interactive", payload, {"payload": json.dumps(payload)})
 
     def slash(self, user: str, channel: str, command: str, text: str, **extra: str) -> dict[str, Any]:
         """A person runs a slash command; {"status", "body", "headers", "delivery"} of the app's immediate answer."""

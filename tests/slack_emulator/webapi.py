@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from .params import Failure, Params, as_json, paginate, parse_params, truthy
+from .views import views_open
 from .workspace import Channel, Reply, SlackError, public
 
 if TYPE_CHECKING:
@@ -304,4 +305,5 @@ class WebApi:
         "files.getUploadURLExternal": (files_get_upload_url_external, (BOT,)),
         "files.completeUploadExternal": (files_complete_upload_external, (BOT,)),
         "files.info": (files_info, (BOT,)),
+        "views.open": (views_open, (BOT,)),
     }

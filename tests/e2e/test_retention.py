@@ -1,0 +1,189 @@
+"""Retention and tagging end to end: purges that reach a real Synapse and the Slack emulator, the patron's own
+delete, the Slack "Tag / READ" dialog and the Matrix !read / !tag / !faq commands."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import requests
+
+from adapters.slack import render, tag_modal
+from router import retention
+from tests.e2e import patron
+from tests.e2e.conftest import CHANNEL, wait_until
+from tests.e2e.librarian import in_thread, roots
+from tests.e2e.patron import say
+from tests.e2e.test_slack_loop import root_for, start_chat, thread_texts
+
+pytestmark = [pytest.mark.e2e]
+DAY = 86_400
+
+
+def stored(desk, conversation_id):
+    with desk.container.desk.uow(read_only=True) as uow:
+        return uow.conversations.get(conversation_id)
+
+
+def matrix_chat(desk, page: str) -> tuple[dict, dict, str, str]:
+    """A chat with two patron messages and a librarian's reply: (chat, root, patron copy id, reply id)."""
+    chat = patron.start_chat(desk, "general", name="Ada Lovelace", page_url=page)
+    say(desk, chat, "Hi, I'm Ada, ada@example.org", "m1")
+    say(desk, chat, "Old maps please", "m2")
+    librarian, room = desk.librarian, desk.room_id
+    root = librarian.wait_for(lambda events: [e for e in roots(events) if page in e["content"]["body"]])[0]
+    copies = librarian.wait_for(
+        lambda events: len(in_thread(events, root["event_id"])) >= 2 and in_thread(events, root["event_id"])
+    )
+    reply = librarian.reply_in_thread(room, root["event_id"], "Hello Ada, the map room is on floor 2.")
+    wait_until(lambda: stored(desk, chat["id"]).claimed_by)  # the reply was relayed (and claimed the chat)
+    return chat, root, copies[0]["event_id"], reply
+
+
+def redacted(librarian, event_ids: set[str]) -> set[str]:
+    return {
+        e.get("redacts") or e["content"].get("redacts") for e in librarian.events if e.get("type") == "m.room.redaction"
+    } & event_ids
+
+
+@pytest.mark.synapse
+def test_a_purge_redacts_the_matrix_thread_and_deletes_the_rows(desk):
+    chat, root, copy, reply = matrix_chat(desk, "https://library.example/purge-matrix")
+    requests.post(
+        desk.api(f"/conversations/{chat['id']}/close"), headers={"Authorization": f"Bearer {chat['token']}"}, timeout=10
+    )
+    wait_until(lambda: stored(desk, chat["id"]).status.value == "closed")
+    core = desk.container.desk
+    retention.set_policy(core, anonymise_after_days=1, delete_after_days=2)
+
+    class Later:  # two days and a bit after the close, without waiting for them
+        def now(self):
+            return real.now() + timedelta(days=2, hours=1)
+
+    real, core.clock = core.clock, Later()
+    try:
+        report = retention.purge(core, desk.container.channels)
+    finally:
+        core.clock = real
+    assert report.deleted == 1
+    wanted = {root["event_id"], copy, reply}
+    desk.librarian.wait_for(lambda events: redacted(desk.librarian, wanted) == wanted)
+    fetched = desk.librarian._run(desk.librarian.client.room_get_event(desk.room_id, root["event_id"]))
+    assert fetched.event.source["content"] == {}  # what any client now shows: the root's text is gone
+    assert stored(desk, chat["id"]) is None
+    assert retention.purge(core, desk.container.channels).deleted == 0  # idempotent
+
+
+@pytest.mark.synapse
+def test_the_patron_deletes_their_chat_and_the_worker_redacts_the_thread(desk):
+    chat, root, copy, reply = matrix_chat(desk, "https://library.example/self-delete")
+    url, headers = desk.api(f"/conversations/{chat['id']}"), {"Authorization": f"Bearer {chat['token']}"}
+    assert requests.delete(url, headers=headers, timeout=10).status_code == 204
+    assert requests.get(url, headers=headers, timeout=10).status_code == 404
+    wanted = {root["event_id"], copy, reply}
+    desk.librarian.wait_for(lambda events: redacted(desk.librarian, wanted) == wanted)
+    wait_until(lambda: stored(desk, chat["id"]) is None)
+
+
+@pytest.mark.synapse
+def test_read_tag_and_faq_commands_in_a_matrix_thread(desk):
+    chat = patron.start_chat(desk, "general", page_url="https://library.example/tagging")
+    say(desk, chat, "Where are the atlases?", "t1")
+    librarian, room = desk.librarian, desk.room_id
+    root = librarian.wait_for(lambda events: [e for e in roots(events) if "/tagging" in e["content"]["body"]])[0]
+    thread = root["event_id"]
+
+    def answered(fragment):
+        return librarian.wait_for(
+            lambda events: [e for e in in_thread(events, thread) if fragment in e["content"].get("body", "")]
+        )
+
+    librarian.reply_in_thread(room, thread, "!read 3")
+    answered("READ 3")
+    librarian.reply_in_thread(room, thread, "!tag maps")
+    answered("maps")
+    librarian.reply_in_thread(room, thread, "!faq")
+    answered("FAQ candidate")
+    librarian.reply_in_thread(room, thread, "!read 9")
+    answered("from 1 to 6, not '9'")
+    saved = stored(desk, chat["id"])
+    assert (saved.read_level, saved.tags, saved.faq_candidate) == (3, ["maps"], True)
+
+
+# -- Slack ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slack_desk(emulator, tmp_path):
+    from tests.e2e.test_slack_loop import start_slack_desk
+
+    running, server = start_slack_desk(emulator, tmp_path, slack_post_rate=20.0, slack_post_burst=20)
+    yield running
+    server.shutdown()
+    running.worker.stop()
+    running.container.close()
+
+
+@pytest.mark.slack
+def test_a_purge_deletes_the_bots_slack_messages(slack_desk):
+    desk, slack = slack_desk, slack_desk.slack
+    chat = start_chat(desk, "https://library.example/purge-slack", name="Ada")
+    say(desk, chat, "hello", "s1")
+    root = root_for(slack, "/purge-slack")
+    wait_until(lambda: thread_texts(slack, root["ts"]))
+    patron_copy = slack.thread(CHANNEL, root["ts"])[0]["ts"]
+    slack.staff_posts("U0ANN", CHANNEL, "Hi Ada", thread_ts=root["ts"])
+    wait_until(lambda: stored(desk, chat["id"]).claimed_by)
+    staff_ts = [m["ts"] for m in slack.thread(CHANNEL, root["ts"]) if m.get("user") == "U0ANN"][0]
+
+    url, headers = desk.api(f"/conversations/{chat['id']}"), {"Authorization": f"Bearer {chat['token']}"}
+    assert requests.delete(url, headers=headers, timeout=10).status_code == 204
+    wait_until(lambda: stored(desk, chat["id"]) is None)
+    deletes = [params["ts"] for method, params in slack.calls if method == "chat.delete"]
+    assert root["ts"] in deletes and patron_copy in deletes
+    assert {(CHANNEL, root["ts"]), (CHANNEL, patron_copy)} <= set(slack.deleted)
+    assert (CHANNEL, staff_ts) not in slack.deleted  # Slack lets a bot delete only its own messages
+    assert requests.get(url, headers=headers, timeout=10).status_code == 404
+
+
+@pytest.mark.slack
+def test_the_tag_button_opens_a_modal_whose_submission_is_saved(slack_desk):
+    desk, slack = slack_desk, slack_desk.slack
+    chat = start_chat(desk, "https://library.example/tag-modal")
+    root = root_for(slack, "/tag-modal")
+    slack.click("U0ANN", CHANNEL, root["ts"], render.CLOSE_ACTION, value=chat["id"])
+
+    def actions():
+        return [e["action_id"] for e in root_for(slack, "/tag-modal")["blocks"][-1].get("elements", [])]
+
+    wait_until(lambda: actions() == [render.TAG_ACTION])  # a closed chat keeps only its Tag / READ button
+
+    slack.click("U0ANN", CHANNEL, root["ts"], render.TAG_ACTION, value=chat["id"])
+    view = wait_until(lambda: list(slack.views.values()))[0]
+    assert view["callback_id"] == tag_modal.TAG_VIEW and view["private_metadata"] == chat["id"]
+
+    bad = slack.submit_view(
+        "U0ANN",
+        view["id"],
+        {
+            "read": {"read_level": {"type": "static_select", "selected_option": None}},
+            "tags": {"tags": {"type": "plain_text_input", "value": "maps a.b"}},
+        },
+    )
+    assert bad.response["response_action"] == "errors"
+    assert "one word of letters" in bad.response["errors"]["tags"]  # shown under the field; the modal stays open
+    assert stored(desk, chat["id"]).tags == []
+
+    option = [o for o in view["blocks"][0]["element"]["options"] if o["value"] == "4"][0]
+    faq = view["blocks"][2]["element"]["options"][0]
+    slack.submit_view(
+        "U0ANN",
+        view["id"],
+        {
+            "read": {"read_level": {"type": "static_select", "selected_option": option}},
+            "tags": {"tags": {"type": "plain_text_input", "value": "Maps local-history"}},
+            "faq": {"faq": {"type": "checkboxes", "selected_options": [faq]}},
+        },
+    )
+    saved = wait_until(lambda: stored(desk, chat["id"]) if stored(desk, chat["id"]).read_level else None)
+    assert (saved.read_level, saved.tags, saved.faq_candidate) == (4, ["maps", "local-history"], True)
