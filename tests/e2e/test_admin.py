@@ -183,3 +183,19 @@ def test_keyboard_only_navigation_of_the_nav_and_a_form(page, site):
     assert "Canned response renewals (es) saved." in page.get_by_role("status").first.inner_text()
     with site.container.desk.uow() as uow:
         assert uow.canned.get("renewals").texts == {"es": "Puede renovar en línea."}
+
+
+def test_live_desk_shows_a_new_waiting_chat_without_a_reload(page, site):
+    log_in(page)
+    page.goto("/admin/")
+    expect(page.locator('[data-count="general"]')).to_have_text("0 waiting, 0 active")
+    page.evaluate("window.notReloaded = true")
+    started = requests.post(
+        f"{site.base_url}/api/v1/conversations", json={"queue": "general", "name": "Rosa"}, timeout=5
+    )
+    assert started.status_code == 201
+    expect(page.locator('[data-count="general"]')).to_have_text("1 waiting, 0 active", timeout=12_000)
+    expect(page.locator('tbody[data-queue="general"]')).to_contain_text("Rosa")
+    expect(page.locator('tbody[data-queue="general"]')).to_contain_text("nobody yet")
+    assert page.evaluate("window.notReloaded") is True
+    expect(page.locator("#desk-changes")).to_have_text("General: 1 waiting, 0 active")

@@ -76,3 +76,36 @@ def test_delete_and_roles():
     assert not admins.allows("viewer", "admin")
     with pytest.raises(InvalidInput):
         admins.check_role("root")
+
+
+@pytest.mark.parametrize(
+    ("backend", "room", "message"),
+    [
+        ("matrix", "#desk:example.org", "that is an alias"),
+        ("matrix", "desk", "a Matrix room id looks like"),
+        ("slack", "#reference", "that is the channel name"),
+        ("slack", "reference", "that is the channel name"),
+        ("irc", "C0DESK", "backend must be matrix or slack"),
+    ],
+)
+def test_a_queue_with_a_badly_formed_room_is_refused(backend, room, message):
+    from router import queue_setup
+
+    desk, store, _, _ = make_desk()
+    with pytest.raises(InvalidInput, match=message):
+        queue_setup.save_queue(desk, "desk", "Desk", backend, room, [], new=True)
+    assert store.queues == {}
+
+
+def test_a_queue_keeps_its_hours_when_edited_and_origins_are_normalised():
+    from router import queue_setup
+
+    desk, store, _, _ = make_desk()
+    queue_setup.save_queue(desk, "desk", "Desk", "slack", "C0DESK", ["https://Library.example/", ""], new=True)
+    store.queues["desk"].hours = {"timezone": "UTC", "intervals": [[0, "09:00", "17:00"]], "closures": []}
+    queue = queue_setup.save_queue(desk, "desk", "Desk 2", "matrix", "!abc:example.org", [], new=False)
+    assert queue.hours["intervals"] == [[0, "09:00", "17:00"]] and queue.name == "Desk 2"
+    assert store.queues["desk"].allowed_origins == []
+    with pytest.raises(InvalidInput, match="no path"):
+        queue_setup.check_origins(["https://library.example/chat"])
+    assert queue_setup.check_origins(["https://Library.example/"]) == ["https://library.example"]

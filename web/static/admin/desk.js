@@ -3,6 +3,12 @@
   "use strict";
   const root = document.getElementById("desk");
   const stamp = document.getElementById("desk-updated");
+  const announce = document.getElementById("desk-changes");
+  // What the server drew: "slug:waiting/active,…", so the first poll already announces a change.
+  let lastCounts = Array.from(root.querySelectorAll("[data-count]"), (badge) => {
+    const numbers = badge.textContent.match(/\d+/g) || ["0", "0"];
+    return badge.dataset.count + ":" + numbers[0] + "/" + numbers[1];
+  }).join(",");
   if (!root) return;
 
   function duration(s) {
@@ -18,6 +24,11 @@
   }
 
   function draw(queues) {
+    const counts = queues.map((q) => q.slug + ":" + q.waiting + "/" + q.active).join(",");
+    if (counts !== lastCounts) { // only changes are read out, not every poll
+      announce.textContent = queues.map((q) => q.name + ": " + q.waiting + " waiting, " + q.active + " active").join("; ");
+    }
+    lastCounts = counts;
     for (const queue of queues) {
       const body = root.querySelector('tbody[data-queue="' + CSS.escape(queue.slug) + '"]');
       const badge = root.querySelector('[data-count="' + CSS.escape(queue.slug) + '"]');
