@@ -137,7 +137,8 @@ def test_cli_creates_lists_and_deletes_accounts(tmp_path, monkeypatch, capsys):
     main(["admin", "list"])
     assert "grace\tviewer" in capsys.readouterr().out
     container = make_container(url)
-    user = container.desk.uow().__enter__().admins.get("grace")
+    with container.desk.uow(read_only=True) as uow:
+        user = uow.admins.get("grace")
     assert user.password_hash != PASSWORD and user.password_hash.startswith(("scrypt:", "pbkdf2:"))
     container.close()
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
