@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, render_template, request
 
+from router import retention
 from web.context import container, desk
 
 bp = Blueprint("widget", __name__)
@@ -63,5 +64,7 @@ def frame():
     strings = dict(catalogues()[lang])
     if container().settings.privacy_note:
         strings["privacy"] = container().settings.privacy_note
+    elif lang == "en":  # the retention policy, in words (router.retention describes it in English only)
+        strings["privacy"] = f"{strings['privacy']} {retention.get_policy(desk()).describe()}".strip()
     html = render_template("widget.html", queue=queue, lang=lang, strings=strings, page=request.args.get("page", ""))
     return html, 200, {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}

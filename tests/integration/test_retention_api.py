@@ -45,3 +45,12 @@ def test_the_delete_is_in_the_openapi_document(app_and_container):
     client, _ = app_and_container
     spec = client.get("/api/v1/openapi.json").json
     assert "204" in spec["paths"]["/api/v1/conversations/{conversation_id}"]["delete"]["responses"]
+
+
+def test_the_english_privacy_note_states_the_retention_policy(app_and_container):
+    client, container = app_and_container
+    before = client.get("/widget/frame?queue=general&lang=en").get_data(as_text=True)
+    assert "deleted after" not in before
+    retention.set_policy(container.desk, anonymise_after_days=30, delete_after_days=365)
+    html = client.get("/widget/frame?queue=general&lang=en").get_data(as_text=True)
+    assert "Personal details are removed from chats after 30 days; chats are deleted after 365 days." in html
