@@ -237,9 +237,10 @@ def _resume(desk: Desk, channels: Mapping[Backend, StaffChannel], report: PurgeR
             ]
         channel = channels.get(queue.backend) if queue else None
         try:
-            if pending and channel is not None:
+            leased = any(i.lease_until is not None and i.lease_until > desk.clock.now() for i in pending)
+            if pending and channel is not None and not leased:  # a worker thread holding it finishes it itself
                 remove_platform_copies(desk, channel, conversation_id)
-            elif pending:
+            elif pending or leased:
                 report.waiting_for_platform += 1
                 continue
             finish_deletion(desk, conversation_id)
