@@ -54,3 +54,34 @@ def test_the_english_privacy_note_states_the_retention_policy(app_and_container)
     retention.set_policy(container.desk, anonymise_after_days=30, delete_after_days=365)
     html = client.get("/widget/frame?queue=general&lang=en").get_data(as_text=True)
     assert "Personal details are removed from chats after 30 days; chats are deleted after 365 days." in html
+
+
+def test_the_retention_queries_on_each_database(container):
+    """closed_before, faq_candidates, for_conversation, events.save and delete on SQLite and PostgreSQL."""
+    from datetime import timedelta
+
+    from router import conversations as uc
+    from router import staff, tagging
+
+    desk = container.desk  # it has a `general` queue
+    chat, token = uc.start_conversation(desk, "general", name="Ann")
+    uc.patron_says(desk, chat.id, token, "call 555-0123", None)
+    staff.close_by_staff(desk, chat.id, "Lib")
+    tagging.set_faq_candidate(desk, chat.id)
+    later = desk.clock.now() + timedelta(days=1)
+    with desk.uow() as uow:
+        assert [c.id for c in uow.conversations.closed_before(later)] == [chat.id]
+        assert uow.conversations.closed_before(desk.clock.now() - timedelta(days=1)) == []
+        assert [c.id for c in uow.conversations.faq_candidates(None, later, "general")] == [chat.id]
+        assert uow.conversations.faq_candidates(later, None, None) == []
+        assert [i.kind.value for i in uow.outbox.for_conversation(chat.id)][0] == "open_thread"
+    assert retention.anonymise(desk, chat.id)
+    with desk.uow(read_only=True) as uow:
+        bodies = [e.data.get("body") for e in uow.events.after(chat.id, 0) if e.data.get("body")]
+        assert bodies == ["call [phone]"]
+    with desk.uow() as uow:
+        uow.conversations.delete(chat.id)
+        uow.commit()
+    with desk.uow(read_only=True) as uow:
+        assert uow.conversations.get(chat.id) is None
+        assert uow.events.after(chat.id, 0) == [] and uow.outbox.for_conversation(chat.id) == []
