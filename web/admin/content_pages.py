@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
+from datetime import date
 
-from flask import redirect, request, url_for
+from flask import Response, redirect, request, url_for
 
-from router import admins, canned
+from router import admins, canned, errors, faq, retention
 from web.admin import admin_bp
 from web.admin.auth import requires
 from web.admin.forms import attempt, done, page
 from web.context import container, desk
-
-RETENTION_KEY = "settings:retention"  # written by the retention settings (issue 6, another page)
 
 
 def _canned_page(error: str | None = None):
@@ -53,26 +51,59 @@ def canned_delete(name: str):
     return redirect(url_for("admin.canned_list"))
 
 
-@admin_bp.get("/settings")
-@requires("viewer")
-def settings():
-    with desk().uow(read_only=True) as uow:
-        raw = uow.kv.get(RETENTION_KEY)
-    try:
-        retention = json.loads(raw) if raw else None
-    except ValueError:
-        retention = {"stored value": raw}
+def _settings_page(error: str | None = None):
     return page(
         "admin/settings.html",
         title="Settings",
         privacy_note=container().settings.privacy_note,
-        retention=retention if isinstance(retention, dict) else {"value": retention},
-        has_retention_page="admin.retention" in _endpoints(),
+        policy=retention.get_policy(desk()),
         accounts=admins.listing(desk()),
+        error=error,
+        form=request.form,
     )
 
 
-def _endpoints() -> set[str]:
-    from flask import current_app
+@admin_bp.get("/settings")
+@requires("viewer")
+def settings():
+    return _settings_page()
 
-    return set(current_app.view_functions)
+
+@admin_bp.post("/settings/retention")
+@requires("admin")
+def retention_save():
+    form = request.form
+    error = attempt(
+        lambda: retention.set_policy(
+            desk(),
+            form.get("anonymise_after_days", "").strip() or None,
+            form.get("delete_after_days", "").strip() or None,
+            form.get("purge_platform_copies") == "on",
+        )
+    )
+    if error:
+        return _settings_page(error)
+    done("Retention policy saved. The worker applies it within the hour (or run `refdesk purge`).")
+    return redirect(url_for("admin.settings"))
+
+
+@admin_bp.get("/faq.<fmt>")
+@requires("viewer")
+def faq_export(fmt: str):
+    """The FAQ candidates with personal data scrubbed, as Markdown or CSV (filters as on the statistics page)."""
+    try:
+        start = date.fromisoformat(request.args["from"]) if request.args.get("from") else None
+        end = date.fromisoformat(request.args["to"]) if request.args.get("to") else None
+        text = faq.export(
+            desk(),
+            fmt,
+            start=start,
+            end=end,
+            queue_slug=request.args.get("queue") or None,
+            card_pattern=container().settings.card_number_pattern,
+        )
+    except (ValueError, errors.RefdeskError) as exc:
+        return _settings_page(f"FAQ export: {exc}")
+    mimetype = "text/csv" if fmt == "csv" else "text/markdown"
+    disposition = {"Content-Disposition": f'attachment; filename="refdesk-faq.{fmt}"', "Cache-Control": "no-store"}
+    return Response(text, mimetype=f"{mimetype}; charset=utf-8", headers=disposition)
