@@ -12,11 +12,14 @@ import logging
 import secrets
 from pathlib import Path
 
+from werkzeug.security import generate_password_hash
+
 from adapters.bootstrap import bootstrap
 from adapters.cli import serve_http, wait_for_signal
 from adapters.settings import Settings
 from adapters.synapse_local import LocalSynapse
 from adapters.worker import Worker
+from router import admins
 from router.model import Backend, Queue
 
 log = logging.getLogger(__name__)
@@ -25,7 +28,11 @@ log = logging.getLogger(__name__)
 def _load_state(path: Path) -> dict:
     if path.exists():
         return json.loads(path.read_text())
-    state = {"bot_password": secrets.token_urlsafe(16), "librarian_password": secrets.token_urlsafe(9)}
+    state = {
+        "bot_password": secrets.token_urlsafe(16),
+        "librarian_password": secrets.token_urlsafe(9),
+        "admin_password": secrets.token_urlsafe(12),
+    }
     path.write_text(json.dumps(state, indent=2))
     path.chmod(0o600)
     return state
@@ -58,8 +65,12 @@ def run_demo(data_dir: str, port: int, synapse_port: int) -> None:
         )
         container = bootstrap(settings, migrate=True)
         with container.desk.uow() as uow:
-            uow.queues.add(Queue("general", "General reference", Backend.MATRIX, state["room_id"]))
+            if uow.queues.get("general") is None:  # a second run keeps what was changed in the admin
+                uow.queues.add(Queue("general", "General reference", Backend.MATRIX, state["room_id"]))
             uow.commit()
+        state.setdefault("admin_password", secrets.token_urlsafe(12))  # demo folders from before the admin
+        state_file.write_text(json.dumps(state, indent=2))
+        admins.create(container.desk, "admin", state["admin_password"], "admin", generate_password_hash, replace=True)
         serve_http(container, "127.0.0.1", port)
         worker = Worker(container)
         worker.start()
@@ -70,6 +81,7 @@ def run_demo(data_dir: str, port: int, synapse_port: int) -> None:
             f"  Homeserver:      {synapse.base_url}  (use it in Element, nheko, … as a custom homeserver)\n"
             f"  Librarian login: {librarian['user_id']}  password: {state['librarian_password']}\n"
             f"  Staff room:      'Reference desk' ({state['room_id']})\n"
+            f"  Web admin:       http://127.0.0.1:{port}/admin/  user: admin  password: {state['admin_password']}\n"
             "Type !on in the room to go on duty (the widget offers live chat only then);\n"
             "claim a chat with ✋ on its thread root or !claim in the thread; answer in the thread;\n"
             "start a line with // for a note the patron never sees. Ctrl-C stops everything.\n",
