@@ -10,6 +10,7 @@ as the queue's health problem (`router.health`) after the first delivery.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from router import errors
 from router.journal import Desk
@@ -60,14 +61,28 @@ def check_origins(origins: list[str]) -> list[str]:
     return checked
 
 
-def save_queue(desk: Desk, slug: str, name: str, backend: str, room: str, origins: list[str], *, new: bool) -> Queue:
-    """Create (`new`) or edit a queue, keeping everything else it has (hours, away messages, timers)."""
+def save_queue(
+    desk: Desk,
+    slug: str,
+    name: str,
+    backend: str,
+    room: str,
+    origins: list[str],
+    *,
+    new: bool,
+    reachable: Callable[[Backend, str], str | None] | None = None,
+) -> str | None:
+    """Create (`new`) or edit a queue, keeping everything else it has (hours, away messages, timers).
+
+    `reachable` asks the platform whether the bot can post in `room`: it raises when it cannot
+    (nothing is saved) and returns a warning when it could not tell. Returns that warning."""
     slug = check_slug(slug)
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise errors.InvalidInput("the name needs 1 to 100 characters")
     kind = check_backend(backend)
     room, allowed = check_room(kind, room), check_origins(origins)
+    warning = reachable(kind, room) if reachable else None
     with desk.uow() as uow:
         queue = uow.queues.get(slug)
         if new and queue is not None:
@@ -80,4 +95,4 @@ def save_queue(desk: Desk, slug: str, name: str, backend: str, room: str, origin
             queue.name, queue.backend, queue.room, queue.allowed_origins = name, kind, room, allowed
         uow.queues.add(queue)
         uow.commit()
-    return queue
+    return warning

@@ -6,6 +6,7 @@ import pytest
 
 from router import admins
 from router.errors import InvalidInput
+from router.model import Backend
 from tests.unit.fakes import make_desk
 
 
@@ -103,9 +104,28 @@ def test_a_queue_keeps_its_hours_when_edited_and_origins_are_normalised():
     desk, store, _, _ = make_desk()
     queue_setup.save_queue(desk, "desk", "Desk", "slack", "C0DESK", ["https://Library.example/", ""], new=True)
     store.queues["desk"].hours = {"timezone": "UTC", "intervals": [[0, "09:00", "17:00"]], "closures": []}
-    queue = queue_setup.save_queue(desk, "desk", "Desk 2", "matrix", "!abc:example.org", [], new=False)
+    queue_setup.save_queue(desk, "desk", "Desk 2", "matrix", "!abc:example.org", [], new=False)
+    queue = store.queues["desk"]
     assert queue.hours["intervals"] == [[0, "09:00", "17:00"]] and queue.name == "Desk 2"
     assert store.queues["desk"].allowed_origins == []
     with pytest.raises(InvalidInput, match="no path"):
         queue_setup.check_origins(["https://library.example/chat"])
+
+
+def test_the_platform_check_refuses_before_anything_is_saved_and_passes_warnings_on():
+    from router import queue_setup
+
+    desk, store, _, _ = make_desk()
+
+    def refuse(backend, room):
+        raise InvalidInput(f"the bot is not in {room}")
+
+    with pytest.raises(InvalidInput, match="the bot is not in C0NOPE"):
+        queue_setup.save_queue(desk, "desk", "Desk", "slack", "C0NOPE", [], new=True, reachable=refuse)
+    assert "desk" not in store.queues
+    seen = []
+    warning = queue_setup.save_queue(
+        desk, "desk", "Desk", "slack", "C0DESK", [], new=True, reachable=lambda b, r: seen.append((b, r)) or "unchecked"
+    )
+    assert warning == "unchecked" and seen == [(Backend.SLACK, "C0DESK")] and "desk" in store.queues
     assert queue_setup.check_origins(["https://Library.example/"]) == ["https://library.example"]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import abort, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 
+from adapters.room_check import RoomCheck
 from router import escalation, health, queue_settings, queue_setup
 from router.errors import InvalidInput
 from router.model import Backend
 from web.admin import admin_bp
 from web.admin.auth import requires
 from web.admin.forms import attempt, done, page
-from web.context import desk
+from web.context import container, desk
 
 
 def _queues():
@@ -25,6 +26,19 @@ def _queue(slug: str):
     if queue is None:
         abort(404)
     return queue, problem
+
+
+def _room_check() -> RoomCheck:
+    """Asks Slack or the homeserver whether the bot can post there; its warnings are shown after saving."""
+    check = RoomCheck(container())
+
+    def checked(backend: Backend, room: str) -> str | None:
+        warning = check(backend, room)
+        if warning:
+            flash(f"Saved, but not checked: {warning}", "warning")
+        return warning
+
+    return checked
 
 
 def _origins() -> list[str]:
@@ -53,6 +67,7 @@ def queue_new():
                 form.get("room", ""),
                 _origins(),
                 new=True,
+                reachable=_room_check(),
             )
         )
         if error is None:
@@ -91,7 +106,14 @@ def queue_save(slug: str):
     form = request.form
     error = attempt(
         lambda: queue_setup.save_queue(
-            desk(), slug, form.get("name", ""), form.get("backend", ""), form.get("room", ""), _origins(), new=False
+            desk(),
+            slug,
+            form.get("name", ""),
+            form.get("backend", ""),
+            form.get("room", ""),
+            _origins(),
+            new=False,
+            reachable=_room_check(),
         )
     )
     if error:
