@@ -85,7 +85,7 @@ def deliver_one(
             raise DeliveryError(f"no {queue.backend} connection is configured", permanent=True)
         key, again = item.idempotency_key, item.maybe_sent
         if item.kind is OutboxKind.REMOVE_COPIES:  # retention: copies first, then the rows (router.retention)
-            retention.remove_platform_copies(desk, channel, item.conversation_id)
+            retention.remove_platform_copies(desk, channels, item.conversation_id)
             _mark_delivered(desk, item, queue.slug)
             retention.finish_deletion(desk, item.conversation_id)
             return True

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -162,14 +162,39 @@ def platform_refs(uow: UnitOfWork, conversation: Conversation) -> list[str]:
     return unique + ([root] if root else [])
 
 
-def remove_platform_copies(desk: Desk, channel: StaffChannel, conversation_id: str) -> None:
-    """Step 2's platform half (the REMOVE_COPIES delivery): refs are read now, so late deliveries count too."""
+def earlier_threads(uow: UnitOfWork, conversation: Conversation) -> list[tuple[str, str]]:
+    """(queue slug, root) of the threads a transfer left behind: the notices pinned to them say where they are."""
+    found = {
+        (str(item.payload["queue"]), str(item.payload["thread"]))
+        for item in uow.outbox.for_conversation(conversation.id)
+        if item.payload.get("thread") and item.payload.get("queue")
+    }
+    return sorted(found - {(conversation.queue_slug, conversation.staff_thread_id or "")})
+
+
+def remove_platform_copies(desk: Desk, channels: Mapping[Backend, StaffChannel], conversation_id: str) -> None:
+    """Step 2's platform half (the REMOVE_COPIES delivery): refs are read now, so late deliveries count too.
+
+    A transferred chat has a thread in every queue it passed through; each is removed on its own platform."""
     with desk.uow(read_only=True) as uow:
         conversation = uow.conversations.get(conversation_id)
         queue = uow.queues.get(conversation.queue_slug) if conversation else None
         refs = platform_refs(uow, conversation) if conversation else []
-    if conversation is not None and queue is not None and refs:
-        channel.remove_copies(queue, conversation, refs)
+        earlier = (
+            [(uow.queues.get(slug), root) for slug, root in earlier_threads(uow, conversation)] if conversation else []
+        )
+    if conversation is None or queue is None:
+        return
+    for old_queue, root in earlier:
+        channel = channels.get(old_queue.backend) if old_queue else None
+        if channel is None:
+            log.warning(
+                "retention: the earlier thread %s of %s cannot be reached; left in place", root, conversation_id
+            )
+            continue
+        channel.remove_copies(old_queue, replace(conversation, queue_slug=old_queue.slug, staff_thread_id=root), [])
+    if refs and queue.backend in channels:
+        channels[queue.backend].remove_copies(queue, conversation, refs)
 
 
 def finish_deletion(desk: Desk, conversation_id: str) -> None:
@@ -239,7 +264,7 @@ def _resume(desk: Desk, channels: Mapping[Backend, StaffChannel], report: PurgeR
         try:
             leased = any(i.lease_until is not None and i.lease_until > desk.clock.now() for i in pending)
             if pending and channel is not None and not leased:  # a worker thread holding it finishes it itself
-                remove_platform_copies(desk, channel, conversation_id)
+                remove_platform_copies(desk, channels, conversation_id)
             elif pending or leased:
                 report.waiting_for_platform += 1
                 continue

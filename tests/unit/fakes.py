@@ -389,6 +389,7 @@ class FakeStaffChannel:
         self.maybe_sent: list[bool] = []
         self.where: list[tuple[str, str | None]] = []
         self.mentions: list[list[str]] = []  # (queue, thread) of each notice and root update
+        self.removed_from: list[tuple[str, str | None]] = []  # (queue, thread root) of each remove_copies
         self.removed: list[tuple[str, list[str]]] = []  # (conversation, refs) of each remove_copies
 
     def _record(self, kind: str, conversation: Conversation, key: str, maybe_sent: bool) -> str:
@@ -417,6 +418,7 @@ class FakeStaffChannel:
         return self._record(f"notice:{text}", conversation, key, maybe_sent)
 
     def remove_copies(self, queue, conversation, refs):
+        self.removed_from.append((queue.slug, conversation.staff_thread_id))
         self.removed.append((conversation.id, list(refs)))
         self._record("remove_copies", conversation, ",".join(refs), False)
 

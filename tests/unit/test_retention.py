@@ -130,6 +130,25 @@ def test_delete_conversation_stops_the_token_at_once_and_the_worker_removes_copi
     assert not store.kv.get(retention.MARKER + conversation_id)
 
 
+def test_a_transferred_chat_loses_its_copies_in_every_queue_it_passed_through():
+    from router import escalation, transfer
+
+    youth = Queue("youth", "Youth", Backend.SLACK, "C0YOUTH")
+    desk, store, *_ = make_desk(GENERAL, youth)
+    channels = {Backend.MATRIX: FakeStaffChannel(), Backend.SLACK: FakeStaffChannel()}
+    conversation_id, _ = closed_chat(desk, channels)
+    first_root = store.conversations[conversation_id].staff_thread_id
+    store.conversations[conversation_id].status = store.conversations[conversation_id].status.ACTIVE
+    transfer.transfer(desk, conversation_id, "youth", "Lib", escalation_stage=escalation.OFFERED)
+    drain(desk, channels)
+    second_root = store.conversations[conversation_id].staff_thread_id
+    retention.delete_conversation(desk, conversation_id)
+    drain(desk, channels)
+    assert channels[Backend.MATRIX].removed_from == [("general", first_root)]  # the thread the transfer left
+    assert channels[Backend.SLACK].removed_from == [("youth", second_root)]  # and the one it went to
+    assert conversation_id not in store.conversations
+
+
 def test_without_platform_purge_rows_go_at_once():
     desk, store, *_ = make_desk(GENERAL)
     channel = FakeStaffChannel()
