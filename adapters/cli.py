@@ -119,6 +119,23 @@ def cmd_queue_closure(args: argparse.Namespace) -> None:
     print(f"{args.slug} closed {args.first}{' to ' + args.last if args.last else ''}")
 
 
+def cmd_queue_closure_remove(args: argparse.Namespace) -> None:
+    def run(desk) -> None:
+        try:
+            first, last = date.fromisoformat(args.first), date.fromisoformat(args.last or args.first)
+        except ValueError as exc:
+            raise InvalidInput(f"dates must be YYYY-MM-DD: {exc}") from None
+        availability.remove_closure(desk, args.slug, first, last)
+
+    _desk_policy(run)
+    print(f"closure of {args.slug} from {args.first} removed")
+
+
+def cmd_queue_away_remove(args: argparse.Namespace) -> None:
+    _desk_policy(lambda desk: availability.remove_away(desk, args.slug, args.kind, args.lang))
+    print(f"away message ({args.kind}, {args.lang}) removed from {args.slug}")
+
+
 def cmd_queue_import_closures(args: argparse.Namespace) -> None:
     from adapters.ical import closures_from_ical, read_calendar
 
@@ -272,6 +289,11 @@ def parser() -> argparse.ArgumentParser:
     closure.add_argument("--reason")
     closure.add_argument("--holiday", action="store_true", help="use the holiday away message")
     closure.set_defaults(func=cmd_queue_closure)
+    unclose = queue.add_parser("closure-remove", help="take back a closure (give its exact first and last day)")
+    unclose.add_argument("slug")
+    unclose.add_argument("first", help="YYYY-MM-DD")
+    unclose.add_argument("last", nargs="?", help="YYYY-MM-DD (default: the first day)")
+    unclose.set_defaults(func=cmd_queue_closure_remove)
     ical = queue.add_parser("import-closures", help="add closures from an iCal file or URL (re-import is safe)")
     ical.add_argument("slug")
     ical.add_argument("source", help="a .ics file or an https:// URL")
@@ -283,6 +305,11 @@ def parser() -> argparse.ArgumentParser:
     away.add_argument("text")
     away.add_argument("--lang", default="en")
     away.set_defaults(func=cmd_queue_away)
+    unaway = queue.add_parser("away-remove", help="remove one language variant of an away message")
+    unaway.add_argument("slug")
+    unaway.add_argument("kind", choices=list(availability.AWAY_KINDS))
+    unaway.add_argument("--lang", default="en")
+    unaway.set_defaults(func=cmd_queue_away_remove)
     timers = queue.add_parser("escalation", help="unclaimed chats: nudge (T1), roll over (T2), offer email (T3)")
     timers.add_argument("slug")
     timers.add_argument("--nudge-after", type=int, metavar="SECONDS", help="nudge staff in the thread (default 60)")

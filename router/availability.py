@@ -94,6 +94,33 @@ def add_closures(desk: Desk, slug: str, closures: list[Closure]) -> Queue:
     )
 
 
+def remove_closure(desk: Desk, slug: str, first: date, last: date) -> Queue:
+    """Take back a closure entered by mistake (or one a calendar import brought that no longer holds)."""
+    with desk.uow(read_only=True) as uow:
+        queue = require_queue(uow, slug)
+    schedule = schedule_from_dict(queue.hours)
+    if schedule is None or not any(c.first == first and c.last == last for c in schedule.closures):
+        raise errors.InvalidInput(f"{queue.name} has no closure from {first} to {last}")
+    return _update(
+        desk,
+        slug,
+        lambda s: (s.timezone, s.intervals, [c for c in s.closures if (c.first, c.last) != (first, last)]),
+    )
+
+
+def remove_away(desk: Desk, slug: str, kind: str, language: str) -> Queue:
+    """Drop one language variant of an away message (patrons then see another language, or the default)."""
+    with desk.uow() as uow:
+        queue = require_queue(uow, slug)
+        variants = dict(queue.away.get(kind, {}))
+        if variants.pop(language[:2], None) is None:
+            raise errors.InvalidInput(f"{queue.name} has no {kind!r} away message in {language!r}")
+        queue.away = {k: v for k, v in {**queue.away, kind: variants}.items() if v}
+        uow.queues.add(queue)
+        uow.commit()
+    return queue
+
+
 def set_away(desk: Desk, slug: str, kind: str, text: str, language: str = "en") -> Queue:
     if kind not in AWAY_KINDS:
         raise errors.InvalidInput(f"away messages are for {', '.join(AWAY_KINDS)}, not {kind!r}")

@@ -29,6 +29,13 @@ def test_queue_hours_closures_and_away_messages(database, capsys):
     assert queue.hours["timezone"] == "Europe/Paris" and len(queue.hours["intervals"]) == 5
     assert queue.away == {"holiday": {"en": "Happy holidays! Back {next_opening}."}}
     assert availability.queue_status(container.desk, "general")["queue"] == "general"
+    main(["queue", "closure-remove", "general", "2026-12-24", "2026-12-26"])
+    main(["queue", "away-remove", "general", "holiday"])
+    main(["queue", "add", "general", "--room", "!other:l"])  # updating the room keeps hours and origins
+    with container.desk.uow() as uow:
+        queue = uow.queues.get("general")
+    assert queue.hours["closures"] == [] and queue.away == {} and queue.room == "!other:l"
+    assert queue.allowed_origins == ["https://library.example"] and len(queue.hours["intervals"]) == 5
     container.close()
 
 

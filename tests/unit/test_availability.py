@@ -92,3 +92,21 @@ def test_away_by_chat_command(desk):
     assert availability.queue_status(desk, "ref")["message"] == "Gone to lunch"
     with pytest.raises(errors.InvalidInput):
         availability.set_away_for(desk, ["ref"], "closed")
+
+
+def test_a_closure_or_an_away_message_entered_by_mistake_can_be_taken_back():
+    desk, store, _, _ = make_desk(Queue("ref", "Reference", Backend.MATRIX, "!r:l"))
+    availability.add_closure(desk, "ref", date(2026, 12, 24), date(2026, 12, 26), "Winter", holiday=True)
+    availability.add_closure(desk, "ref", date(2026, 12, 31), date(2026, 12, 31))
+    with pytest.raises(errors.InvalidInput, match="no closure from 2026-12-24 to 2026-12-25"):
+        availability.remove_closure(desk, "ref", date(2026, 12, 24), date(2026, 12, 25))
+    availability.remove_closure(desk, "ref", date(2026, 12, 24), date(2026, 12, 26))
+    assert [c[0] for c in store.queues["ref"].hours["closures"]] == ["2026-12-31"]
+    availability.set_away(desk, "ref", "closed", "Closed.", "en")
+    availability.set_away(desk, "ref", "closed", "Cerrado.", "es")
+    availability.remove_away(desk, "ref", "closed", "es")
+    assert store.queues["ref"].away == {"closed": {"en": "Closed."}}
+    availability.remove_away(desk, "ref", "closed", "en")
+    assert store.queues["ref"].away == {}
+    with pytest.raises(errors.InvalidInput, match="no 'closed' away message in 'en'"):
+        availability.remove_away(desk, "ref", "closed", "en")

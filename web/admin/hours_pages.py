@@ -114,6 +114,24 @@ def closure_add():
     return redirect(url_for("admin.hours", queue=queue.slug))
 
 
+@admin_bp.post("/hours/closure/remove")
+@requires("admin")
+def closure_remove():
+    _, queue = _pick_queue()
+    if queue is None:
+        abort(404)
+    form = request.form
+    error = attempt(
+        lambda: availability.remove_closure(
+            desk(), queue.slug, _day(form.get("first", ""), "first"), _day(form.get("last", ""), "last")
+        )
+    )
+    if error:
+        return _hours_page(error)
+    done(f"Closure {form.get('first')} to {form.get('last')} removed.")
+    return redirect(url_for("admin.hours", queue=queue.slug))
+
+
 @admin_bp.post("/hours/import")
 @requires("admin")
 def closures_import():
@@ -186,4 +204,18 @@ def away_save():
     if error:
         return _away_page(error)
     done(f"Away message ({kind}, {LANGUAGES[language]}) saved for {queue.name}.")
+    return redirect(url_for("admin.away", queue=queue.slug))
+
+
+@admin_bp.post("/away/remove")
+@requires("admin")
+def away_remove():
+    _, queue = _pick_queue()
+    if queue is None:
+        abort(404)
+    kind, language = request.form.get("kind", ""), request.form.get("lang", "")
+    error = attempt(lambda: availability.remove_away(desk(), queue.slug, kind, language))
+    if error:
+        return _away_page(error)
+    done(f"Away message ({kind}, {LANGUAGES.get(language, language)}) removed from {queue.name}.")
     return redirect(url_for("admin.away", queue=queue.slug))
