@@ -77,9 +77,13 @@ def authenticate(
     With the desk's `secret`, the resume token of a follow-up email's link opens it too.
     """
     conversation = uow.conversations.get(conversation_id, for_update=for_update)
-    if conversation is None or not conversation.token_hash or not (  # no hash: deleted (router.retention)
-        hmac.compare_digest(conversation.token_hash, hash_token(token))
-        | followup.is_resume_token(secret, conversation.id, token)
+    if (
+        conversation is None
+        or not conversation.token_hash
+        or not (  # no hash: deleted (router.retention)
+            hmac.compare_digest(conversation.token_hash, hash_token(token))
+            | followup.is_resume_token(secret, conversation.id, token)
+        )
     ):
         raise errors.ConversationNotFound("no such conversation for this token")
     return conversation
