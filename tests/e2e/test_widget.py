@@ -335,6 +335,7 @@ def test_a_patron_file_reaches_the_staff_thread_and_bad_files_get_a_clear_error(
     page.goto(site.page("/upload", attributes='data-mode="panel" data-target="main"'))
     frame = chat_frame(page)
     frame.get_by_role("button", name="Start chat").click()
+    frame.get_by_label("Attach a file").wait_for()  # visible once the chat exists (the click starts it)
     frame.get_by_label("Attach a file").set_input_files(str(fake))
     frame.get_by_text("Only images, PDF and plain text files can be sent.").wait_for()
     frame.get_by_label("Attach a file").set_input_files(str(png))

@@ -234,7 +234,7 @@
 
   $("attach").addEventListener("change", function () {
     var file = $("attach").files[0];
-    if (!file) return;
+    if (!file || !chat) return;  // the control is shown only once the chat exists
     var form = new FormData();
     form.append("file", file);
     form.append("client_id", uuid());
