@@ -62,9 +62,19 @@ def frame():
         f"form-action 'none'; base-uri 'none'; frame-ancestors {ancestors}"
     )
     strings = dict(catalogues()[lang])
+    templates = {key: strings.pop(key) for key in ("privacy.anonymise", "privacy.delete")}  # used here, not in JS
     if container().settings.privacy_note:
         strings["privacy"] = container().settings.privacy_note
-    elif lang == "en":  # the retention policy, in words (router.retention describes it in English only)
-        strings["privacy"] = f"{strings['privacy']} {retention.get_policy(desk()).describe()}".strip()
+    else:  # the library's retention policy, in the patron's language
+        kept = retention.get_policy(desk())
+        sentences = [
+            templates[key].replace("{days}", str(days))
+            for key, days in (
+                ("privacy.anonymise", kept.anonymise_after_days),
+                ("privacy.delete", kept.delete_after_days),
+            )
+            if days is not None
+        ]
+        strings["privacy"] = " ".join([strings["privacy"], *sentences])
     html = render_template("widget.html", queue=queue, lang=lang, strings=strings, page=request.args.get("page", ""))
     return html, 200, {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}

@@ -47,13 +47,18 @@ def test_the_delete_is_in_the_openapi_document(app_and_container):
     assert "204" in spec["paths"]["/api/v1/conversations/{conversation_id}"]["delete"]["responses"]
 
 
-def test_the_english_privacy_note_states_the_retention_policy(app_and_container):
+def test_the_privacy_note_states_the_retention_policy_in_the_patrons_language(app_and_container):
     client, container = app_and_container
     before = client.get("/widget/frame?queue=general&lang=en").get_data(as_text=True)
     assert "deleted after" not in before
     retention.set_policy(container.desk, anonymise_after_days=30, delete_after_days=365)
-    html = client.get("/widget/frame?queue=general&lang=en").get_data(as_text=True)
-    assert "Personal details are removed from chats after 30 days; chats are deleted after 365 days." in html
+    pages = {
+        lang: client.get(f"/widget/frame?queue=general&lang={lang}").get_data(as_text=True)
+        for lang in ["en", "es", "fr"]
+    }
+    assert "Personal details are removed from chats after 30 days. Chats are deleted after 365 days." in pages["en"]
+    assert "Los chats se borran a los 365 días." in pages["es"]
+    assert "Les données personnelles sont retirées des conversations après 30 jours." in pages["fr"]
 
 
 def test_the_retention_queries_on_each_database(container):
