@@ -11,61 +11,105 @@ from html import escape
 from router.model import Author, Conversation, Message, Queue
 
 HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{subject}</title></head>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{subject}</title></head>
 <body style="font-family: sans-serif; line-height: 1.5; max-width: 40em">
 <p>{greeting}</p>
-<p><strong>{librarian}</strong> from {queue} answered your question:</p>
+<p>{answered}</p>
 <div style="white-space: pre-wrap; border-left: 4px solid #2a6; padding: 0.5em 1em">{reply}</div>
 {files}{question}{link}
 <p style="color: #555; font-size: 0.9em">{footer}</p>
 </body></html>
 """
 
-FOOTER = "Anyone with this email can open the conversation, so please do not forward it."
+WORDS = {
+    "en": {
+        "subject": "Your question to {queue}",
+        "hello": "Hello,",
+        "hello_name": "Hello {name},",
+        "answered": "{librarian} from {queue} answered your question:",
+        "librarian": "A librarian",
+        "file": "File: {name} (open the conversation to download it)",
+        "question": "Your question:",
+        "open": "To read the whole conversation and reply, open:",
+        "link": "Read the whole conversation and reply",
+        "no_link": "To reply, return to the chat on the library's website.",
+        "footer_link": "Anyone with this email can open the conversation, so please do not forward it.",
+        "footer": "This email was sent because you asked a question in the library's chat.",
+    },
+    "es": {
+        "subject": "Su pregunta a {queue}",
+        "hello": "Hola:",
+        "hello_name": "Hola, {name}:",
+        "answered": "{librarian}, de {queue}, respondió a su pregunta:",
+        "librarian": "Un bibliotecario",
+        "file": "Archivo: {name} (abra la conversación para descargarlo)",
+        "question": "Su pregunta:",
+        "open": "Para leer toda la conversación y responder, abra:",
+        "link": "Leer toda la conversación y responder",
+        "no_link": "Para responder, vuelva al chat en el sitio web de la biblioteca.",
+        "footer_link": "Cualquiera que tenga este correo puede abrir la conversación: por favor, no lo reenvíe.",
+        "footer": "Recibe este correo porque hizo una pregunta en el chat de la biblioteca.",
+    },
+    "fr": {
+        "subject": "Votre question à {queue}",
+        "hello": "Bonjour,",
+        "hello_name": "Bonjour {name},",
+        "answered": "{librarian} ({queue}) a répondu à votre question :",
+        "librarian": "Un bibliothécaire",
+        "file": "Fichier : {name} (ouvrez la conversation pour le télécharger)",
+        "question": "Votre question :",
+        "open": "Pour lire toute la conversation et répondre, ouvrez :",
+        "link": "Lire toute la conversation et répondre",
+        "no_link": "Pour répondre, revenez au chat sur le site de la bibliothèque.",
+        "footer_link": "Toute personne ayant ce courriel peut ouvrir la conversation : merci de ne pas le transférer.",
+        "footer": "Vous recevez ce courriel parce que vous avez posé une question dans le chat de la bibliothèque.",
+    },
+}
 
 
 def followup_email(
     queue: Queue, conversation: Conversation, reply: Message, history: list[Message], link: str | None
 ) -> tuple[str, str, str]:
-    """(subject, plain text, html) for one staff reply."""
-    subject = f"Your question to {queue.name}"
-    librarian = reply.author_name or "A librarian"
-    greeting = f"Hello {conversation.name}," if conversation.name else "Hello,"
+    """(subject, plain text, html) for one staff reply, in the patron's language (en, es or fr)."""
+    language = (conversation.language or "en")[:2].lower()
+    words = WORDS.get(language, WORDS["en"])
+    subject = words["subject"].format(queue=queue.name)
+    librarian = reply.author_name or words["librarian"]
+    greeting = words["hello_name"].format(name=conversation.name) if conversation.name else words["hello"]
+    answered = words["answered"].format(librarian=librarian, queue=queue.name)
     question = _original_question(history)
     files = [file["name"] for file in reply.attachments]
+    footer = words["footer_link"] if link else words["footer"]
 
-    text = [greeting, "", f"{librarian} from {queue.name} answered your question:", "", reply.body]
-    text += [f"[file: {name}]" for name in files]
+    text = [greeting, "", answered, "", reply.body]
+    text += [f"[{words['file'].format(name=name)}]" for name in files]
     if question is not None:
-        text += ["", "Your question:", *(f"> {line}" for line in question.splitlines() or [""])]
-    if link:
-        text += ["", "To read the whole conversation and reply, open:", link]
-    else:
-        text += ["", "To reply, return to the chat on the library's website."]
-    text += ["", FOOTER if link else "This email was sent because you asked a question in the library's chat."]
+        text += ["", words["question"], *(f"> {line}" for line in question.splitlines() or [""])]
+    text += ["", words["open"], link] if link else ["", words["no_link"]]
+    text += ["", footer]
 
-    html_files = "".join(f"<p>File: {escape(name)} (open the conversation to download it)</p>\n" for name in files)
+    html_files = "".join(f"<p>{escape(words['file'].format(name=name))}</p>\n" for name in files)
     html_question = (
-        '<p>Your question:</p>\n<blockquote style="white-space: pre-wrap; color: #444">'
+        f'<p>{escape(words["question"])}</p>\n<blockquote style="white-space: pre-wrap; color: #444">'
         f"{escape(question)}</blockquote>\n"
         if question is not None
         else ""
     )
     html_link = (
-        f'<p><a href="{escape(link, quote=True)}">Read the whole conversation and reply</a></p>\n'
+        f'<p><a href="{escape(link, quote=True)}">{escape(words["link"])}</a></p>\n'
         if link
-        else "<p>To reply, return to the chat on the library's website.</p>\n"
+        else f"<p>{escape(words['no_link'])}</p>\n"
     )
     html = HTML.format(
+        lang=language if language in WORDS else "en",
         subject=escape(subject),
         greeting=escape(greeting),
-        librarian=escape(librarian),
-        queue=escape(queue.name),
+        answered=escape(answered),
         reply=escape(reply.body),
         files=html_files,
         question=html_question,
         link=html_link,
-        footer=escape(FOOTER if link else "This email was sent because you asked a question in the library's chat."),
+        footer=escape(footer),
     )
     return subject, "\n".join(text), html
 

@@ -202,3 +202,22 @@ def test_without_a_mail_server_the_email_waits_and_never_blocks_the_thread(desk)
     email = kinds(store, OutboxKind.FOLLOWUP_EMAIL)[0]
     assert email.delivered_at is None and "REFDESK_SMTP_HOST" in email.last_error
     assert all(item.delivered_at for item in store.outbox if item.lane == "staff")
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "phrase"),
+    [
+        ("es-MX", "Su pregunta a General <Reference>", "Para leer toda la conversación y responder, abra:"),
+        ("fr", "Votre question à General <Reference>", "Pour lire toute la conversation et répondre, ouvrez :"),
+        ("de", "Your question to General <Reference>", "To read the whole conversation and reply, open:"),
+    ],
+)
+def test_the_email_speaks_the_patrons_language(desk, language, subject, phrase):
+    desk_, _ = desk
+    conversation, _ = uc.start_conversation(desk_, "general", offline=True, email="ada@example.org", language=language)
+    staff.staff_says(desk_, conversation.id, "@ann:x", "Ann", "Sí / Oui / Yes")
+    mailer = Mailer()
+    drain(desk_, mailer)
+    [mail] = mailer.sent
+    assert mail["subject"] == subject and phrase in mail["body"]
+    assert f'<html lang="{language[:2] if language != "de" else "en"}">' in mail["html"]
