@@ -20,7 +20,10 @@ def test_both_modes_have_the_same_scopes_events_and_command():
         assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/refdesk"]
         assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert http["oauth_config"] == socket["oauth_config"]
-    assert "chat:write" in http["oauth_config"]["scopes"]["bot"]
+    # chat.postMessage/update/delete, conversations.history/replies, users.info, files, metadata,
+    # and conversations.info for the admin's "can the bot post there?" check (public and private channels)
+    needed = {"chat:write", "channels:history", "groups:history", "users:read", "files:read", "channels:read"}
+    assert needed | {"groups:read", "commands", "metadata.message:read"} == set(http["oauth_config"]["scopes"]["bot"])
     assert socket["settings"]["socket_mode_enabled"] is True and http["settings"]["socket_mode_enabled"] is False
 
 
