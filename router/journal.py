@@ -62,6 +62,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "author": message.author.value,
         "author_name": message.author_name,
         "body": message.body,
+        "html": None if message.deleted_at else message.html,  # sanitised staff formatting, or None: plain text
         "client_id": message.client_id,
         "created_at": message.created_at.isoformat(),
         "edited": message.edited_at is not None,

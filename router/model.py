@@ -133,6 +133,7 @@ class Message:
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)  # [{id, name, mimetype, size}]
+    html: str | None = None  # staff formatting, already sanitised by the adapter (allowlist); None: plain text
 
 
 @dataclass

@@ -288,13 +288,14 @@ def anonymise(desk: Desk, conversation_id: str, card_pattern: Any = None) -> boo
         names = [conversation.name]
         for message in uow.messages.after(conversation_id, 0, limit=100_000):
             cleaned = scrub(message.body, names, card)
-            if cleaned != message.body:
+            if cleaned != message.body or message.html is not None:
                 message.body = cleaned
+                message.html = None  # formatting is not scrubbed piece by piece: the plain, scrubbed body remains
                 uow.messages.save(message)
         for event in uow.events.after(conversation_id, 0, limit=100_000):
             body = event.data.get("body")
-            if isinstance(body, str) and scrub(body, names, card) != body:
-                event.data = {**event.data, "body": scrub(body, names, card)}
+            if isinstance(body, str) and (scrub(body, names, card) != body or event.data.get("html") is not None):
+                event.data = {**event.data, "body": scrub(body, names, card), "html": None}
                 uow.events.save(event)
         for item in uow.outbox.for_conversation(conversation_id):
             if "to" in item.payload:  # transcript and follow-up emails name the address

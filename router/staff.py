@@ -48,8 +48,13 @@ def staff_says(
     body: str,
     inbound: Inbound | None = None,
     files: list[tuple[str, str, bytes]] | None = None,
+    *,
+    html: str | None = None,
 ) -> Message | None:
-    """Relay a staff reply (with files: name, mimetype, content); the first reply claims. Notes stay internal."""
+    """Relay a staff reply (with files: name, mimetype, content); the first reply claims. Notes stay internal.
+
+    `html` is the librarian's formatting, sanitised by the adapter; `body` stays the plain text every other
+    reader (transcripts, emails, search, Slack and Matrix) uses."""
     now = desk.clock.now()
     with desk.uow() as uow:
         conversation = lock_for_staff(uow, conversation_id, inbound, now)
@@ -71,6 +76,7 @@ def staff_says(
             author_name=shown_name(uow.queues.get(conversation.queue_slug), staff_name),
             author_id=staff_id,
             staff_event_id=inbound.event_id if inbound else None,
+            html=html,
             attachments=[
                 store_file(uow, conversation, name, mimetype, data, now) for name, mimetype, data in files or []
             ],
@@ -130,9 +136,13 @@ def staff_edits(
     body: str,
     inbound: Inbound | None = None,
     conversation_id: str | None = None,
+    *,
+    html: str | None = None,
 ) -> Message | None:
-    """A librarian corrected a relayed reply: the patron's copy changes too (only the author may edit)."""
-    return _change_relayed(desk, staff_event_id, inbound, conversation_id, body=body, editor_id=editor_id)
+    """A librarian corrected a relayed reply: the patron's copy changes too (only the author may edit).
+
+    The edit's `html` replaces the old formatting (None: the corrected reply is plain text)."""
+    return _change_relayed(desk, staff_event_id, inbound, conversation_id, body=body, editor_id=editor_id, html=html)
 
 
 def staff_deletes(
@@ -150,6 +160,7 @@ def _change_relayed(
     *,
     body: str | None,
     editor_id: str | None = None,
+    html: str | None = None,
 ) -> Message | None:
     """Edits and deletes of anything we never relayed (notes, other chatter) are ignored."""
     now = desk.clock.now()
@@ -164,12 +175,12 @@ def _change_relayed(
             uow.commit()
             return None
         if body is None:
-            message.body, message.deleted_at, event_type = "", now, EventType.MESSAGE_DELETED
-        elif is_internal_note(body) or not body.strip() or body == message.body:
+            message.body, message.html, message.deleted_at, event_type = "", None, now, EventType.MESSAGE_DELETED
+        elif is_internal_note(body) or not body.strip() or (body, html) == (message.body, message.html):
             uow.commit()
             return None
         else:
-            message.body, message.edited_at, event_type = body, now, EventType.MESSAGE_EDITED
+            message.body, message.html, message.edited_at, event_type = body, html, now, EventType.MESSAGE_EDITED
         uow.messages.save(message)
         uow.events.add(StreamEvent(conversation.id, conversation.next_seq(), event_type, message_view(message), now))
         commit(desk, uow, conversation)

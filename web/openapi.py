@@ -241,6 +241,12 @@ SPEC: dict[str, Any] = {
                     "author": {"enum": ["patron", "staff", "system"]},
                     "author_name": {"type": ["string", "null"]},
                     "body": {"type": "string"},
+                    "html": {
+                        "type": ["string", "null"],
+                        "description": "A staff reply's formatting, sanitised by refdesk (b, strong, i, em, s, del, "
+                        "code, pre, a, p, br, ul, ol, li, blockquote; links http/https/mailto); null: show `body` "
+                        "as text",
+                    },
                     "client_id": {"type": ["string", "null"]},
                     "created_at": {"type": "string", "format": "date-time"},
                     "edited": {"type": "boolean"},

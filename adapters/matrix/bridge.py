@@ -315,7 +315,7 @@ class MatrixBridge:
             return
         inbound = Inbound("matrix", intent.event_id)
         if intent.action is Action.EDIT:
-            staff.staff_edits(self.desk, intent.target, intent.sender, intent.body, inbound)
+            staff.staff_edits(self.desk, intent.target, intent.sender, intent.body, inbound, html=intent.html)
             return
         if intent.action is Action.DELETE:
             staff.staff_deletes(self.desk, intent.target, inbound)
@@ -329,7 +329,9 @@ class MatrixBridge:
             return
         try:
             if intent.action is Action.REPLY:
-                staff.staff_says(self.desk, conversation.id, intent.sender, name, intent.body, inbound)
+                staff.staff_says(
+                    self.desk, conversation.id, intent.sender, name, intent.body, inbound, html=intent.html
+                )
             else:
                 await self._command(room_id, intent, conversation, name, inbound, "!claim")
         except RefdeskError as exc:  # e.g. the chat was deleted meanwhile: skip it, keep syncing

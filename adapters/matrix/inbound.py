@@ -10,12 +10,15 @@ redactions of relayed replies are passed on too. Anything else is ignored.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.staff_html import staff_html
 from router.commands import is_command, unescape
 
 CLAIM_REACTIONS = {"✋", "👍", "🙋"}
+MX_REPLY = re.compile(r"<mx-reply>.*?</mx-reply>", re.DOTALL | re.IGNORECASE)
 
 
 class Action(enum.StrEnum):
@@ -35,6 +38,7 @@ class StaffIntent:
     event_id: str
     body: str = ""
     target: str = ""  # the event an edit or a redaction applies to
+    html: str | None = None  # the sanitised formatting of a reply or an edit; None: plain text says it all
 
 
 def _strip_variation(key: str) -> str:
@@ -61,6 +65,14 @@ def _reply_body(content: dict[str, Any]) -> str:
     return "\n".join(lines).strip()
 
 
+def _formatted(content: dict[str, Any]) -> str | None:
+    """Sanitised `formatted_body` without the reply fallback (<mx-reply>), when the client sent HTML."""
+    markup = content.get("formatted_body")
+    if content.get("format") != "org.matrix.custom.html" or not isinstance(markup, str):
+        return None
+    return staff_html(MX_REPLY.sub("", markup))
+
+
 def staff_intent(event: dict[str, Any], bot_user_id: str) -> StaffIntent | None:
     """Translate one timeline event, or None when it is not staff acting on a thread."""
     sender, event_id = event.get("sender"), event.get("event_id")
@@ -81,7 +93,10 @@ def staff_intent(event: dict[str, Any], bot_user_id: str) -> StaffIntent | None:
         new_content = content.get("m.new_content") or {}
         if not relates.get("event_id") or not isinstance(new_content.get("body"), str):
             return None
-        return StaffIntent(Action.EDIT, "", sender, event_id, new_content["body"].strip(), target=relates["event_id"])
+        body = new_content["body"].strip()
+        return StaffIntent(
+            Action.EDIT, "", sender, event_id, body, target=relates["event_id"], html=_formatted(new_content)
+        )
     if content.get("msgtype") not in ("m.text", "m.emote", "m.notice", None):
         return None
     root = thread_root_of(content)
@@ -90,4 +105,5 @@ def staff_intent(event: dict[str, Any], bot_user_id: str) -> StaffIntent | None:
         return StaffIntent(Action.COMMAND, root or "", sender, event_id, body)
     if not root:
         return None
-    return StaffIntent(Action.REPLY, root, sender, event_id, unescape(body))
+    html = _formatted(content) if unescape(body) == body else None  # `!!text`: the markup still has the `!!`
+    return StaffIntent(Action.REPLY, root, sender, event_id, unescape(body), html=html)

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import urllib.request
+from html import escape
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -18,6 +19,8 @@ from slack_sdk import WebClient
 
 from adapters.slack import render, tag_modal
 from adapters.slack.inbound import Kind, staff_intent, to_plain_text
+from adapters.slack.mrkdwn import mrkdwn_to_html
+from adapters.staff_html import staff_html
 from router import availability, commands, duty, escalation, followup, staff, transfer
 from router.commands import is_command
 from router.errors import RefdeskError
@@ -96,7 +99,8 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
         try:
             if intent.kind is Kind.EDIT:
                 text = to_plain_text(intent.text)
-                staff.staff_edits(desk, message_ref, intent.user, text, inbound, conversation.id)
+                html = staff_html(mrkdwn_to_html(intent.text))
+                staff.staff_edits(desk, message_ref, intent.user, text, inbound, conversation.id, html=html)
             elif intent.kind is Kind.DELETE:
                 staff.staff_deletes(desk, message_ref, inbound, conversation.id)
             elif is_command(to_plain_text(intent.text)) and not intent.files:
@@ -114,7 +118,10 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
             else:
                 files, skipped = fetch(intent.files) if intent.files else ([], [])
                 body = reply_body(commands.unescape(intent.text), skipped)
-                staff.staff_says(desk, conversation.id, intent.user, names(intent.user), body, inbound, files)
+                html = reply_html(commands.unescape(intent.text), skipped)
+                staff.staff_says(
+                    desk, conversation.id, intent.user, names(intent.user), body, inbound, files, html=html
+                )
         except RefdeskError as exc:
             log.warning("slack: ignored %s in %s: %s", intent.kind, intent.channel, exc)
 
@@ -209,6 +216,12 @@ def reply_body(text: str, skipped: list[str]) -> str:
     body = to_plain_text(text).strip()
     notes = "".join(f"[a file could not be forwarded: {name}]" for name in skipped)
     return "\n".join(part for part in (body, notes) if part)
+
+
+def reply_html(text: str, skipped: list[str]) -> str | None:
+    """The reply's formatting as sanitised HTML (None when it has none), with the same word about files."""
+    notes = "".join(f"[a file could not be forwarded: {name}]" for name in skipped)
+    return staff_html(mrkdwn_to_html(text.strip()) + (f"<br>{escape(notes)}" if notes else ""))
 
 
 def _channel_queues(desk: Desk, channel: str) -> list[str]:

@@ -105,6 +105,7 @@ class MessageRow(SQLModel, table=True):
     edited_at: datetime | None = _time(nullable=True)
     deleted_at: datetime | None = _time(nullable=True)
     attachments: list = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False, server_default="[]"))
+    html: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
 
 
 class EventRow(SQLModel, table=True):
