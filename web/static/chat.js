@@ -1,5 +1,5 @@
 // The plain patron page: create a conversation, post with client ids, follow the SSE stream.
-// User text is always inserted with textContent, never as HTML.
+// User text is always inserted with textContent, never as HTML; only a staff reply's server-sanitised `html` is.
 (function () {
   "use strict";
   const root = document.getElementById("chat");
@@ -42,7 +42,16 @@
       who.textContent = event.author_name || "Librarian";
       item.appendChild(who);
     }
-    item.appendChild(document.createTextNode(event.deleted ? "(message deleted)" : event.body));
+    if (event.author === "staff" && event.html && !event.deleted) {
+      // Staff formatting: HTML the server sanitised with an allowlist; patron text never takes this path.
+      const holder = document.createElement("template"), box = document.createElement("div");
+      holder.innerHTML = event.html;
+      box.className = "formatted";
+      box.appendChild(holder.content);
+      item.appendChild(box);
+    } else {
+      item.appendChild(document.createTextNode(event.deleted ? "(message deleted)" : event.body));
+    }
     (event.attachments || []).forEach(function (file) {
       const link = document.createElement("a");
       link.href = "/api/v1/conversations/" + chat.id + "/files/" + file.id + "?token=" + encodeURIComponent(chat.token);

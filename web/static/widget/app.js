@@ -1,4 +1,5 @@
-/* refdesk chat UI (inside the widget iframe). No framework; user text only ever goes in via textContent.
+/* refdesk chat UI (inside the widget iframe). No framework; user text only ever goes in via textContent
+   (a staff reply's `html`, sanitised by the server with an allowlist, is the one exception).
    Messages are kept in sessionStorage until the server has them, and re-sent with the same client_id,
    so a lost network or a reload neither loses nor duplicates anything. */
 (function () {
@@ -75,6 +76,15 @@
     parent.appendChild(document.createTextNode(text.slice(last)));
   }
 
+  /* A staff reply's formatting: HTML the server sanitised with an allowlist (never patron text). */
+  function appendHtml(parent, html) {
+    var holder = document.createElement("template"), box = document.createElement("div");
+    holder.innerHTML = html;
+    box.className = "formatted";
+    box.appendChild(holder.content);
+    parent.appendChild(box);
+  }
+
   function fill(item, message) {
     item.textContent = "";
     item.className = message.author + (message.pending ? " pending" : "");
@@ -88,7 +98,8 @@
       item.appendChild(document.createTextNode(t["msg.deleted"]));
       return;
     }
-    appendText(item, message.body || "");
+    if (message.author === "staff" && message.html) appendHtml(item, message.html);
+    else appendText(item, message.body || "");
     (message.attachments || []).forEach(function (file) {
       var link = document.createElement("a");
       link.href = "/api/v1/conversations/" + chat.id + "/files/" + file.id + "?token=" + encodeURIComponent(chat.token);
