@@ -100,6 +100,27 @@ def test_the_widget_shows_staff_formatting_and_never_a_script(desk, site, contex
     assert page.title() != "pwned" and all(f.evaluate("document.title") != "pwned" for f in page.frames)
 
 
+@pytest.mark.e2e
+@pytest.mark.synapse
+@pytest.mark.browser
+def test_the_plain_patron_page_shows_staff_formatting_and_an_edit_replaces_it(desk, browser):
+    page = browser.new_page()
+    page.goto(f"{desk.base_url}/chat/general")
+    page.get_by_label("Your message").fill("Atlases? <strong>now</strong>")
+    page.get_by_role("button", name="Send").click()
+    root = desk.librarian.wait_for(lambda events: roots(events, desk.room_id))[0]
+
+    reply_id = desk.librarian.send(desk.room_id, formatted_reply(root["event_id"], "Atlases: floor 2", DIRTY))
+    page.locator("#messages li.staff strong").wait_for()
+    assert page.locator("#messages li.staff a").get_attribute("rel") == "noopener noreferrer nofollow"
+    assert page.locator("#messages script, #messages img, #messages li.patron strong").count() == 0
+    desk.librarian.send(desk.room_id, formatted_edit(reply_id, "Atlases moved", "<em>Atlases</em> moved"))
+    page.locator("#messages li.staff em").wait_for()
+    assert page.locator("#messages li.staff strong").count() == 0
+    assert page.title() != "pwned"
+    page.close()
+
+
 @pytest.fixture
 def slack_desk(emulator, tmp_path) -> Iterator[SlackDesk]:
     running, server = start_slack_desk(emulator, tmp_path, slack_post_rate=20.0, slack_post_burst=20)
