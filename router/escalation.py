@@ -67,7 +67,17 @@ def _step(desk: Desk, conversation_id: str) -> int:
             return 0
         timers = settings_for(queue.escalation)
         waited = (now - conversation.created_at).total_seconds()
-        payload: dict[str, list[str]] = {}
+        steps = 0
+        if conversation.escalation_stage < NUDGED and waited >= timers["nudge_after"]:
+            # a late sweep may find the offer due too: staff are still nudged first, never skipped
+            conversation.escalation_stage = NUDGED
+            on_duty = duty.on_duty_staff(desk, queue.slug)  # a read-only unit of work: safe inside this one
+            names = ", ".join(sorted(name for _, name in on_duty)) or "nobody"
+            payload: dict[str, object] = {"text": f"Waiting {int(waited)} s and unclaimed. On duty: {names}."}
+            if timers["nudge_mentions"] and on_duty:  # the "shout out": ping whoever is on the desk
+                payload["mention"] = [staff_id for staff_id, _ in on_duty]
+            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=payload)
+            steps += 1
         if conversation.escalation_stage < OFFERED and waited >= timers["offer_email_after"]:
             conversation.escalation_stage = OFFERED
             append_message(uow, conversation, Author.SYSTEM, OFFER, now)
@@ -75,18 +85,12 @@ def _step(desk: Desk, conversation_id: str) -> int:
             data = {"seq": seq, "status": "waiting", "claimed_by": None, "offer_email": True}
             uow.events.add(StreamEvent(conversation.id, seq, EventType.STATUS, data, now))
             text = f"Still unclaimed after {int(waited // 60)} min: the patron was offered an answer by email."
-        elif conversation.escalation_stage < NUDGED and waited >= timers["nudge_after"]:
-            conversation.escalation_stage = NUDGED
-            on_duty = duty.on_duty_staff(desk, queue.slug)  # a read-only unit of work: safe inside this one
-            names = ", ".join(sorted(name for _, name in on_duty)) or "nobody"
-            text = f"Waiting {int(waited)} s and unclaimed. On duty: {names}."
-            if timers["nudge_mentions"] and on_duty:  # the "shout out": ping whoever is on the desk
-                payload["mention"] = [staff_id for staff_id, _ in on_duty]
-        else:
+            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": text})
+            steps += 1
+        if not steps:
             return 0
-        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": text, **payload})
         commit(desk, uow, conversation)
-    return 1
+    return steps
 
 
 def answer_by_email(desk: Desk, conversation_id: str, token: str, email: object) -> Conversation:

@@ -62,3 +62,16 @@ def test_a_waiting_patron_can_ask_for_an_answer_by_email(desk):
     assert stored.offline and stored.email == "ada@example.org"
     assert place_in_queue(desk, conversation.id) is None
     assert notices(store) == ["The patron asked for the answer by email."]
+
+
+def test_a_late_sweep_still_nudges_staff_before_offering_email(desk):
+    desk, store, clock, _ = desk
+    duty.go_on(desk, ["ref"], "@ann:x", "Ann")
+    uc.start_conversation(desk, "ref")
+    clock.advance(200)  # the worker was down past both timers
+    assert escalation.escalate_due(desk) == 2
+    assert notices(store) == [
+        "Waiting 200 s and unclaimed. On duty: Ann.",
+        "Still unclaimed after 3 min: the patron was offered an answer by email.",
+    ]
+    assert escalation.escalate_due(desk) == 0
