@@ -7,12 +7,15 @@ the functions are passed in, so this module keeps to validation, storage and the
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from router import errors
 from router.journal import Desk
 from router.model import AdminUser
+from router.ports import UnitOfWork
 
 ROLES = ("admin", "viewer")
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
@@ -54,6 +57,7 @@ def create(
             raise errors.InvalidInput(f"there is already an account named {name!r}")
         user = AdminUser(name, hash_password(password), role, existing.created_at if existing else desk.clock.now())
         uow.admins.save(user)
+        uow.kv.delete(FAILURES + name)  # a reset password also lifts a lock-out
         uow.commit()
     return user
 
@@ -92,6 +96,49 @@ def authenticate(
         verify(decoy_hash, password)
         return None
     return user if verify(user.password_hash, password) else None
+
+
+MAX_FAILURES, FAILURE_WINDOW = 10, timedelta(minutes=15)
+FAILURES = "admin:failures:"
+
+
+def locked_out(desk: Desk, username: str) -> bool:
+    """Ten wrong passwords for one name within 15 minutes lock that name for the rest of the window.
+
+    Kept in the database, so every web process counts together; per name rather than per address,
+    because an attacker has many addresses and a library has few admin names."""
+    return len(_recent_failures(desk, username)) >= MAX_FAILURES
+
+
+def record_failure(desk: Desk, username: str) -> None:
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        recent = [t for t in _failure_times(uow, username) if now - t < FAILURE_WINDOW]
+        uow.kv.set(FAILURES + _key(username), json.dumps([t.isoformat() for t in [*recent, now][-MAX_FAILURES:]]))
+        uow.commit()
+
+
+def clear_failures(desk: Desk, username: str) -> None:
+    with desk.uow() as uow:
+        uow.kv.delete(FAILURES + _key(username))
+        uow.commit()
+
+
+def _recent_failures(desk: Desk, username: str) -> list[datetime]:
+    now = desk.clock.now()
+    with desk.uow(read_only=True) as uow:
+        return [t for t in _failure_times(uow, username) if now - t < FAILURE_WINDOW]
+
+
+def _failure_times(uow: UnitOfWork, username: str) -> list[datetime]:
+    try:
+        return [datetime.fromisoformat(t) for t in json.loads(uow.kv.get(FAILURES + _key(username)) or "[]")]
+    except ValueError:
+        return []
+
+
+def _key(username: str) -> str:
+    return username.strip().lower()[:100]
 
 
 def allows(role: str, needed: str) -> bool:

@@ -224,3 +224,13 @@ def test_hours_away_and_canned_forms_reach_the_status_the_widget_reads(app):
     assert saved.status_code == 302 and "Renew." in client.get("/admin/canned").get_data(as_text=True)
     client.post("/admin/canned/renew/delete", data={"csrf_token": token})
     assert "Renew." not in client.get("/admin/canned").get_data(as_text=True)
+
+
+def test_ten_wrong_passwords_lock_the_account_even_against_the_right_one(app):
+    client = app.test_client()
+    for _ in range(10):
+        assert sign_in(client, "ada", "wrong password!").status_code == 401
+    locked = sign_in(client, "ada")
+    assert locked.status_code == 429 and "Too many wrong passwords" in locked.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+    assert sign_in(client, "vic").status_code == 302  # other accounts are not affected

@@ -129,3 +129,21 @@ def test_the_platform_check_refuses_before_anything_is_saved_and_passes_warnings
     )
     assert warning == "unchecked" and seen == [(Backend.SLACK, "C0DESK")] and "desk" in store.queues
     assert queue_setup.check_origins(["https://Library.example/"]) == ["https://library.example"]
+
+
+def test_ten_wrong_passwords_lock_the_name_for_fifteen_minutes_and_a_reset_lifts_it():
+    from router import admins
+
+    desk, _, clock, _ = make_desk()
+    admins.create(desk, "ada", "a long enough password", "admin", lambda p: f"hash:{p}")
+    for _ in range(9):
+        admins.record_failure(desk, "Ada")
+    assert not admins.locked_out(desk, "ada")
+    admins.record_failure(desk, "ada")
+    assert admins.locked_out(desk, "ADA ") and not admins.locked_out(desk, "bob")
+    clock.advance(15 * 60 + 1)
+    assert not admins.locked_out(desk, "ada")  # the window has passed
+    for _ in range(10):
+        admins.record_failure(desk, "ada")
+    admins.create(desk, "ada", "another long password", "admin", lambda p: f"hash:{p}", replace=True)
+    assert not admins.locked_out(desk, "ada")

@@ -103,13 +103,21 @@ def _safe_next(target: str | None) -> str:
 def login():
     error = None
     if request.method == "POST":
+        username = request.form.get("username", "")
+        if admins.locked_out(desk(), username):
+            message = "Too many wrong passwords for this account. Wait 15 minutes, or ask an admin to reset it."
+            return render_template("admin/login.html", title="Sign in", error=message), 429
         user = admins.authenticate(
             desk(),
-            request.form.get("username", ""),
+            username,
             request.form.get("password", ""),
             check_password_hash,
             DECOY_HASH,
         )
+        if user is None:
+            admins.record_failure(desk(), username)
+        else:
+            admins.clear_failures(desk(), username)
         if user is not None:
             session.clear()  # a fresh session (and CSRF token) at sign-in: no session fixation
             session["admin"] = user.username
