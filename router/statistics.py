@@ -35,6 +35,7 @@ from router import errors
 from router.escalation import settings_for
 from router.journal import Desk
 from router.model import Attempt, Author, Conversation, Queue, Status
+from router.ports import UnitOfWork
 
 OUTCOMES = ("answered", "missed", "abandoned", "offline", "transferred", "follow_up", "open")
 MAX_DAYS = 400  # a longer range is a mistake or a way to make the server work hard
@@ -229,15 +230,26 @@ def parse_range(first: str | None, last: str | None, today: date) -> tuple[date,
     return start, end
 
 
+def utc_window(first: date, last: date) -> tuple[datetime, datetime]:
+    """UTC bounds wide enough for local dates first..last in any time zone (rows are then filtered locally)."""
+    start = datetime.combine(first, time(), tzinfo=UTC) - ZONE_SLACK
+    return start, datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC) + ZONE_SLACK
+
+
+def known_queues(uow: UnitOfWork, queue_slugs: list[str] | None) -> dict[str, Queue]:
+    """Every queue by slug; a filter naming an unknown one is an error, not an empty result."""
+    queues = {queue.slug: queue for queue in uow.queues.list()}
+    unknown = [slug for slug in queue_slugs or [] if slug not in queues]
+    if unknown:
+        raise errors.UnknownQueue(f"no queue named {unknown[0]!r}")
+    return queues
+
+
 def report(desk: Desk, first: date, last: date, queue_slugs: list[str] | None = None) -> Report:
     """The statistics for local dates first..last in the given queues (None: every queue)."""
-    start = datetime.combine(first, time(), tzinfo=UTC) - ZONE_SLACK
-    end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC) + ZONE_SLACK
+    start, end = utc_window(first, last)
     with desk.uow(read_only=True) as uow:
-        queues = {queue.slug: queue for queue in uow.queues.list()}
-        unknown = [slug for slug in queue_slugs or [] if slug not in queues]
-        if unknown:
-            raise errors.UnknownQueue(f"no queue named {unknown[0]!r}")
+        queues = known_queues(uow, queue_slugs)
         conversations = uow.conversations.created_between(start, end, queue_slugs)
         attempts = uow.attempts.between(start, end, queue_slugs)
     return build_report(conversations, attempts, queues, first, last, desk.clock.now(), queue_slugs)

@@ -9,14 +9,14 @@ same path as the retention policy, so the Slack and Matrix copies go too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from router import errors
 from router.escalation import settings_for
 from router.journal import Desk
 from router.model import Conversation, Message
-from router.statistics import ZONE_SLACK, outcome, zone_of
+from router.statistics import known_queues, outcome, utc_window, zone_of
 
 MAX_RESULTS = 500  # newest first; a wider search says so and asks for a narrower one
 MAX_TEXT = 200
@@ -42,13 +42,9 @@ def search(
     text, tag = text.strip(), tag.strip().lower()
     if len(text) > MAX_TEXT or len(tag) > MAX_TEXT:
         raise errors.InvalidInput(f"search text and tag have at most {MAX_TEXT} characters")
-    start = datetime.combine(first, time(), tzinfo=UTC) - ZONE_SLACK
-    end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC) + ZONE_SLACK
+    start, end = utc_window(first, last)
     with desk.uow(read_only=True) as uow:
-        queues = {queue.slug: queue for queue in uow.queues.list()}
-        unknown = [slug for slug in queue_slugs or [] if slug not in queues]
-        if unknown:
-            raise errors.UnknownQueue(f"no queue named {unknown[0]!r}")
+        queues = known_queues(uow, queue_slugs)
         found = [
             c
             for c in uow.conversations.created_between(start, end, queue_slugs)

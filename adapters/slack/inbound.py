@@ -46,15 +46,23 @@ def to_plain_text(text: str) -> str:
 
     def link(match: re.Match[str]) -> str:
         target, label = match.group(1), match.group(2)
-        if target.startswith("@"):
-            return f"@{label}" if label else "@colleague"
-        if target.startswith("#"):
-            return f"#{label}" if label else "#channel"
-        if target.startswith("!"):
-            return f"@{label or target[1:].split('^')[0]}"
+        mention = mention_text(target, label)
+        if mention is not None:
+            return mention
         return f"{label} ({target})" if label and label != target else target
 
     return html.unescape(LINK.sub(link, text))
+
+
+def mention_text(target: str, label: str | None) -> str | None:
+    """The readable form of a user, channel or special mention; None when `target` is a URL."""
+    if target.startswith("@"):
+        return f"@{label}" if label else "@colleague"
+    if target.startswith("#"):
+        return f"#{label}" if label else "#channel"
+    if target.startswith("!"):
+        return f"@{label or target[1:].split('^')[0]}"
+    return None
 
 
 def staff_intent(event: dict[str, Any], bot_user_id: str) -> SlackIntent | None:

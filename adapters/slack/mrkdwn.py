@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 
-from adapters.slack.inbound import LINK
+from adapters.slack.inbound import LINK, mention_text
 
 PRE = re.compile(r"```\n?(.+?)```", re.DOTALL)
 CODE = re.compile(r"`([^`\n]+)`")
@@ -24,30 +24,19 @@ EMPHASIS = [
 SLOT = re.compile(r"\x00(\d+)\x00")
 
 
-def _mention(target: str, label: str | None) -> str | None:
-    """The readable form of a user, channel or special mention; None when `target` is a URL."""
-    if target.startswith("@"):
-        return f"@{label}" if label else "@colleague"
-    if target.startswith("#"):
-        return f"#{label}" if label else "#channel"
-    if target.startswith("!"):
-        return f"@{label or target[1:].split('^')[0]}"
-    return None
-
-
 def _as_text(raw: str) -> str:
     """Slack text (entities, links) as escaped HTML text, with no formatting: for code."""
 
     def link(match: re.Match[str]) -> str:
         target, label = match.group(1), match.group(2)
-        return _mention(target, label) or label or target
+        return mention_text(target, label) or label or target
 
     return html.escape(html.unescape(LINK.sub(link, raw)), quote=False)
 
 
 def _link(match: re.Match[str]) -> str:
     target, label = html.unescape(match.group(1)), match.group(2)
-    mention = _mention(target, label)
+    mention = mention_text(target, label)
     if mention is not None:
         return html.escape(html.unescape(mention), quote=False)
     text = html.escape(html.unescape(label or target), quote=False)
