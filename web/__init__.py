@@ -42,7 +42,8 @@ def create_app(container: Container | None = None, config: dict[str, Any] | None
     from web.admin import register as register_admin
 
     register_admin(app)
-    if app.extensions["refdesk"].settings.slack_bot_token:
+    settings = app.extensions["refdesk"].settings
+    if settings.slack_bot_token and settings.slack_signing_secret:  # Socket Mode alone has no HTTP endpoint
         from web import slack
 
         app.register_blueprint(slack.bp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -9,7 +10,9 @@ from slack_sdk import WebClient
 
 from adapters.settings import Settings
 from adapters.slack.channel import ChannelPacer, SlackStaffChannel
-from adapters.slack.listeners import FileFetcher, StaffNames, register
+from adapters.slack.files import FileFetcher, allowed_origins
+from adapters.slack.guards import guard
+from adapters.slack.listeners import StaffNames, register
 from router.journal import Desk
 
 
@@ -28,14 +31,15 @@ def build_slack(settings: Settings, desk: Desk) -> Slack | None:
     # No automatic retries: a re-sent chat.postMessage after a dropped connection would post twice.
     # The outbox retries instead, and looks for its key in the thread first.
     client = WebClient(token=token, base_url=settings.slack_api_url or WebClient.BASE_URL, retry_handlers=[])
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = App(
         client=client,
-        signing_secret=secret,
-        request_verification_enabled=secret is not None,
+        signing_secret=_signing_secret(settings),
+        request_verification_enabled=True,  # never off: Socket Mode envelopes skip it by themselves
         process_before_response=False,
     )
-    register(app, desk, StaffNames(client), FileFetcher(token, settings.max_file_bytes))
+    files = FileFetcher(token, settings.max_file_bytes, allowed_origins(settings.slack_api_url))
+    register(app, desk, StaffNames(client), files)
+    guard(app, desk)
     pacer = ChannelPacer(settings.slack_post_rate, settings.slack_post_burst)
 
     def targets() -> list[tuple[str, str]]:
@@ -43,3 +47,13 @@ def build_slack(settings: Settings, desk: Desk) -> Slack | None:
             return [(queue.slug, queue.name) for queue in uow.queues.list()]
 
     return Slack(app=app, client=client, channel=SlackStaffChannel(client, pacer, targets))
+
+
+def _signing_secret(settings: Settings) -> str:
+    """The app's signing secret; without one (Socket Mode only), a random key nobody holds.
+
+    Passed explicitly so bolt never falls back to a SLACK_SIGNING_SECRET variable, and so a request
+    that reached the app over HTTP anyway could only fail verification."""
+    if settings.slack_signing_secret:
+        return settings.slack_signing_secret.get_secret_value()
+    return secrets.token_urlsafe(32)

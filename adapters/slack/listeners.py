@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import urllib.request
 from html import escape
 from typing import Any
 
@@ -18,6 +17,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from adapters.slack import render, tag_modal
+from adapters.slack.files import FileFetcher
 from adapters.slack.inbound import Kind, staff_intent, to_plain_text
 from adapters.slack.mrkdwn import mrkdwn_to_html
 from adapters.staff_html import staff_html
@@ -179,36 +179,6 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
         except RefdeskError as exc:
             text = f"refdesk: {exc}"
         ack(response_type="ephemeral", text=text)
-
-
-class FileFetcher:
-    """Download files staff share (url_private needs the bot token), within a size limit."""
-
-    def __init__(self, token: str, max_bytes: int):
-        self.token, self.max_bytes = token, max_bytes
-
-    def __call__(self, files: list[dict[str, Any]]) -> tuple[list[tuple[str, str, bytes]], list[str]]:
-        """(files fetched, names of those that could not be forwarded)."""
-        fetched, skipped = [], []
-        for file in files:
-            name = str(file.get("name") or file.get("title") or "file")
-            url = file.get("url_private_download") or file.get("url_private")
-            if not url or int(file.get("size") or 0) > self.max_bytes:
-                skipped.append(name)
-                continue
-            try:
-                request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    data = response.read(self.max_bytes + 1)
-            except OSError:
-                log.warning("slack: could not download %s", name, exc_info=True)
-                skipped.append(name)
-                continue
-            if len(data) > self.max_bytes:
-                skipped.append(name)
-            else:
-                fetched.append((name, str(file.get("mimetype") or "application/octet-stream"), data))
-        return fetched, skipped
 
 
 def reply_body(text: str, skipped: list[str]) -> str:

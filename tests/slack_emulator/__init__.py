@@ -20,7 +20,8 @@ downloads need the bot token (without it: Slack's sign-in page, HTML, status 200
 Acting as people: staff_posts (broadcast=True: thread_broadcast), staff_edits (message_changed), staff_deletes
 (message_deleted), staff_shares_file (file_share), bot_posts (bot_message), click (block_actions + response_url),
 submit_view (view_submission to a modal the app opened with views.open), slash (slash command; returns the
-app's answer), verify_url (url_verification), deliver_event / redeliver.
+app's answer), verify_url (url_verification), deliver_event / redeliver, replay (any delivery again),
+interact (any interaction payload).
 Each delivery is a `Delivery` in `deliveries` / `last_delivery` (`.result`: HTTP status or acked-bool).
 
 Inspection: messages(), thread(), message(), calls, ephemerals, deleted, responses, downloads, acks, views.

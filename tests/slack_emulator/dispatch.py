@@ -55,6 +55,21 @@ class Dispatch:
         """The same envelope again, as Slack retries: X-Slack-Retry-Num / -Reason (socket: retry_attempt/_reason)."""
         return self._send_envelope(self._envelopes[event_id], retry_num, retry_reason).result
 
+    def replay(self, delivery: Delivery) -> Delivery:
+        """The same request again: HTTP, the very body and signed headers (an attacker's replay within the
+        5-minute window); socket, the same payload in a new envelope (a redelivery)."""
+        if delivery.mode == "socket":
+            envelope = delivery.envelope or {}
+            return self._over_socket(delivery.kind, delivery.payload, bool(envelope.get("accepts_response_payload")))
+        if not self.events_url:
+            raise RuntimeError("HTTP replay needs events_url")
+        status, answer, answer_headers = post(self.events_url, delivery.body, delivery.headers, self.delivery_timeout)
+        return self._record(
+            Delivery(
+                delivery.kind, delivery.payload, "http", delivery.body, delivery.headers, status, answer, answer_headers
+            )
+        )
+
     def _envelope(self, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
         envelope = p.event_callback(
             self.workspace, self.verification_token, event, event_id or self.workspace.new_id("Ev")

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from . import payloads as p
+from .delivery import Delivery
 from .dispatch import Dispatch
 from .views import issue_trigger, submission
 from .workspace import Channel, Message, public
@@ -148,6 +149,10 @@ class StaffActions(Dispatch):
         with self.workspace.lock:
             view = self.views[view_id]
             payload = submission(self.workspace, self.verification_token, self._user(user), view, values)
+        return self._deliver("interactive", payload, {"payload": json.dumps(payload)})
+
+    def interact(self, payload: dict[str, Any]) -> Delivery:
+        """Deliver any interaction payload as given (an action, view or options request the app may not expect)."""
         return self._deliver("interactive", payload, {"payload": json.dumps(payload)})
 
     def slash(self, user: str, channel: str, command: str, text: str, **extra: str) -> dict[str, Any]:
