@@ -270,7 +270,7 @@ def test_signed_requests_refdesk_does_not_handle_are_acknowledged(desk_by_transp
     assert slack.deliver_event({"type": "app_home_opened", "user": "U0ANN", "tab": "home"}) == acknowledged
     assert slack.slash("U0ANN", CHANNEL, "/not-refdesk", "hello")["status"] == 200
     user = {"id": "U0ANN", "name": "ann", "team_id": slack.team_id}
-    view = {"id": "V0OTHER", "type": "modal", "callback_id": "someone_elses_view", "state": {"values": {}}, "hash": "1.a"}
+    view = {"id": "V0OTHER", "type": "modal", "callback_id": "someone_elses_view", "state": {"values": {}}}
     interactions = [
         {"type": "block_actions", "user": user, "trigger_id": "9.9.a", "actions": [{"action_id": "unknown_button"}]},
         {"type": "view_submission", "user": user, "trigger_id": "9.9.b", "view": view},
