@@ -17,6 +17,7 @@ from router.hours import schedule_from_dict
 from router.journal import Desk, append_message, commit, enqueue, hash_token, store_file
 from router.model import Author, Conversation, Message, OutboxKind, Status, StoredFile, StreamEvent
 from router.ports import UnitOfWork
+from router.single_line import safe_file_name
 from router.staff import set_closed
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -98,8 +99,12 @@ def patron_says(desk: Desk, conversation_id: str, token: str, body: str, client_
 def patron_shares_file(
     desk: Desk, conversation_id: str, token: str, name: str, mimetype: str, data: bytes, client_id: str | None
 ) -> tuple[Message, bool]:
-    """A file from the patron, relayed to the staff thread like a message (same client_id rules)."""
-    return _patron_posts(desk, conversation_id, token, client_id, body="", file=(name, mimetype, data))
+    """A file from the patron, relayed to the staff thread like a message (same client_id rules).
+
+    The name is stored already cleaned (one line, no markup characters), so staff, the patron and
+    every export see the same harmless name."""
+    file = (safe_file_name(name), mimetype, data)
+    return _patron_posts(desk, conversation_id, token, client_id, body="", file=file)
 
 
 def _patron_posts(

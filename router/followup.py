@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 from router.journal import Desk, Inbound, append_message, commit, enqueue, lock_for_staff
 from router.model import Author, Conversation, Message, OutboxKind, Status
 from router.ports import UnitOfWork
+from router.single_line import one_line
 
 NO_EMAIL_REPLY = "This patron left no email address, so this reply reaches them only if they reopen the chat."
 TOLD_PATRON = "A librarian will follow up on your question. Replies are emailed to you with a link back to this chat."
@@ -75,7 +76,8 @@ def mark_for_follow_up(
             return conversation
         conversation.follow_up = True
         if conversation.email:
-            text = f"Marked for follow-up by {staff_name}: replies in this thread are emailed to {conversation.email}."
+            to = one_line(conversation.email)
+            text = f"Marked for follow-up by {staff_name}: replies in this thread are emailed to {to}."
         else:
             text = (
                 f"Marked for follow-up by {staff_name}, but the patron left no email address: "
