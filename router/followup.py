@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -41,6 +42,18 @@ def is_resume_token(secret: bytes, conversation_id: str, token: str) -> bool:
     """Constant-time check; never true without a secret."""
     expected = resume_token(secret, conversation_id)
     return bool(expected) and hmac.compare_digest(expected.encode(), token.encode())
+
+
+def last_activity(uow: UnitOfWork, conversation: Conversation) -> datetime:
+    """When anything last happened in the chat (its latest stream event: a message, an edit, a status)."""
+    latest = uow.events.after(conversation.id, max(conversation.last_seq - 1, 0), limit=1)
+    moments = [conversation.created_at, conversation.closed_at, *(event.created_at for event in latest)]
+    return max(moment for moment in moments if moment is not None)
+
+
+def resume_link_expired(uow: UnitOfWork, conversation: Conversation, now: datetime, days: int) -> bool:
+    """A resume link works for `days` after the chat's last activity, so an old email is no key for ever."""
+    return now - last_activity(uow, conversation) > timedelta(days=days)
 
 
 def resume_link(desk: Desk, conversation: Conversation) -> str | None:
