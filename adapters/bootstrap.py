@@ -84,6 +84,7 @@ def bootstrap(
         max_body=settings.max_body,
         duty_idle=timedelta(minutes=settings.duty_idle_minutes),
         public_url=settings.public_url,
+        resume_link_days=settings.resume_link_days,
     )
     desk.secret = secret_key(settings, engine, desk)
     return Container(settings=settings, desk=desk, engine=engine, notifier=notifier, mailer=make_mailer(settings))

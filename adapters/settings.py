@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     notifier: Literal["auto", "inprocess", "postgres"] = "auto"  # auto: postgres for PostgreSQL, file watch for SQLite
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = None  # signs resume links in follow-up emails; unset: one kept in the database
+    resume_link_days: int = Field(30, gt=0)  # a follow-up email's link expires this long after the chat's last activity
     max_body: int = Field(4000, ge=1, le=100_000)
     stream_heartbeat_seconds: float = Field(20.0, gt=0)
     stream_retry_ms: int = Field(3000, ge=100)

@@ -8,19 +8,18 @@ after the commit, and read the database when they wake.
 from __future__ import annotations
 
 import hmac
-import re
 import secrets
 import uuid
+from datetime import UTC, datetime
 
 from router import errors, followup
 from router.hours import schedule_from_dict
 from router.journal import Desk, append_message, commit, enqueue, hash_token, store_file
 from router.model import Author, Conversation, Message, OutboxKind, Status, StoredFile, StreamEvent
+from router.patron_email import EMAIL, address_for, ensure_no_transcript_yet
 from router.ports import UnitOfWork
+from router.single_line import safe_file_name
 from router.staff import set_closed
-
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
 
 MAX_FIELD = 500
 
@@ -70,23 +69,40 @@ def start_conversation(
 
 
 def authenticate(
-    uow: UnitOfWork, conversation_id: str, token: str, *, for_update: bool = False, secret: bytes = b""
+    uow: UnitOfWork,
+    conversation_id: str,
+    token: str,
+    *,
+    for_update: bool = False,
+    desk: Desk | None = None,
+    secret: bytes = b"",
 ) -> Conversation:
     """The token is the only key to a conversation; a wrong one looks like a missing one.
 
-    With the desk's `secret`, the resume token of a follow-up email's link opens it too.
+    With the `desk` (or only its `secret`), the resume token of a follow-up email's link opens it too,
+    until `resume_link_days` after the chat's last activity: then it is refused as expired (410), which
+    tells nothing to anyone without a once-valid link.
     """
     conversation = uow.conversations.get(conversation_id, for_update=for_update)
-    if (
-        conversation is None
-        or not conversation.token_hash
-        or not (  # no hash: deleted (router.retention)
-            hmac.compare_digest(conversation.token_hash, hash_token(token))
-            | followup.is_resume_token(secret, conversation.id, token)
-        )
-    ):
+    if conversation is None or not conversation.token_hash:  # no hash: deleted (router.retention)
         raise errors.ConversationNotFound("no such conversation for this token")
+    own = opened_with_own_token(conversation, token)
+    resumed = followup.is_resume_token(desk.secret if desk else secret, conversation.id, token)
+    if not (own or resumed):
+        raise errors.ConversationNotFound("no such conversation for this token")
+    if not own:
+        now = desk.clock.now() if desk else datetime.now(UTC)
+        days = desk.resume_link_days if desk else Desk.resume_link_days
+        if followup.resume_link_expired(uow, conversation, now, days):
+            raise errors.ResumeLinkExpired(
+                f"this link from an email has expired ({days} days after the chat's last message): start a new chat"
+            )
     return conversation
+
+
+def opened_with_own_token(conversation: Conversation, token: str) -> bool:
+    """The browser's own token, not a follow-up email's resume link (constant-time compare)."""
+    return hmac.compare_digest(conversation.token_hash, hash_token(token))
 
 
 def patron_says(desk: Desk, conversation_id: str, token: str, body: str, client_id: str | None) -> tuple[Message, bool]:
@@ -98,8 +114,12 @@ def patron_says(desk: Desk, conversation_id: str, token: str, body: str, client_
 def patron_shares_file(
     desk: Desk, conversation_id: str, token: str, name: str, mimetype: str, data: bytes, client_id: str | None
 ) -> tuple[Message, bool]:
-    """A file from the patron, relayed to the staff thread like a message (same client_id rules)."""
-    return _patron_posts(desk, conversation_id, token, client_id, body="", file=(name, mimetype, data))
+    """A file from the patron, relayed to the staff thread like a message (same client_id rules).
+
+    The name is stored already cleaned (one line, no markup characters), so staff, the patron and
+    every export see the same harmless name."""
+    file = (safe_file_name(name), mimetype, data)
+    return _patron_posts(desk, conversation_id, token, client_id, body="", file=file)
 
 
 def _patron_posts(
@@ -114,7 +134,7 @@ def _patron_posts(
     """Persist once per client_id, then leave the staff side an outbox item."""
     now = desk.clock.now()
     with desk.uow() as uow:
-        conversation = authenticate(uow, conversation_id, token, for_update=True, secret=desk.secret)
+        conversation = authenticate(uow, conversation_id, token, for_update=True, desk=desk)
         existing = uow.messages.by_client_id(conversation_id, client_id) if client_id else None
         if existing is not None:
             return existing, False
@@ -132,7 +152,7 @@ def _patron_posts(
 def close_by_patron(desk: Desk, conversation_id: str, token: str) -> Conversation:
     now = desk.clock.now()
     with desk.uow() as uow:
-        conversation = authenticate(uow, conversation_id, token, for_update=True, secret=desk.secret)
+        conversation = authenticate(uow, conversation_id, token, for_update=True, desk=desk)
         if conversation.status is not Status.CLOSED:
             set_closed(uow, conversation, Author.PATRON, None, now)
             enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": "The patron ended the chat."})
@@ -147,7 +167,7 @@ def rate(desk: Desk, conversation_id: str, token: str, score: object, comment: o
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
         raise errors.InvalidInput("comment must be text of at most 2000 characters")
     with desk.uow() as uow:
-        conversation = authenticate(uow, conversation_id, token, for_update=True, secret=desk.secret)
+        conversation = authenticate(uow, conversation_id, token, for_update=True, desk=desk)
         conversation.rating, conversation.rating_comment = score, (comment or None)
         uow.conversations.save(conversation)
         uow.commit()
@@ -155,13 +175,12 @@ def rate(desk: Desk, conversation_id: str, token: str, score: object, comment: o
 
 
 def request_transcript(desk: Desk, conversation_id: str, token: str, email: object = None) -> str:
-    """Queue the transcript for email (to the given address, else the one the patron left)."""
+    """Queue the chat's one transcript for the patron's own address (router.patron_email has the rules)."""
     now = desk.clock.now()
     with desk.uow() as uow:
-        conversation = authenticate(uow, conversation_id, token, for_update=True, secret=desk.secret)
-        to = email if email is not None else conversation.email
-        if not isinstance(to, str) or not EMAIL.fullmatch(to) or len(to) > MAX_FIELD:
-            raise errors.InvalidInput("a valid email address is needed for the transcript")
+        conversation = authenticate(uow, conversation_id, token, for_update=True, desk=desk)
+        ensure_no_transcript_yet(uow, conversation)
+        to = address_for(conversation, email, may_set=opened_with_own_token(conversation, token))
         enqueue(uow, conversation, OutboxKind.TRANSCRIPT_EMAIL, now, payload={"to": to})
         commit(desk, uow, conversation)
     return to
@@ -169,7 +188,7 @@ def request_transcript(desk: Desk, conversation_id: str, token: str, email: obje
 
 def read_messages(desk: Desk, conversation_id: str, token: str, after: int = 0) -> list[Message]:
     with desk.uow() as uow:
-        authenticate(uow, conversation_id, token, secret=desk.secret)
+        authenticate(uow, conversation_id, token, desk=desk)
         return uow.messages.after(conversation_id, after)
 
 
@@ -184,7 +203,7 @@ def read_events(desk: Desk, conversation_id: str, after: int) -> tuple[list[Stre
 
 def read_file(desk: Desk, conversation_id: str, token: str, file_id: str) -> StoredFile:
     with desk.uow() as uow:
-        authenticate(uow, conversation_id, token, secret=desk.secret)
+        authenticate(uow, conversation_id, token, desk=desk)
         found = uow.files.get(conversation_id, file_id)
     if found is None:
         raise errors.ConversationNotFound("no such file in this conversation")

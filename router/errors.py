@@ -33,6 +33,22 @@ class InvalidInput(RefdeskError):
     code = "invalid_input"
 
 
+class EmailLocked(RefdeskError):
+    """Another address than the one the chat's emails go to (router.patron_email)."""
+
+    code = "email_locked"
+
+
+class TranscriptAlreadySent(RefdeskError):
+    code = "transcript_already_sent"
+
+
+class ResumeLinkExpired(RefdeskError):
+    """A follow-up email's link used too long after the chat's last activity (router.followup)."""
+
+    code = "link_expired"
+
+
 class FileTooLarge(RefdeskError):
     code = "file_too_large"
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 
 from router import availability, duty, errors, transfer
-from router.conversations import EMAIL, MAX_FIELD, authenticate
+from router.conversations import authenticate, opened_with_own_token
 from router.journal import Desk, append_message, commit, enqueue
 from router.model import Author, Conversation, EventType, OutboxKind, Status, StreamEvent
+from router.patron_email import address_for
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +95,15 @@ def _step(desk: Desk, conversation_id: str) -> int:
 
 
 def answer_by_email(desk: Desk, conversation_id: str, token: str, email: object) -> Conversation:
-    """The patron stops waiting and leaves an address: the chat becomes an offline question."""
-    if not isinstance(email, str) or not EMAIL.fullmatch(email) or len(email) > MAX_FIELD:
-        raise errors.InvalidInput("a valid email address is needed for an answer by email")
+    """The patron stops waiting: the chat becomes an offline question, answered at the chat's one address
+    (the one given at the start, or this one if there was none: router.patron_email)."""
     now = desk.clock.now()
     with desk.uow() as uow:
-        conversation = authenticate(uow, conversation_id, token, for_update=True, secret=desk.secret)
+        conversation = authenticate(uow, conversation_id, token, for_update=True, desk=desk)
         if conversation.status is Status.CLOSED:
             raise errors.ConversationClosed("this conversation has ended")
-        conversation.offline, conversation.email = True, email
+        address_for(conversation, email, may_set=opened_with_own_token(conversation, token))
+        conversation.offline = True
         uow.lines_moved.add(conversation.queue_slug)
         enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now)
         enqueue(

@@ -14,12 +14,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from router.journal import Desk, Inbound, append_message, commit, enqueue, lock_for_staff
 from router.model import Author, Conversation, Message, OutboxKind, Status
 from router.ports import UnitOfWork
+from router.single_line import one_line
 
 NO_EMAIL_REPLY = "This patron left no email address, so this reply reaches them only if they reopen the chat."
 TOLD_PATRON = "A librarian will follow up on your question. Replies are emailed to you with a link back to this chat."
@@ -40,6 +42,18 @@ def is_resume_token(secret: bytes, conversation_id: str, token: str) -> bool:
     """Constant-time check; never true without a secret."""
     expected = resume_token(secret, conversation_id)
     return bool(expected) and hmac.compare_digest(expected.encode(), token.encode())
+
+
+def last_activity(uow: UnitOfWork, conversation: Conversation) -> datetime:
+    """When anything last happened in the chat (its latest stream event: a message, an edit, a status)."""
+    latest = uow.events.after(conversation.id, max(conversation.last_seq - 1, 0), limit=1)
+    moments = [conversation.created_at, conversation.closed_at, *(event.created_at for event in latest)]
+    return max(moment for moment in moments if moment is not None)
+
+
+def resume_link_expired(uow: UnitOfWork, conversation: Conversation, now: datetime, days: int) -> bool:
+    """A resume link works for `days` after the chat's last activity, so an old email is no key for ever."""
+    return now - last_activity(uow, conversation) > timedelta(days=days)
 
 
 def resume_link(desk: Desk, conversation: Conversation) -> str | None:
@@ -75,7 +89,8 @@ def mark_for_follow_up(
             return conversation
         conversation.follow_up = True
         if conversation.email:
-            text = f"Marked for follow-up by {staff_name}: replies in this thread are emailed to {conversation.email}."
+            to = one_line(conversation.email)
+            text = f"Marked for follow-up by {staff_name}: replies in this thread are emailed to {to}."
         else:
             text = (
                 f"Marked for follow-up by {staff_name}, but the patron left no email address: "

@@ -40,6 +40,7 @@ class Desk:
     duty_idle: timedelta = timedelta(minutes=60)
     secret: bytes = b""  # signs resume links (router.followup); empty: no resume token is valid
     public_url: str = ""  # where patrons reach refdesk, for links in emails
+    resume_link_days: int = 30  # a follow-up email's link works this long after the chat's last activity
 
 
 @dataclass(frozen=True)

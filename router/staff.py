@@ -22,10 +22,9 @@ from router.journal import (
     store_file,
 )
 from router.model import Author, Conversation, EventType, Message, OutboxKind, Status, StreamEvent
+from router.notes import is_internal_note
 from router.ports import UnitOfWork
 from router.staff_names import shown_name
-
-NOTE_PREFIXES = ("//", "note:")
 
 
 @dataclass(frozen=True)
@@ -33,11 +32,6 @@ class ClaimResult:
     claimed: bool
     owner: str | None
     conversation: Conversation
-
-
-def is_internal_note(body: str) -> bool:
-    """Staff talk among themselves in the thread by starting a line with // or note:."""
-    return body.lstrip().lower().startswith(NOTE_PREFIXES)
 
 
 def staff_says(
@@ -60,7 +54,7 @@ def staff_says(
         conversation = lock_for_staff(uow, conversation_id, inbound, now)
         if conversation is None:
             return None
-        if conversation.status is Status.CLOSED or is_internal_note(body) or not (body.strip() or files):
+        if conversation.status is Status.CLOSED or is_internal_note(body, html) or not (body.strip() or files):
             uow.commit()
             return None
         duty.touch(uow, conversation.queue_slug, staff_id, now)
@@ -176,7 +170,7 @@ def _change_relayed(
             return None
         if body is None:
             message.body, message.html, message.deleted_at, event_type = "", None, now, EventType.MESSAGE_DELETED
-        elif is_internal_note(body) or not body.strip() or (body, html) == (message.body, message.html):
+        elif is_internal_note(body, html) or not body.strip() or (body, html) == (message.body, message.html):
             uow.commit()
             return None
         else:

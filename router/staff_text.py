@@ -1,12 +1,14 @@
 """What staff read about a conversation, as plain text; adapters add markup.
 
 Shared by Slack and Matrix so both desks describe a chat the same way. Every
-value here may come from a patron: adapters must escape it for their markup.
+value a patron typed is folded to one line here (`router.single_line`), so it cannot add a line
+that looks like refdesk's own; adapters must still escape it for their markup.
 """
 
 from __future__ import annotations
 
 from router.model import Conversation, Queue, Status
+from router.single_line import one_line, safe_file_name
 
 CLAIM_HELP = "Claim: react ✋ or reply !claim · Close: !close · Internal note: start with // · More: !help"
 
@@ -15,7 +17,7 @@ def root_title(queue: Queue, conversation: Conversation) -> str:
     """'New chat · Queue · page · waiting since 14:05 UTC'."""
     parts = ["Offline question (answered by email)" if conversation.offline else "New chat", queue.name]
     if conversation.page_url:
-        parts.append(conversation.page_url)
+        parts.append(one_line(conversation.page_url))
     parts.append(f"waiting since {conversation.created_at:%H:%M} UTC")
     return " · ".join(parts)
 
@@ -23,13 +25,23 @@ def root_title(queue: Queue, conversation: Conversation) -> str:
 def root_details(conversation: Conversation, note: str | None = None) -> list[tuple[str, str]]:
     """Label/value pairs shown under the title; empty values are left out. `note` overrides the status."""
     rows = [
-        ("Patron", conversation.name or ""),
-        ("Language", conversation.language or ""),
+        ("Patron", one_line(conversation.name)),
+        ("Language", one_line(conversation.language)),
         ("Status", note or status_line(conversation)),
     ]
     if conversation.transferred_from and not note:
         rows.append(("From queue", conversation.transferred_from))
     return [(label, value) for label, value in rows if value]
+
+
+def patron_label(conversation: Conversation) -> str:
+    """How staff see the patron in thread lines: the name they gave, on one line, or "Patron"."""
+    return one_line(conversation.name) or "Patron"
+
+
+def file_label(name: str) -> str:
+    """A shared file's name as staff see it (names stored before it was cleaned on upload, too)."""
+    return safe_file_name(name)
 
 
 def status_line(conversation: Conversation) -> str:

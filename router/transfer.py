@@ -16,6 +16,7 @@ from router import errors
 from router.journal import Desk, Inbound, append_message, append_status, commit, enqueue, lock_for_staff
 from router.model import Author, Conversation, Message, OutboxKind, Status
 from router.ports import UnitOfWork
+from router.staff_text import file_label, patron_label
 
 CONTEXT_MESSAGES = 20
 
@@ -102,9 +103,9 @@ def context_text(heading: str, conversation: Conversation, history: list[Message
     if len(shown) > CONTEXT_MESSAGES:
         lines.append(f"(… {len(shown) - CONTEXT_MESSAGES} earlier lines in the earlier thread)")
     for message in shown[-CONTEXT_MESSAGES:]:
-        who = {Author.PATRON: conversation.name or "Patron", Author.SYSTEM: "refdesk"}.get(
+        who = {Author.PATRON: patron_label(conversation), Author.SYSTEM: "refdesk"}.get(
             message.author, message.author_name or "Librarian"
         )
-        files = "".join(f" [file: {file['name']}]" for file in message.attachments)
+        files = "".join(f" [file: {file_label(file['name'])}]" for file in message.attachments)
         lines.append(f"{who}: {message.body}{files}")
     return "\n".join(lines)

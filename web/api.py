@@ -76,6 +76,7 @@ def conversation_view(conversation: Any) -> dict[str, Any]:
         "claimed_by": shown_name(queue, conversation.claimed_by),
         "created_at": conversation.created_at.isoformat(),
         "last_seq": conversation.last_seq,
+        "email": conversation.email,  # the widget shows it, fixed: emails go nowhere else (router.patron_email)
     }
 
 
@@ -126,7 +127,7 @@ def list_messages(conversation_id: str):
 def get_conversation(conversation_id: str):
     token = bearer_token()
     with desk().uow() as uow:
-        conversation = usecases.authenticate(uow, conversation_id, token, secret=desk().secret)
+        conversation = usecases.authenticate(uow, conversation_id, token, desk=desk())
     return jsonify(conversation_view(conversation) | {"queue_place": place_in_queue(desk(), conversation_id)})
 
 
@@ -135,7 +136,7 @@ def delete_conversation(conversation_id: str):
     """The patron's own delete: the same path as the retention purge (router.retention)."""
     token = bearer_token()
     with desk().uow(read_only=True) as uow:
-        usecases.authenticate(uow, conversation_id, token, secret=desk().secret)
+        usecases.authenticate(uow, conversation_id, token, desk=desk())
     retention.delete_conversation(desk(), conversation_id)
     return "", 204
 

@@ -20,6 +20,9 @@ STATUS = {
     errors.ConversationClosed: 409,
     errors.FileTooLarge: 413,
     errors.UnsupportedFile: 415,
+    errors.EmailLocked: 422,
+    errors.TranscriptAlreadySent: 409,
+    errors.ResumeLinkExpired: 410,
 }
 
 

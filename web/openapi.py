@@ -26,7 +26,8 @@ ERRORS = {
         400: "Malformed JSON",
         401: "Missing token",
         404: "Unknown queue, or no conversation for this token",
-        409: "Conversation closed",
+        409: "Conversation closed (or its one transcript already sent)",
+        410: "The link from a follow-up email has expired",
         413: "Body too long",
         422: "Invalid or empty field",
     }.items()
@@ -217,6 +218,10 @@ SPEC: dict[str, Any] = {
                     "claimed_by": {"type": ["string", "null"]},
                     "created_at": {"type": "string", "format": "date-time"},
                     "last_seq": {"type": "integer"},
+                    "email": {
+                        "type": ["string", "null"],
+                        "description": "The one address this chat's emails go to; set once, then fixed",
+                    },
                 },
             },
             "CreatedConversation": {

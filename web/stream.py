@@ -74,7 +74,7 @@ def events(conversation_id: str):
     token = bearer_token()
     after = resume_point()
     with desk().uow() as uow:
-        conversation = usecases.authenticate(uow, conversation_id, token, secret=desk().secret)
+        conversation = usecases.authenticate(uow, conversation_id, token, desk=desk())
     if conversation.status is Status.CLOSED and conversation.last_seq <= after:
         return Response(status=204)  # tells EventSource to stop reconnecting
     settings = container().settings

@@ -36,6 +36,7 @@ from router import commands, staff
 from router.errors import DeliveryError, RefdeskError
 from router.journal import Desk, Inbound
 from router.model import Backend, Conversation, Message, Queue, StoredFile
+from router.staff_text import file_label
 from router.typing import staff_typing
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ class MatrixBridge:
         """Upload to the homeserver's media repository, then describe it as m.image / m.file."""
         response, _ = self._call(
             self._client.upload(
-                io.BytesIO(file.data), content_type=file.mimetype, filename=file.name, filesize=file.size
+                io.BytesIO(file.data), content_type=file.mimetype, filename=file_label(file.name), filesize=file.size
             )
         )
         url = getattr(response, "content_uri", None)

@@ -3,7 +3,7 @@
 Staff act on a conversation from its thread: a reply (relayed; the first one
 claims), a ✋/👍 reaction on the root (claims), a `!command` (see `router.commands`;
 in a thread or anywhere in the room, never relayed), or an internal note
-(see `router.staff.is_internal_note`). Edits (`m.replace`) and
+(see `router.notes.is_internal_note`). Edits (`m.replace`) and
 redactions of relayed replies are passed on too. Anything else is ignored.
 """
 

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from router.model import Conversation, Message, Queue, StoredFile
-from router.staff_text import CLAIM_HELP, root_details, root_plain, root_title
+from router.staff_text import CLAIM_HELP, file_label, patron_label, root_details, root_plain, root_title
 
 HTML = "org.matrix.custom.html"
 
@@ -56,7 +56,7 @@ def in_thread(content: dict[str, Any], root_event_id: str) -> dict[str, Any]:
 
 
 def patron_message_content(conversation: Conversation, message: Message) -> dict[str, Any]:
-    who = conversation.name or "Patron"
+    who = patron_label(conversation)
     body = f"{who}: {message.body}"
     html = f"<b>{escape(who)}:</b> {escape(message.body).replace(chr(10), '<br>')}"
     return in_thread(_text(body, html), conversation.staff_thread_id or "")
@@ -65,16 +65,16 @@ def patron_message_content(conversation: Conversation, message: Message) -> dict
 def file_content(conversation: Conversation, file: StoredFile, mxc_url: str) -> dict[str, Any]:
     """A patron's file in the thread; the caption names the patron, escaped like any patron text."""
     msgtype = "m.image" if file.mimetype.startswith("image/") else "m.file"
-    who = conversation.name or "Patron"
+    who, name = patron_label(conversation), file_label(file.name)
     content = {
         "msgtype": msgtype,
-        "body": file.name,
-        "filename": file.name,
+        "body": name,
+        "filename": name,
         "url": mxc_url,
         "info": {"mimetype": file.mimetype, "size": file.size},
         "m.mentions": {},
         "format": HTML,
-        "formatted_body": f"<b>{escape(who)}</b> shared {escape(file.name)}",
+        "formatted_body": f"<b>{escape(who)}</b> shared {escape(name)}",
     }
     return in_thread(content, conversation.staff_thread_id or "")
 

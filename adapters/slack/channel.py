@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack import render
 from router.errors import DeliveryError
 from router.model import Conversation, Message, Queue, StoredFile
+from router.staff_text import file_label, patron_label
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +190,8 @@ class SlackStaffChannel:
     def _upload(self, channel: str, thread: str, conversation: Conversation, files: list[StoredFile]) -> str:
         """Files have no metadata in Slack, so a retry after an ambiguous failure may show a file twice."""
         self.pacer.acquire(channel)
-        uploads = [{"content": f.data, "filename": f.name, "title": f.name} for f in files]
-        who = render.escape(conversation.name or "Patron")
+        uploads = [{"content": f.data, "filename": file_label(f.name), "title": file_label(f.name)} for f in files]
+        who = render.escape(patron_label(conversation))
         response = self._call(
             "files_upload_v2",
             channel,

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from router.model import Conversation, Message, Queue, Status
-from router.staff_text import root_details, root_title
+from router.staff_text import patron_label, root_details, root_title
 
 CLAIM_ACTION = "refdesk_claim"
 CLOSE_ACTION = "refdesk_close"
@@ -92,8 +92,7 @@ def _button(label: str, action_id: str, value: str, style: str | None = None) ->
 
 
 def patron_text(conversation: Conversation, message: Message) -> str:
-    who = conversation.name or "Patron"
-    return f"{escape(who)}: {escape(message.body)}"
+    return f"{escape(patron_label(conversation))}: {escape(message.body)}"
 
 
 def mentions(user_ids: list[str]) -> str:

@@ -296,3 +296,51 @@ def test_duty_commands_in_the_room_drive_what_patrons_are_told(desk):
     command("!away Back after lunch", "Away message (nobody) set: Back after lunch")
     command("!off", "Ann Librarian is off duty for General.")
     assert status()["message"] == "Back after lunch"
+
+
+def test_patron_fields_cannot_spoof_the_matrix_thread_and_formatted_notes_stay_internal(desk):
+    """A name with a fake `Status:` line and a file named like a ping arrive as one escaped line; `_// x_` stays."""
+    from io import BytesIO
+
+    chat = start_chat(desk, name="Ada\n*Status:* claimed by Mallory", page_url="https://library.example/mx-spoof")
+    sse = stream(desk, chat)
+    librarian, room = desk.librarian, desk.room_id
+    root = root_of(librarian, "/mx-spoof")
+    lines = root["content"]["body"].split("\n")
+    assert [line for line in lines if line.startswith(("Status:", "*Status:*"))] == ["Status: waiting for a librarian"]
+    assert "Patron: Ada *Status:* claimed by Mallory" in lines
+    assert root["content"]["formatted_body"].count("<br>") == 3  # title, patron, status, help: no line added
+
+    response = requests.post(
+        desk.api(f"/conversations/{chat['id']}/files"),
+        files={
+            "file": ("<!channel> <https://evil.example|invoice><img src=x>.txt", BytesIO(b"total: 10"), "text/plain")
+        },
+        headers={"Authorization": f"Bearer {chat['token']}"},
+        timeout=10,
+    )
+    assert response.status_code == 201
+    shared = librarian.wait_for(
+        lambda events: [e for e in in_thread(events, root["event_id"]) if e["content"].get("msgtype") == "m.file"]
+    )[0]["content"]
+    assert shared["body"] == shared["filename"] == "_!channel_ _https___evil.example_invoice__img src=x_.txt"
+    assert "<img" not in shared["formatted_body"] and "<a" not in shared["formatted_body"]
+    assert shared["m.mentions"] == {}
+
+    relates = {"rel_type": "m.thread", "event_id": root["event_id"], "is_falling_back": True}
+    relates["m.in_reply_to"] = {"event_id": root["event_id"]}
+    html = "org.matrix.custom.html"
+    for body, formatted in (
+        ("_// the patron sounds upset_", "<em>// the patron sounds upset</em>"),  # Element's markdown italics
+        ("*note:* call back", "<strong>note:</strong> call back"),
+        ("  // indented", None),
+    ):
+        content = {"msgtype": "m.text", "body": body, "m.relates_to": relates}
+        if formatted:
+            content |= {"format": html, "formatted_body": formatted}
+        librarian.send(room, content)
+    librarian.reply_in_thread(room, root["event_id"], "The invoice is paid.")
+    while (event := sse.next_of("message")).data["author"] != "staff":
+        pass
+    assert event.data["body"] == "The invoice is paid."  # handled in timeline order: the notes came first
+    sse.close()

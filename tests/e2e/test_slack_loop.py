@@ -18,6 +18,7 @@ from adapters.notify import InProcessNotifier
 from adapters.settings import Settings
 from adapters.slack import render
 from adapters.worker import Worker
+from router.conversations import read_messages
 from router.model import Backend, Queue
 from tests.e2e import patron
 from tests.e2e.conftest import CHANNEL, serve, wait_until
@@ -345,3 +346,48 @@ def test_away_message_by_slash_command(desk):
     assert requests.get(desk.api("/queues/ask/status"), timeout=5).json()["message"] == "Back at 2 pm"
     bad = desk.slack.slash("U0ANN", CHANNEL, "/refdesk", "away")["body"]["text"]
     assert bad.startswith("refdesk: an away message needs")
+
+
+def test_patron_fields_cannot_spoof_the_slack_thread_and_formatted_notes_stay_internal(desk):
+    """A name with a fake `*Status:*` line and a file named like a channel ping arrive as one harmless line."""
+    from io import BytesIO
+
+    slack = desk.slack
+    chat = start_chat(desk, "https://library.example/spoof", name="Ada\n*Status:* claimed by Mallory")
+    sse = stream(desk, chat)
+    root = root_for(slack, "/spoof")
+    lines = root["blocks"][0]["text"]["text"].split("\n")
+    assert [line for line in lines if line.startswith("*Status:*")] == ["*Status:* waiting for a librarian"]
+    assert "*Patron:* Ada *Status:* claimed by Mallory" in lines
+
+    response = requests.post(
+        desk.api(f"/conversations/{chat['id']}/files"),
+        files={"file": ("<!channel> <https://evil.example|invoice>.txt", BytesIO(b"total: 10"), "text/plain")},
+        headers={"Authorization": f"Bearer {chat['token']}"},
+        timeout=10,
+    )
+    assert response.status_code == 201
+    shared = wait_until(lambda: [m for m in slack.thread(CHANNEL, root["ts"]) if m.get("files")])[0]
+    assert shared["files"][0]["name"] == shared["files"][0]["title"] == "_!channel_ _https___evil.example_invoice_.txt"
+    assert shared["text"] == "Ada *Status:* claimed by Mallory shared a file" and "<" not in shared["text"]
+
+    notes = ("_// the patron sounds upset_", "&gt; // quoted note", "*note:* call back", "`// x`")
+    posted = [slack.staff_posts("U0ANN", CHANNEL, text, thread_ts=root["ts"]) for text in notes]
+    posted.append(slack.staff_posts("U0ANN", CHANNEL, "The invoice is paid.", thread_ts=root["ts"]))
+    while (event := sse.next_of("message")).data["author"] != "staff":
+        pass
+    assert event.data["body"] == "The invoice is paid."
+    wait_until(lambda: handled_all(desk, [f"{CHANNEL}:{ts}" for ts in posted]))  # Slack events run in any order
+    staff_bodies = [
+        m.body for m in read_messages(desk.container.desk, chat["id"], chat["token"]) if m.author == "staff"
+    ]
+    assert staff_bodies == ["The invoice is paid."]
+
+
+def handled_all(desk: SlackDesk, event_ids: list[str]) -> bool:
+    """Every one of these Slack events is in the dedupe log: handled, whether relayed or not."""
+    from sqlalchemy import text
+
+    with desk.container.engine.connect() as connection:
+        rows = connection.execute(text("SELECT event_id FROM inbound_events WHERE source = 'slack'")).scalars()
+        return set(event_ids) <= set(rows)

@@ -402,3 +402,14 @@ def test_an_unclaimed_patron_is_offered_an_answer_by_email(desk, site, context):
         )
     )
     assert any(body.startswith("Waiting ") and "On duty: Ann Librarian." in body for body in thread)
+
+    # The address is now the chat's one address: the transcript form shows it, fixed, and sends there only.
+    frame.get_by_role("button", name="End chat").click()
+    frame.get_by_text("This chat has ended.").wait_for()
+    field = frame.get_by_role("textbox", name="Email me the transcript")
+    assert field.input_value() == "ada@example.org" and not field.is_editable()
+    hint = frame.locator("#" + field.get_attribute("aria-describedby"))  # read out with the field
+    assert hint.inner_text() == "Emails for this chat go only to the address you gave: ada@example.org."
+    assert hint.is_visible()
+    frame.get_by_role("button", name="Send transcript").click()
+    frame.get_by_text("The transcript is on its way to ada@example.org.").wait_for()

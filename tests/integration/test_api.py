@@ -230,3 +230,35 @@ def test_patron_uploads_are_checked_by_content_and_idempotent(client):
     assert too_big.status_code == 413
     download = client.get(f"/api/v1/conversations/{chat['id']}/files/{attachment['id']}", headers=auth(chat["token"]))
     assert download.data == PNG
+
+
+def test_email_goes_only_to_the_chats_own_address_with_clear_errors(client):
+    chat = start(client, email="ada@example.org")
+    assert chat["email"] == "ada@example.org"
+    url = f"/api/v1/conversations/{chat['id']}/transcript"
+    stranger = client.post(url, json={"email": "stranger@example.com"}, headers=auth(chat["token"]))
+    assert stranger.status_code == 422 and stranger.json["error"]["code"] == "email_locked"
+    assert "a…@example.org" in stranger.json["error"]["message"]
+    by_email = f"/api/v1/conversations/{chat['id']}/answer-by-email"
+    moved = client.post(by_email, json={"email": "stranger@example.com"}, headers=auth(chat["token"]))
+    assert moved.status_code == 422 and moved.json["error"]["code"] == "email_locked"
+    assert client.post(url, json={}, headers=auth(chat["token"])).status_code == 202
+    again = client.post(url, json={}, headers=auth(chat["token"]))
+    assert again.status_code == 409 and again.json["error"]["code"] == "transcript_already_sent"
+
+
+def test_an_expired_resume_link_is_410(client, monkeypatch):
+    from datetime import timedelta
+
+    from router import followup
+
+    chat = start(client, email="ada@example.org", offline=True)
+    desk = client.application.extensions["refdesk"].desk
+    resume = followup.resume_token(desk.secret, chat["id"])
+    url = f"/api/v1/conversations/{chat['id']}"
+    assert client.get(url, headers=auth(resume)).status_code == 200
+    later = desk.clock.now() + timedelta(days=desk.resume_link_days + 1)
+    monkeypatch.setattr(desk.clock, "now", lambda: later)
+    expired = client.get(url, headers=auth(resume))
+    assert expired.status_code == 410 and expired.json["error"]["code"] == "link_expired"
+    assert client.get(url, headers=auth(chat["token"])).status_code == 200

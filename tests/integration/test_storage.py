@@ -6,11 +6,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
 from alembic import command
 
 from adapters.storage.migrate import alembic_config
 from router import conversations as uc
-from router import staff
+from router import errors, escalation, followup, staff
 from router.journal import Inbound
 from router.model import EventType, OutboxKind, Status
 
@@ -124,3 +125,21 @@ def test_a_read_only_unit_of_work_never_blocks_writers_on_sqlite(tmp_path):
         assert done.wait(5), "a writer waited for a read-only transaction"
     writer.join()
     container.close()
+
+
+def test_email_rules_hold_on_the_real_database(container, monkeypatch):
+    """One transcript per chat, the address set once, and the resume link's expiry read from stored events."""
+    desk = container.desk
+    conversation, token = uc.start_conversation(desk, "general")
+    uc.patron_says(desk, conversation.id, token, "hello", "c-1")
+    assert uc.request_transcript(desk, conversation.id, token, "ada@example.org") == "ada@example.org"
+    with pytest.raises(errors.TranscriptAlreadySent):
+        uc.request_transcript(desk, conversation.id, token, "ada@example.org")
+    with pytest.raises(errors.EmailLocked):
+        escalation.answer_by_email(desk, conversation.id, token, "stranger@example.com")
+    resume = followup.resume_token(desk.secret, conversation.id)
+    assert uc.read_messages(desk, conversation.id, resume)
+    later = desk.clock.now() + timedelta(days=desk.resume_link_days, minutes=1)
+    monkeypatch.setattr(desk.clock, "now", lambda: later)
+    with pytest.raises(errors.ResumeLinkExpired):
+        uc.read_messages(desk, conversation.id, resume)

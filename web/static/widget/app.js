@@ -195,7 +195,21 @@
       });
   }
 
+  /* A chat's emails go only to its one address (given at the start, or set once): show it, fixed. */
+  function lockEmail(address) {
+    if (address && chat) { chat.email = address; write(chatKey, chat); }
+    var email = chat && chat.email;
+    ["by-email", "transcript"].forEach(function (form) {
+      var input = $(form === "by-email" ? "by-email-address" : "transcript-email"), hint = $(form + "-hint");
+      input.value = email || "";
+      input.readOnly = !!email;
+      hint.hidden = !email;
+      hint.textContent = email ? format(t["email.locked"], { email: email }) : "";
+    });
+  }
+
   function enterChat() {
+    lockEmail();
     show("chat");
     say(chat.offline ? t["offline.thanks"] : t["status.waiting"]);
     pending.forEach(function (message) { render({ author: "patron", body: message.body, client_id: message.client_id, pending: true }); });
@@ -207,7 +221,7 @@
   function begin(extra) {
     var payload = Object.assign({ queue: queue, page_url: page, language: lang }, extra);
     return api("/conversations", { method: "POST", body: JSON.stringify(payload) }).then(function (created) {
-      chat = { id: created.id, token: created.token, offline: created.offline };
+      chat = { id: created.id, token: created.token, offline: created.offline, email: created.email };
       write(chatKey, chat);
       return created;
     });
@@ -262,8 +276,9 @@
   $("by-email").addEventListener("submit", function (event) {
     event.preventDefault();
     api("/conversations/" + chat.id + "/answer-by-email", { method: "POST", body: JSON.stringify({ email: $("by-email-address").value.trim() }) })
-      .then(function () {
+      .then(function (updated) {
         chat.offline = true;
+        lockEmail(updated.email);
         write(chatKey, chat);
         $("by-email").hidden = true;
         say(t["offline.thanks"]);
@@ -282,8 +297,11 @@
   $("transcript").addEventListener("submit", function (event) {
     event.preventDefault();
     api("/conversations/" + chat.id + "/transcript", { method: "POST", body: JSON.stringify({ email: $("transcript-email").value.trim() }) })
-      .then(function (sent) { $("transcript").hidden = true; $("end-note").textContent = format(t["end.transcript_sent"], { email: sent.to }); })
-      .catch(fail);
+      .then(function (sent) { lockEmail(sent.to); $("transcript").hidden = true; $("end-note").textContent = format(t["end.transcript_sent"], { email: sent.to }); })
+      .catch(function (error) {
+        if (error.code === "transcript_already_sent") { $("transcript").hidden = true; $("end-note").textContent = t["error.transcript_already_sent"]; }
+        else fail(error);
+      });
   });
 
   $("end").addEventListener("click", function () {
@@ -328,7 +346,7 @@
   }
 
   if (chat && resume) {
-    api("/conversations/" + chat.id).then(enterChat).catch(function (error) {
+    api("/conversations/" + chat.id).then(function (found) { lockEmail(found.email); enterChat(); }).catch(function (error) {
       sessionStorage.removeItem(chatKey);
       chat = null;
       choose();
