@@ -19,13 +19,10 @@ import pytest
 import requests
 from werkzeug.security import generate_password_hash
 
-from adapters.bootstrap import bootstrap
-from adapters.notify import InProcessNotifier
 from adapters.slack.render import CLAIM_ACTION
-from adapters.worker import Worker
 from router import admins, duty
 from router.model import Backend, Queue
-from tests.e2e.conftest import BOT_PASSWORD, CHANNEL, desk_settings, serve, staff_room, wait_until
+from tests.e2e.conftest import BOT_PASSWORD, CHANNEL, mixed_desk, staff_room, wait_until
 from tests.e2e.librarian import in_thread, roots
 from tests.e2e.sse import SseReader
 from tests.slack_emulator import SlackEmulator
@@ -96,30 +93,15 @@ def chat(base_url: str, queue: str) -> tuple[dict, SseReader]:
 def test_no_secret_is_logged_during_a_matrix_and_a_slack_chat(homeserver, librarian, emulator, tmp_path, captured_log):
     emulator.mode = "socket"
     room_id = staff_room(homeserver, "secrets")
-    settings = desk_settings(
-        homeserver,
-        f"sqlite:///{tmp_path / 'secrets.db'}",
-        slack_bot_token=emulator.bot_token,
-        slack_signing_secret=emulator.signing_secret,
-        slack_app_token=emulator.app_token,
-        slack_api_url=emulator.api_url,
-        slack_post_rate=20.0,
-        slack_post_burst=20,
-    )
-    container = bootstrap(settings, notifier=InProcessNotifier(), migrate=True)
-    with container.desk.uow() as uow:
-        uow.queues.add(Queue("branch", "Branch (Matrix)", Backend.MATRIX, room_id))
-        uow.queues.add(Queue("main", "Main (Slack)", Backend.SLACK, CHANNEL))
-        uow.commit()
-    duty.go_on(container.desk, ["branch"], homeserver.librarian["user_id"], "Ann Librarian")
-    admins.create(container.desk, "ada", ADMIN_PASSWORD, "admin", generate_password_hash)
-    base_url, server = serve(container)
-    emulator.events_url = f"{base_url}/slack/events"
-    worker = Worker(container)
-    worker.start()
-    librarian.sync_once(0)
-    librarian.events.clear()
-    try:
+    queues = [
+        Queue("branch", "Branch (Matrix)", Backend.MATRIX, room_id),
+        Queue("main", "Main (Slack)", Backend.SLACK, CHANNEL),
+    ]
+    socket_mode = dict(slack_app_token=emulator.app_token, slack_post_rate=20.0, slack_post_burst=20)
+    with mixed_desk(homeserver, emulator, librarian, tmp_path / "secrets.db", queues, **socket_mode) as desk:
+        container, base_url = desk
+        duty.go_on(container.desk, ["branch"], homeserver.librarian["user_id"], "Ann Librarian")
+        admins.create(container.desk, "ada", ADMIN_PASSWORD, "admin", generate_password_hash)
         assert emulator.wait_for_socket(10)
         sign_in_as_admin(base_url)
         matrix_chat, matrix_stream = chat(base_url, "branch")
@@ -138,11 +120,7 @@ def test_no_secret_is_logged_during_a_matrix_and_a_slack_chat(homeserver, librar
             reader.close()
         with container.desk.uow(read_only=True) as uow:
             matrix_session = uow.kv.get(f"matrix.session.{homeserver.bot_user_id}")
-    finally:
-        emulator.stop()
-        server.shutdown()
-        worker.stop()
-        container.close()
+        emulator.stop()  # close the socket first, so the Socket Mode client's close() returns at once
 
     log = captured_log.getvalue()
     assert "Answer from Slack" in log or "chat.postMessage" in log, "nothing was captured: the test proves nothing"
