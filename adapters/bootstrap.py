@@ -13,7 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import SecretStr
 
+from adapters import log_redaction
 from adapters.clock import SystemClock
 from adapters.mail import SmtpMailer
 from adapters.notify import InProcessNotifier, PostgresNotifier, SqliteNotifier
@@ -87,7 +89,13 @@ def bootstrap(
         resume_link_days=settings.resume_link_days,
     )
     desk.secret = secret_key(settings, engine, desk)
+    log_redaction.install([*settings_secrets(settings), engine.url.password, desk.secret])
     return Container(settings=settings, desk=desk, engine=engine, notifier=notifier, mailer=make_mailer(settings))
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """Every secret setting (tokens, passwords, keys), so the logs can be cleaned of them."""
+    return [value.get_secret_value() for value in vars(settings).values() if isinstance(value, SecretStr)]
 
 
 SECRET_KEY = "secret_key"

@@ -7,8 +7,10 @@ the functions are passed in, so this module keeps to validation, storage and the
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
+import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -55,11 +57,40 @@ def create(
         existing = uow.admins.get(name)
         if existing is not None and not replace:
             raise errors.InvalidInput(f"there is already an account named {name!r}")
-        user = AdminUser(name, hash_password(password), role, existing.created_at if existing else desk.clock.now())
+        created_at = existing.created_at if existing else desk.clock.now()
+        user = AdminUser(name, hash_password(password), role, created_at, security_stamp=_new_stamp())
         uow.admins.save(user)
         uow.kv.delete(FAILURES + name)  # a reset password also lifts a lock-out
         uow.commit()
     return user
+
+
+def _new_stamp() -> str:
+    """Random rather than a counter, so an account deleted and created again never matches an old cookie."""
+    return secrets.token_urlsafe(24)
+
+
+def signed_in(desk: Desk, username: str, stamp: str) -> AdminUser | None:
+    """The account a session cookie names, if the cookie still carries the account's current stamp.
+
+    The cookie is signed but lives in the browser, and a copy of it stays valid as long as its
+    signature does; comparing the stamp with the database on every request is what lets sign-out,
+    a password reset and deleting the account end a session. Role changes need nothing extra: the
+    account is read afresh each time."""
+    user = get(desk, username)
+    if user is None or not user.security_stamp:
+        return None
+    return user if hmac.compare_digest(user.security_stamp.encode(), stamp.encode()) else None
+
+
+def sign_out_everywhere(desk: Desk, username: str) -> None:
+    """Replace the account's stamp: every session of this account ends, on every device."""
+    with desk.uow() as uow:
+        user = uow.admins.get(username)
+        if user is not None:
+            user.security_stamp = _new_stamp()
+            uow.admins.save(user)
+            uow.commit()
 
 
 def delete(desk: Desk, username: str) -> None:

@@ -144,6 +144,8 @@ class AdminUser:
     password_hash: str
     role: str
     created_at: datetime
+    # Random, replaced at sign-out and password reset: a session cookie is valid only while it holds the current one.
+    security_stamp: str = ""
 
 
 @dataclass

@@ -39,7 +39,7 @@ def _figure(chart_id: str, title: str, summary: str, width: int, height: int, bo
     return Markup(
         f'<figure class="chart" id="{chart_id}"><figcaption>{escape(title)}</figcaption>'
         f'<svg role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}" '
-        f'width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg" {FONT}>'
+        f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg" {FONT}>'
         f"<title>{escape(title)}</title>{body}</svg>{table}</figure>"
     )
 

@@ -16,8 +16,7 @@ def chat_page(slug: str):
         queue = uow.queues.get(slug)
     if queue is None:
         abort(404)
-    response = render_template("chat.html", queue=queue)
-    return response, 200, {"Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'self'"}
+    return render_template("chat.html", queue=queue)  # its CSP: web/security_headers.py
 
 
 @bp.get("/healthz")

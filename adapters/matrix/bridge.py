@@ -30,6 +30,7 @@ from nio import (
     WhoamiError,
 )
 
+from adapters import log_redaction
 from adapters.matrix import render
 from adapters.matrix.inbound import Action, StaffIntent, staff_intent
 from router import commands, staff
@@ -147,6 +148,7 @@ class MatrixBridge:
             self._kv_set(
                 session_key, json.dumps({"device_id": response.device_id, "access_token": response.access_token})
             )
+        log_redaction.remember([client.access_token])  # learnt at login: keep it out of every log line
         await self._join_queue_rooms()
 
     async def _join_queue_rooms(self) -> None:

@@ -61,9 +61,11 @@ def make_engine(url: str) -> sa.Engine:
     work (patron streams waking up) use a plain BEGIN, so WAL readers never queue behind writers.
     """
     url = normalise_url(url)
+    # hide_parameters: tokens, session keys and personal data are bound parameters; SQL errors and the
+    # engine's log would otherwise print them.
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -183,6 +183,7 @@ class AdminRow(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     role: str = Field(max_length=16)
     created_at: datetime = _time()
+    security_stamp: str = Field(default="", max_length=64)
 
 
 class AttemptRow(SQLModel, table=True):

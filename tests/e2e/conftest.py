@@ -24,6 +24,7 @@ from adapters.synapse_local import LocalSynapse
 from adapters.worker import Worker
 from router import duty
 from router.model import Backend, Queue
+from tests.e2e.csp_watch import CspWatchedBrowser
 from tests.e2e.librarian import Librarian
 from tests.slack_emulator import SlackEmulator
 from web import create_app
@@ -265,7 +266,7 @@ FLAGS = [
 
 
 @pytest.fixture(scope="session")
-def browser():
+def chromium():
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: `make test` installs it with apt-get")
     from playwright.sync_api import sync_playwright
@@ -274,3 +275,13 @@ def browser():
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield instance
         instance.close()
+
+
+@pytest.fixture
+def browser(chromium, request) -> Iterator[CspWatchedBrowser]:
+    """The session's Chromium, watched: a Content-Security-Policy violation on any page fails the test
+    (a test that provokes one on purpose says so with `@pytest.mark.csp_refusal_expected`)."""
+    watched = CspWatchedBrowser(chromium)
+    yield watched
+    if request.node.get_closest_marker("csp_refusal_expected") is None:
+        assert watched.violations == [], f"Content-Security-Policy violations: {watched.violations}"

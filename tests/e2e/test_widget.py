@@ -362,6 +362,7 @@ def test_timed_invitation_only_on_matching_pages_and_once_per_session(desk, site
     assert page.get_by_text("Need help finding something?").count() == 0  # once per session
 
 
+@pytest.mark.csp_refusal_expected  # the frame's frame-ancestors refuses the stranger's page
 def test_a_site_that_is_not_allowed_cannot_show_the_chat(desk, site, context):
     stranger = LibrarySite()  # another origin, not in the queue's allowed origins
     stranger.refdesk = desk.base_url

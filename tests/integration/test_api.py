@@ -159,7 +159,7 @@ def test_closed_conversation_refuses_new_messages(client):
 
 def test_patron_page_has_a_strict_csp_and_health_reports_the_backlog(client):
     page = client.get("/chat/general")
-    assert page.status_code == 200 and "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert client.get("/chat/nowhere").status_code == 404
     assert client.get("/healthz").json["outbox_pending"] == 0
 

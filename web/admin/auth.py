@@ -1,7 +1,9 @@
 """Sign-in, sign-out, CSRF and roles for every page under /admin.
 
 `guard` runs before each request to /admin: it loads the signed-in account (from the
-database each time, so a deleted account or a changed role takes effect at once), sends
+database each time, so a deleted account or a changed role takes effect at once) and checks
+the session's security stamp against the account's (so sign-out and `admin create --reset`
+end every session of that account, even a copied cookie), sends
 logged-out users to the login page, refuses a state-changing request without a valid CSRF
 token (400) and refuses it to a viewer (403). Pages add `@requires("viewer")` (any account)
 or `@requires("admin")` so the rule is visible where the route is.
@@ -45,8 +47,9 @@ def guard() -> Any:
     """Runs for every request; only /admin paths are checked (the patron API and Slack have their own auth)."""
     if not _admin_path():
         return None
-    username = session.get("admin")
-    g.admin = admins.get(desk(), username) if username else None
+    username, stamp = session.get("admin"), session.get("admin_stamp")
+    signed = isinstance(username, str) and isinstance(stamp, str)
+    g.admin = admins.signed_in(desk(), username, stamp) if signed else None
     if request.method not in SAFE_METHODS:
         token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken", "")
         try:
@@ -121,6 +124,7 @@ def login():
         if user is not None:
             session.clear()  # a fresh session (and CSRF token) at sign-in: no session fixation
             session["admin"] = user.username
+            session["admin_stamp"] = user.security_stamp
             session.permanent = False
             return redirect(_safe_next(request.args.get("next")))
         error = "Wrong username or password."
@@ -130,6 +134,10 @@ def login():
 
 @admin_bp.post("/logout")
 def logout():
+    """Signs the account out everywhere: one stamp per account cannot end a single session alone."""
+    user = current_admin()
+    if user is not None:
+        admins.sign_out_everywhere(desk(), user.username)
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("admin.login"))
