@@ -19,6 +19,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
     JoinError,
@@ -30,7 +31,7 @@ from nio import (
     WhoamiError,
 )
 
-from adapters.matrix import render
+from adapters.matrix import relations, render
 from adapters.matrix.inbound import Action, StaffIntent, staff_intent
 from router import commands, staff
 from router.errors import DeliveryError, RefdeskError
@@ -212,14 +213,14 @@ class MatrixBridge:
         return self._send(queue.room, render.notice_content(conversation, text, mentions), key)
 
     def remove_copies(self, queue: Queue, conversation: Conversation, refs: list[str]) -> None:
-        """Redact the root, everything related to it (thread replies, edits, reactions) and `refs`.
+        """Redact the root, everything hanging off it at any depth (replies, edits, reactions, files) and `refs`.
 
         The bot needs the room's redact power (moderator) for other people's events; an event it may
         not redact or that is gone is skipped, so the retention purge is not held back for ever.
+        Children go before their parents and the root last, so a run cut short is found again.
         """
         root = conversation.staff_thread_id
-        related = self._call(self._related(queue.room, root)) if root else []
-        for event_id in dict.fromkeys([*related, *refs]):
+        for event_id in self._call(relations.related_events(self._relations_page(queue.room), root, refs)):
             response = self._call(
                 self._client.room_redact(queue.room, event_id, reason="retention", tx_id=f"refdesk-redact-{event_id}")
             )
@@ -229,17 +230,30 @@ class MatrixBridge:
                     log.warning("matrix: cannot redact %s in %s: %s %s", event_id, queue.room, code, response.message)
                     continue
                 retry_after = response.retry_after_ms / 1000 if response.retry_after_ms else None
-                raise DeliveryError(f"Matrix refused to redact {event_id}: {code} {response.message}", retry_after)
+                raise DeliveryError(
+                    f"Matrix refused to redact {event_id}: {code} {response.message}", retry_after=retry_after
+                )
 
-    async def _related(self, room_id: str, root: str) -> list[str]:
-        """Every event relating to the root (thread replies, root edits, reactions), via /relations."""
-        found: list[str] = []
-        try:
-            async for event in self._client.room_get_event_relations(room_id, root):
-                found.append(event.event_id)
-        except Exception as exc:  # noqa: BLE001 - refs still cover what refdesk posted and relayed
-            log.warning("matrix: could not list the thread of %s: %s", root, exc)
-        return found
+    def _relations_page(self, room_id: str) -> relations.FetchPage:
+        """One page of `/relations/{event}` (recursive when asked); None when the event is not in this room."""
+
+        async def fetch(event_id: str, recurse: bool, token: str | None) -> dict[str, Any] | None:
+            query = {"limit": "100", **({"recurse": "true"} if recurse else {}), **({"from": token} if token else {})}
+            path = Api._build_path(["rooms", room_id, "relations", event_id], query, base_path="/_matrix/client/v1")
+            headers = {"Authorization": f"Bearer {self._client.access_token}"}
+            try:
+                response = await self._client.send("GET", path, headers=headers)
+                body = await response.json(content_type=None)
+            except (TimeoutError, OSError, ValueError) as exc:
+                raise DeliveryError(f"Matrix unreachable while listing a thread: {type(exc).__name__} {exc}") from exc
+            if response.status == 404:
+                return None
+            if response.status != 200:
+                retry_after = (body.get("retry_after_ms") or 0) / 1000 or None
+                raise DeliveryError(f"Matrix refused to list relations of {event_id}: {body}", retry_after=retry_after)
+            return body
+
+        return fetch
 
     def _send(self, room_id: str, content: dict[str, Any], key: str, event_type: str = "m.room.message") -> str:
         """Send with `key` as the transaction id: the homeserver turns a repeat into the same event."""

@@ -11,7 +11,8 @@ import requests
 from adapters.slack import render, tag_modal
 from router import retention
 from tests.e2e import patron
-from tests.e2e.conftest import CHANNEL, wait_until
+from router.model import Backend, Queue
+from tests.e2e.conftest import CHANNEL, staff_room, wait_until
 from tests.e2e.librarian import in_thread, roots
 from tests.e2e.patron import say
 from tests.e2e.test_slack_loop import root_for, start_chat, thread_texts
@@ -23,6 +24,11 @@ DAY = 86_400
 def stored(desk, conversation_id):
     with desk.container.desk.uow(read_only=True) as uow:
         return uow.conversations.get(conversation_id)
+
+
+def messages(desk, conversation_id):
+    with desk.container.desk.uow(read_only=True) as uow:
+        return uow.messages.after(conversation_id, 0, limit=1000)
 
 
 def matrix_chat(desk, page: str) -> tuple[dict, dict, str, str]:
@@ -83,6 +89,83 @@ def test_the_patron_deletes_their_chat_and_the_worker_redacts_the_thread(desk):
     wanted = {root["event_id"], copy, reply}
     desk.librarian.wait_for(lambda events: redacted(desk.librarian, wanted) == wanted)
     wait_until(lambda: stored(desk, chat["id"]) is None)
+
+
+def room_events(librarian, room_id: str) -> dict[str, dict]:
+    """Every event of the room as another member reads it now (`/messages`, newest first), by id."""
+    librarian.sync_once(0)
+    start, found = librarian._token, {}
+    for _ in range(50):
+        page = librarian._run(librarian.client.room_messages(room_id, start=start, limit=100))
+        found.update({event.source["event_id"]: event.source for event in page.chunk})
+        if not page.chunk or not page.end or page.end == start:
+            break
+        start = page.end
+    return found
+
+
+def thread_members(events: dict[str, dict], root: str) -> set[str]:
+    """The root and every event hanging off it, however deep (replies, edits of replies, reactions on them)."""
+    members, grown = {root}, True
+    while grown:
+        related = {
+            event_id
+            for event_id, event in events.items()
+            if ((event.get("content") or {}).get("m.relates_to") or {}).get("event_id") in members
+        }
+        grown = not related <= members
+        members |= related
+    return members
+
+
+def upload(desk, chat, name: str, data: bytes, mimetype: str) -> None:
+    from io import BytesIO
+
+    response = requests.post(
+        desk.api(f"/conversations/{chat['id']}/files"),
+        files={"file": (name, BytesIO(data), mimetype)},
+        headers={"Authorization": f"Bearer {chat['token']}"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.synapse
+def test_deleting_a_transferred_chat_leaves_no_readable_event_in_either_thread(desk, homeserver):
+    youth_room = staff_room(homeserver, "youth desk")
+    with desk.container.desk.uow() as uow:
+        uow.queues.add(Queue("youth", "Youth services", Backend.MATRIX, youth_room))
+        uow.commit()
+    chat, root, copy, reply = matrix_chat(desk, "https://library.example/nothing-left")
+    librarian, room = desk.librarian, desk.room_id
+    librarian.edit(room, reply, "Hello Ada, the map room is on floor 3.")  # m.replace of a reply: new text
+    librarian.react(room, copy, "👀")  # a reaction on a message inside the thread
+    upload(desk, chat, "card.pdf", b"%PDF-1.4 library card 21234000123456", "application/pdf")
+    librarian.wait_for(lambda events: [e for e in in_thread(events, root["event_id"]) if "url" in e["content"]])
+    librarian.reply_in_thread(room, root["event_id"], "!transfer youth")
+    new_root = librarian.wait_for(lambda events: roots(events, youth_room))[0]["event_id"]
+    say(desk, chat, "Thanks, and my card is 21234000123456", "m3")
+    late = librarian.wait_for(
+        lambda events: [e for e in in_thread(events, new_root) if "21234000123456" in e["content"].get("body", "")]
+    )[0]["event_id"]
+    librarian.react(youth_room, late, "✅")
+    answer = librarian.reply_in_thread(youth_room, new_root, "Noted, Ada.")
+    librarian.edit(youth_room, answer, "Noted, Ada Lovelace.")
+    wait_until(lambda: any(m.body == "Noted, Ada Lovelace." for m in messages(desk, chat["id"])))
+
+    threads = {room: root["event_id"], youth_room: new_root}
+    before = {where: thread_members(room_events(librarian, where), top) for where, top in threads.items()}
+    assert len(before[room]) >= 10 and len(before[youth_room]) >= 6  # edits, reactions, notices, files, replies
+
+    url, headers = desk.api(f"/conversations/{chat['id']}"), {"Authorization": f"Bearer {chat['token']}"}
+    assert requests.delete(url, headers=headers, timeout=10).status_code == 204
+    wait_until(lambda: stored(desk, chat["id"]) is None, timeout=60)
+
+    readable = {}
+    for where, members in before.items():
+        now = room_events(librarian, where)
+        readable[where] = sorted(now[event_id]["type"] for event_id in members if now[event_id]["content"])
+    assert readable == {room: [], youth_room: []}
 
 
 @pytest.mark.synapse
