@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -24,6 +25,7 @@ from nio import (
     AsyncClientConfig,
     JoinError,
     MessageDirection,
+    RoomGetStateError,
     RoomMessagesError,
     RoomRedactError,
     RoomSendError,
@@ -31,9 +33,9 @@ from nio import (
     WhoamiError,
 )
 
-from adapters.matrix import relations, render
+from adapters.matrix import power, relations, render
 from adapters.matrix.inbound import Action, StaffIntent, staff_intent
-from router import commands, staff
+from router import commands, health, staff
 from router.errors import DeliveryError, RefdeskError
 from router.journal import Desk, Inbound
 from router.model import Backend, Conversation, Message, Queue, StoredFile
@@ -58,6 +60,7 @@ def sync_filter(timeline_limit: int) -> dict[str, Any]:
 
 PERMANENT_ERRORS = {"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_BAD_JSON"}
 GAP_PAGES = 50
+POWER_CHECK_SECONDS = 300  # how often the bot re-reads each room's power levels (redact rights)
 
 
 class MatrixBridge:
@@ -94,6 +97,7 @@ class MatrixBridge:
         self._thread = threading.Thread(target=self._loop.run_forever, name="matrix-loop", daemon=True)
         self._client: AsyncClient | None = None
         self._rooms: dict[str, list[str]] = {}
+        self._power_checked = float("-inf")
         self._names: dict[str, str] = {}
         self._stopping = threading.Event()
         self._sync_task: asyncio.Future | None = None
@@ -157,7 +161,26 @@ class MatrixBridge:
             response = await self._client.join(room_id)
             if isinstance(response, JoinError):
                 log.error("cannot join Matrix room %s for queue(s) %s: %s", room_id, rooms[room_id], response.message)
+        due = time.monotonic() >= self._power_checked + POWER_CHECK_SECONDS
+        for room_id in rooms if due else rooms.keys() - self._rooms.keys():
+            await self._check_redact_power(room_id, rooms[room_id])
+        self._power_checked = time.monotonic() if due else self._power_checked
         self._rooms = rooms
+
+    async def _check_redact_power(self, room_id: str, slugs: list[str]) -> None:
+        """Record (or clear) a health warning when the room's power levels do not let the bot redact."""
+        response = await self._client.room_get_state(room_id)
+        if isinstance(response, RoomGetStateError):
+            log.warning("matrix: cannot read the power levels of %s: %s", room_id, response.message)
+            return
+        shortfall = power.redact_shortfall(response.events, self.user_id)
+        with self.desk.uow() as uow:
+            for slug in slugs:
+                if shortfall:
+                    health.record_warning(uow, slug, power.shortfall_warning(room_id, *shortfall))
+                else:
+                    health.clear_warning(uow, slug)
+            uow.commit()
 
     # -- StaffChannel -----------------------------------------------------
 

@@ -10,8 +10,8 @@ import requests
 
 from adapters.slack import render, tag_modal
 from router import retention
-from tests.e2e import patron
 from router.model import Backend, Queue
+from tests.e2e import patron
 from tests.e2e.conftest import CHANNEL, staff_room, wait_until
 from tests.e2e.librarian import in_thread, roots
 from tests.e2e.patron import say
@@ -270,3 +270,20 @@ def test_the_tag_button_opens_a_modal_whose_submission_is_saved(slack_desk):
     )
     saved = wait_until(lambda: stored(desk, chat["id"]) if stored(desk, chat["id"]).read_level else None)
     assert (saved.read_level, saved.tags, saved.faq_candidate) == (4, ["maps", "local-history"], True)
+
+
+@pytest.mark.synapse
+def test_healthz_names_a_matrix_queue_whose_room_does_not_let_the_bot_redact(desk, homeserver):
+    librarians_room = homeserver.server.create_room(
+        homeserver.librarian["access_token"], "the librarian's own room", invite=[homeserver.bot_user_id]
+    )  # the librarian created it: the bot joins with the default power level, 0
+    with desk.container.desk.uow() as uow:
+        uow.queues.add(Queue("branch", "Branch", Backend.MATRIX, librarians_room))
+        uow.commit()
+
+    def warnings():
+        return requests.get(f"{desk.base_url}/healthz", timeout=5).json()["warnings"]
+
+    found = wait_until(lambda: warnings().get("branch"), timeout=60)  # checked when the bot joins the room
+    assert "power level is 0, redacting needs 50" in found and "moderator (power level 50)" in found
+    assert "general" not in warnings()  # the bot created the desk's own room: it can redact there
