@@ -38,7 +38,7 @@ from adapters.matrix.inbound import Action, StaffIntent, staff_intent
 from router import commands, health, staff
 from router.errors import DeliveryError, RefdeskError
 from router.journal import Desk, Inbound
-from router.model import Backend, Conversation, Message, Queue, StoredFile
+from router.model import Backend, Conversation, Message, Queue, ScrubbedCopy, StoredFile
 from router.typing import staff_typing
 
 log = logging.getLogger(__name__)
@@ -256,6 +256,13 @@ class MatrixBridge:
                 raise DeliveryError(
                     f"Matrix refused to redact {event_id}: {code} {response.message}", retry_after=retry_after
                 )
+
+    def anonymise_copies(self, queue: Queue, conversation: Conversation, copies: list[ScrubbedCopy]) -> None:
+        """Redact the whole thread: an `m.replace` edit would leave the original text in the event and its history.
+
+        The scrubbed transcript stays in refdesk (admin, Transcripts); see docs/decisions.md.
+        """
+        self.remove_copies(queue, conversation, [copy.ref for copy in copies])
 
     def _relations_page(self, room_id: str) -> relations.FetchPage:
         """One page of `/relations/{event}` (recursive when asked); None when the event is not in this room."""

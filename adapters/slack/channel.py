@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack import render
 from router.errors import DeliveryError
-from router.model import Conversation, Message, Queue, StoredFile
+from router.model import Conversation, Message, Queue, ScrubbedCopy, StoredFile
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,30 @@ class SlackStaffChannel:
                 if not any(code in str(exc) for code in ("message_not_found", "cant_delete_message")):
                     raise
                 log.info("slack: %s in %s not deleted: %s", ts, queue.room, exc)
+
+    def anonymise_copies(self, queue: Queue, conversation: Conversation, copies: list[ScrubbedCopy]) -> None:
+        """Show the scrubbed text in each of the bot's posts (`chat.update`); the root is drawn again, anonymised.
+
+        Slack lets a bot edit only its own messages: people's replies keep what they wrote, and files
+        stay until the chat is deleted. A post already gone or no longer editable is skipped.
+        """
+        for copy in copies:
+            if copy.message is not None:
+                fields: dict[str, Any] = {"text": render.patron_text(conversation, copy.message)}
+            elif copy.notice is not None:
+                fields = {"text": render.notice_text(copy.notice)}
+            else:
+                fields = {
+                    "text": render.root_text(queue, conversation),
+                    "blocks": render.root_blocks(queue, conversation, copy.note, self.targets()),
+                }
+            self.pacer.acquire(queue.room)
+            try:
+                self._call("chat_update", queue.room, channel=queue.room, ts=copy.ref, **fields)
+            except DeliveryError as exc:
+                if not any(code in str(exc) for code in ("message_not_found", "cant_update_message", "edit_window")):
+                    raise
+                log.info("slack: %s in %s not anonymised: %s", copy.ref, queue.room, exc)
 
     # -- helpers ------------------------------------------------------------
 
