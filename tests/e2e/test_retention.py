@@ -287,3 +287,60 @@ def test_healthz_names_a_matrix_queue_whose_room_does_not_let_the_bot_redact(des
     found = wait_until(lambda: warnings().get("branch"), timeout=60)  # checked when the bot joins the room
     assert "power level is 0, redacting needs 50" in found and "moderator (power level 50)" in found
     assert "general" not in warnings()  # the bot created the desk's own room: it can redact there
+
+
+# -- anonymising reaches the staff side -------------------------------------------------------
+
+
+def close(desk, chat) -> None:
+    headers = {"Authorization": f"Bearer {chat['token']}"}
+    assert requests.post(desk.api(f"/conversations/{chat['id']}/close"), headers=headers, timeout=10).ok
+    wait_until(lambda: stored(desk, chat["id"]).status.value == "closed")
+
+
+@pytest.mark.synapse
+def test_anonymising_redacts_the_matrix_thread_and_keeps_the_scrubbed_chat(desk):
+    chat, root, copy, reply = matrix_chat(desk, "https://library.example/anonymise-matrix")
+    librarian, room = desk.librarian, desk.room_id
+    librarian.edit(room, reply, "Hello Ada Lovelace, the map room is on floor 2.")
+    librarian.react(room, copy, "👀")
+    close(desk, chat)
+    members = thread_members(room_events(librarian, room), root["event_id"])
+    assert len(members) >= 6
+
+    def readable():
+        now = room_events(librarian, room)
+        return sorted(now[event_id]["type"] for event_id in members if now[event_id]["content"])
+
+    assert readable()
+    retention.anonymise(desk.container.desk, chat["id"])
+    wait_until(lambda: readable() == [], timeout=60)
+    kept = stored(desk, chat["id"])
+    assert kept is not None and kept.name is None and kept.anonymised_at is not None
+    assert [m.body for m in messages(desk, chat["id"])][:2] == ["Hi, I'm [name], [email]", "Old maps please"]
+
+
+@pytest.mark.slack
+def test_anonymising_shows_the_scrubbed_text_in_the_bots_slack_posts(slack_desk):
+    desk, slack = slack_desk, slack_desk.slack
+    chat = start_chat(desk, "https://library.example/anonymise-slack", name="Ada Lovelace")
+    say(desk, chat, "I'm Ada, card 21234000123456", "a1")
+    root = root_for(slack, "/anonymise-slack")
+    wait_until(lambda: thread_texts(slack, root["ts"]))
+    slack.staff_posts("U0ANN", CHANNEL, "Hi Ada, noted", thread_ts=root["ts"])
+    wait_until(lambda: stored(desk, chat["id"]).claimed_by)
+    close(desk, chat)
+
+    def posts(by_bot: bool) -> list[dict]:
+        everything = {m["ts"]: m for m in [slack.message(CHANNEL, root["ts"]), *slack.thread(CHANNEL, root["ts"])]}
+        return [m for m in everything.values() if bool(m.get("bot_id")) == by_bot]
+
+    def personal(message: dict) -> bool:
+        text = str({key: message.get(key) for key in ("text", "blocks")})
+        return any(word in text for word in ("Ada", "Lovelace", "21234000123456", "anonymise-slack"))
+
+    assert any(personal(m) for m in posts(by_bot=True))
+    retention.anonymise(desk.container.desk, chat["id"])
+    wait_until(lambda: not any(personal(m) for m in posts(by_bot=True)))
+    assert any("[card number]" in m["text"] for m in posts(by_bot=True))
+    assert [m["text"] for m in posts(by_bot=False)] == ["Hi Ada, noted"]  # a bot cannot edit people's messages
