@@ -38,6 +38,9 @@ PERMANENT_ERRORS = {
 }
 
 
+NOT_REMOVABLE = ("message_not_found", "cant_delete_message")
+
+
 class ChannelPacer:
     """A token bucket per channel: `rate` posts a second with bursts of `burst`."""
 
@@ -161,28 +164,39 @@ class SlackStaffChannel:
         return found or self._post(queue.room, key, conversation, text=body, thread_ts=thread)
 
     def remove_copies(self, queue: Queue, conversation: Conversation, refs: list[str]) -> None:
-        """`chat.delete` the root and every bot message in the thread; Slack lets a bot delete only its own.
+        """`chat.delete` the root and every bot message in the thread, and `files.delete` the files the bot uploaded.
 
-        Staff replies (people's messages) stay in Slack: `cant_delete_message` is skipped, as is a
-        message already gone, so a second run (or a retry after a crash) changes nothing.
+        Slack lets a bot delete only its own: staff replies (people's messages) stay in Slack.
+        `cant_delete_message` is skipped, as is a message or file already gone, so a second run
+        (or a retry after a crash) changes nothing. Deleting the message that shared a file does
+        not delete the file, hence the second call.
         """
         root = conversation.staff_thread_id
-        posted = list(refs)
+        posted = [ref for ref in refs if not ref.startswith("F")]
+        files = [ref for ref in refs if ref.startswith("F")]  # a patron's upload is recorded by its file id
         if root:
             try:
                 thread = self._call("conversations_replies", queue.room, channel=queue.room, ts=root, limit=1000)
-                posted += [str(m["ts"]) for m in thread.get("messages", []) if m.get("bot_id")]
+                mine = [m for m in thread.get("messages", []) if m.get("bot_id")]
+                posted += [str(m["ts"]) for m in mine]
+                files += [str(f["id"]) for m in mine for f in m.get("files") or [] if f.get("id")]
             except DeliveryError as exc:
                 if "thread_not_found" not in str(exc) and "message_not_found" not in str(exc):
                     raise
+        for file_id in dict.fromkeys(files):
+            self._remove(queue.room, "files_delete", {"file": file_id}, ("file_not_found", "cant_delete_file"))
         for ts in [t for t in dict.fromkeys(posted) if t != root] + ([root] if root else []):
-            self.pacer.acquire(queue.room)
-            try:
-                self._call("chat_delete", queue.room, channel=queue.room, ts=ts)
-            except DeliveryError as exc:
-                if not any(code in str(exc) for code in ("message_not_found", "cant_delete_message")):
-                    raise
-                log.info("slack: %s in %s not deleted: %s", ts, queue.room, exc)
+            self._remove(queue.room, "chat_delete", {"channel": queue.room, "ts": ts}, NOT_REMOVABLE)
+
+    def _remove(self, channel: str, method: str, arguments: dict[str, str], skip: tuple[str, ...]) -> None:
+        """One paced deletion; a copy already gone or not the bot's to delete is logged and skipped."""
+        self.pacer.acquire(channel)
+        try:
+            self._call(method, channel, **arguments)
+        except DeliveryError as exc:
+            if not any(code in str(exc) for code in skip):
+                raise
+            log.info("slack: %s in %s not removed: %s", arguments, channel, exc)
 
     def anonymise_copies(self, queue: Queue, conversation: Conversation, copies: list[ScrubbedCopy]) -> None:
         """Show the scrubbed text in each of the bot's posts (`chat.update`); the root is drawn again, anonymised.

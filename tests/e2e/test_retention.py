@@ -230,6 +230,37 @@ def test_a_purge_deletes_the_bots_slack_messages(slack_desk):
 
 
 @pytest.mark.slack
+def test_deleting_a_transferred_slack_chat_leaves_only_peoples_replies_and_no_file(slack_desk):
+    desk, slack = slack_desk, slack_desk.slack
+    slack.add_channel("C0YOUTH", "youth-desk")
+    with desk.container.desk.uow() as uow:
+        uow.queues.add(Queue("youth", "Youth services", Backend.SLACK, "C0YOUTH"))
+        uow.commit()
+    chat = start_chat(desk, "https://library.example/purge-transfer", name="Ada")
+    say(desk, chat, "hello, my card is 21234000123456", "p1")
+    upload(desk, chat, "card.pdf", b"%PDF-1.4 library card", "application/pdf")
+    root = root_for(slack, "/purge-transfer")["ts"]
+    file_id = wait_until(lambda: [m for m in slack.thread(CHANNEL, root) if m.get("files")])[0]["files"][0]["id"]
+    slack.staff_posts("U0ANN", CHANNEL, "Hi Ada", thread_ts=root)
+    wait_until(lambda: stored(desk, chat["id"]).claimed_by)
+    slack.staff_posts("U0ANN", CHANNEL, "!transfer youth", thread_ts=root)
+    new_root = wait_until(lambda: [m["ts"] for m in slack.messages("C0YOUTH") if "/purge-transfer" in m["text"]])[0]
+    say(desk, chat, "still here", "p2")
+    wait_until(lambda: [m for m in slack.thread("C0YOUTH", new_root) if "still here" in m["text"]])
+    slack.staff_posts("U0BO", "C0YOUTH", "Hello again Ada", thread_ts=new_root)
+
+    url, headers = desk.api(f"/conversations/{chat['id']}"), {"Authorization": f"Bearer {chat['token']}"}
+    assert requests.delete(url, headers=headers, timeout=10).status_code == 204
+    wait_until(lambda: stored(desk, chat["id"]) is None, timeout=60)
+    left = {
+        channel: sorted(m["text"] for m in slack.messages(channel) if (m.get("thread_ts") or m["ts"]) == ts)
+        for channel, ts in ((CHANNEL, root), ("C0YOUTH", new_root))
+    }
+    assert left == {CHANNEL: ["!transfer youth", "Hi Ada"], "C0YOUTH": ["Hello again Ada"]}  # people's, not the bot's
+    assert file_id not in slack.workspace.files  # the uploaded file itself, not only the message that shared it
+
+
+@pytest.mark.slack
 def test_the_tag_button_opens_a_modal_whose_submission_is_saved(slack_desk):
     desk, slack = slack_desk, slack_desk.slack
     chat = start_chat(desk, "https://library.example/tag-modal")
