@@ -20,12 +20,10 @@ from collections.abc import Coroutine
 from typing import Any
 
 from nio import (
-    Api,
     AsyncClient,
     AsyncClientConfig,
     JoinError,
     MessageDirection,
-    RoomGetStateError,
     RoomMessagesError,
     RoomRedactError,
     RoomSendError,
@@ -35,7 +33,7 @@ from nio import (
 
 from adapters.matrix import power, relations, render
 from adapters.matrix.inbound import Action, StaffIntent, staff_intent
-from router import commands, health, staff
+from router import commands, staff
 from router.errors import DeliveryError, RefdeskError
 from router.journal import Desk, Inbound
 from router.model import Backend, Conversation, Message, Queue, ScrubbedCopy, StoredFile
@@ -163,24 +161,9 @@ class MatrixBridge:
                 log.error("cannot join Matrix room %s for queue(s) %s: %s", room_id, rooms[room_id], response.message)
         due = time.monotonic() >= self._power_checked + POWER_CHECK_SECONDS
         for room_id in rooms if due else rooms.keys() - self._rooms.keys():
-            await self._check_redact_power(room_id, rooms[room_id])
+            await power.check_redact_power(self._client, self.desk, self.user_id, room_id, rooms[room_id])
         self._power_checked = time.monotonic() if due else self._power_checked
         self._rooms = rooms
-
-    async def _check_redact_power(self, room_id: str, slugs: list[str]) -> None:
-        """Record (or clear) a health warning when the room's power levels do not let the bot redact."""
-        response = await self._client.room_get_state(room_id)
-        if isinstance(response, RoomGetStateError):
-            log.warning("matrix: cannot read the power levels of %s: %s", room_id, response.message)
-            return
-        shortfall = power.redact_shortfall(response.events, self.user_id)
-        with self.desk.uow() as uow:
-            for slug in slugs:
-                if shortfall:
-                    health.record_warning(uow, slug, power.shortfall_warning(room_id, *shortfall))
-                else:
-                    health.clear_warning(uow, slug)
-            uow.commit()
 
     # -- StaffChannel -----------------------------------------------------
 
@@ -243,7 +226,9 @@ class MatrixBridge:
         Children go before their parents and the root last, so a run cut short is found again.
         """
         root = conversation.staff_thread_id
-        for event_id in self._call(relations.related_events(self._relations_page(queue.room), root, refs)):
+        for event_id in self._call(
+            relations.related_events(relations.page_reader(self._client, queue.room), root, refs)
+        ):
             response = self._call(
                 self._client.room_redact(queue.room, event_id, reason="retention", tx_id=f"refdesk-redact-{event_id}")
             )
@@ -263,27 +248,6 @@ class MatrixBridge:
         The scrubbed transcript stays in refdesk (admin, Transcripts); see docs/decisions.md.
         """
         self.remove_copies(queue, conversation, [copy.ref for copy in copies])
-
-    def _relations_page(self, room_id: str) -> relations.FetchPage:
-        """One page of `/relations/{event}` (recursive when asked); None when the event is not in this room."""
-
-        async def fetch(event_id: str, recurse: bool, token: str | None) -> dict[str, Any] | None:
-            query = {"limit": "100", **({"recurse": "true"} if recurse else {}), **({"from": token} if token else {})}
-            path = Api._build_path(["rooms", room_id, "relations", event_id], query, base_path="/_matrix/client/v1")
-            headers = {"Authorization": f"Bearer {self._client.access_token}"}
-            try:
-                response = await self._client.send("GET", path, headers=headers)
-                body = await response.json(content_type=None)
-            except (TimeoutError, OSError, ValueError) as exc:
-                raise DeliveryError(f"Matrix unreachable while listing a thread: {type(exc).__name__} {exc}") from exc
-            if response.status == 404:
-                return None
-            if response.status != 200:
-                retry_after = (body.get("retry_after_ms") or 0) / 1000 or None
-                raise DeliveryError(f"Matrix refused to list relations of {event_id}: {body}", retry_after=retry_after)
-            return body
-
-        return fetch
 
     def _send(self, room_id: str, content: dict[str, Any], key: str, event_type: str = "m.room.message") -> str:
         """Send with `key` as the transaction id: the homeserver turns a repeat into the same event."""

@@ -7,8 +7,15 @@ joins a queue's room and every few minutes after, so /healthz and the admin show
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from nio import AsyncClient, RoomGetStateError
+
+from router import health
+from router.journal import Desk
+
+log = logging.getLogger(__name__)
 DEFAULT_REDACT = 50  # the spec's default for `redact`, and Element's "Moderator"
 
 
@@ -47,3 +54,19 @@ def shortfall_warning(room_id: str, level: int, needed: int) -> str:
         f"{needed}): deleting or anonymising a chat would leave librarians' replies, edits and reactions readable. "
         "Make the bot a moderator (power level 50) in that room."
     )
+
+
+async def check_redact_power(client: AsyncClient, desk: Desk, user_id: str, room_id: str, slugs: list[str]) -> None:
+    """Record (or clear) a health warning for the room's queues when the bot cannot redact there."""
+    response = await client.room_get_state(room_id)
+    if isinstance(response, RoomGetStateError):
+        log.warning("matrix: cannot read the power levels of %s: %s", room_id, response.message)
+        return
+    shortfall = redact_shortfall(response.events, user_id)
+    with desk.uow() as uow:
+        for slug in slugs:
+            if shortfall:
+                health.record_warning(uow, slug, shortfall_warning(room_id, *shortfall))
+            else:
+                health.clear_warning(uow, slug)
+        uow.commit()

@@ -11,8 +11,15 @@ starting point as well, which covers deeper chains and a purge that a crash inte
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+
+from nio import Api, AsyncClient
+
+from router.errors import DeliveryError
+
+log = logging.getLogger(__name__)
 
 # (event id, recurse, pagination token) -> the JSON page, or None when the event is not in this room
 FetchPage = Callable[[str, bool, str | None], Awaitable[dict[str, Any] | None]]
@@ -84,3 +91,30 @@ def _depth(event_id: str, parents: dict[str, str | None]) -> int:
         depth, seen = depth + 1, seen | {parent}
         parent = parents.get(parent)
     return depth
+
+
+def page_reader(client: AsyncClient, room_id: str) -> FetchPage:
+    """One page of `/relations/{event}` in `room_id`, recursive when asked.
+
+    None when the event is not in this room (404), or when the bot may not read the room any more
+    (403: it left or was removed): nothing can be redacted there, and the purge must not wait for ever.
+    """
+
+    async def fetch(event_id: str, recurse: bool, token: str | None) -> dict[str, Any] | None:
+        query = {"limit": "100", **({"recurse": "true"} if recurse else {}), **({"from": token} if token else {})}
+        path = Api._build_path(["rooms", room_id, "relations", event_id], query, base_path="/_matrix/client/v1")
+        try:
+            response = await client.send("GET", path, headers={"Authorization": f"Bearer {client.access_token}"})
+            body = await response.json(content_type=None)
+        except (TimeoutError, OSError, ValueError) as exc:
+            raise DeliveryError(f"Matrix unreachable while listing a thread: {type(exc).__name__} {exc}") from exc
+        if response.status in (403, 404):
+            if response.status == 403:
+                log.warning("matrix: cannot list relations of %s in %s: %s", event_id, room_id, body)
+            return None
+        if response.status != 200:
+            retry_after = (body.get("retry_after_ms") or 0) / 1000 or None
+            raise DeliveryError(f"Matrix refused to list relations of {event_id}: {body}", retry_after=retry_after)
+        return body
+
+    return fetch
