@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from router import followup, health, retention, staff
+from router import followup, health, retention, scrubbed_copies, staff
 from router.errors import DeliveryError
 from router.followup_email import followup_email
 from router.journal import Desk
@@ -89,7 +89,9 @@ def deliver_one(
             _mark_delivered(desk, item, queue.slug)
             retention.finish_deletion(desk, item.conversation_id)
             return True
-        if item.kind is OutboxKind.OPEN_THREAD:
+        if item.kind is OutboxKind.SCRUB_COPIES:  # retention: an anonymised chat's staff-side copies
+            scrubbed_copies.apply(desk, channels, item.conversation_id)
+        elif item.kind is OutboxKind.OPEN_THREAD:
             item.staff_ref = channel.open_thread(queue, conversation, key, again)
         elif conversation.staff_thread_id is None:
             raise DeliveryError("thread root not posted yet")

@@ -25,3 +25,28 @@ def clear_problem(uow: UnitOfWork, queue_slug: str) -> None:
 
 def problems(uow: UnitOfWork) -> dict[str, str]:
     return {key[len(PREFIX) :]: value for key, value in uow.kv.with_prefix(PREFIX).items()}
+
+
+# Warnings: the desk works, but something an operator should fix (the bot cannot redact staff
+# messages, so retention would leave them readable). Patrons are not told; /healthz and the admin are.
+WARNING_PREFIX = "queue_warning:"
+
+
+def record_warning(uow: UnitOfWork, queue_slug: str, warning: str) -> None:
+    uow.kv.set(WARNING_PREFIX + queue_slug, warning[:500])
+
+
+def clear_warning(uow: UnitOfWork, queue_slug: str) -> None:
+    uow.kv.delete(WARNING_PREFIX + queue_slug)
+
+
+def warnings(uow: UnitOfWork) -> dict[str, str]:
+    return {key[len(WARNING_PREFIX) :]: value for key, value in uow.kv.with_prefix(WARNING_PREFIX).items()}
+
+
+def everything(uow: UnitOfWork) -> dict[str, str]:
+    """Problems and warnings per queue, in one line each, for pages that list queues."""
+    found = warnings(uow)
+    for slug, problem in problems(uow).items():
+        found[slug] = f"{problem}; {found[slug]}" if slug in found else problem
+    return found

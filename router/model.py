@@ -54,6 +54,7 @@ class OutboxKind(enum.StrEnum):
     TRANSCRIPT_EMAIL = "transcript_email"
     FOLLOWUP_EMAIL = "followup_email"  # a staff reply emailed to a patron who left (router.followup)
     REMOVE_COPIES = "remove_copies"  # retention: delete/redact the staff-side copies, then the rows (router.retention)
+    SCRUB_COPIES = "scrub_copies"  # retention: an anonymised chat's staff-side copies too (router.scrubbed_copies)
 
     @property
     def lane(self) -> str:
@@ -233,3 +234,17 @@ class OutboxItem:
     def idempotency_key(self) -> str:
         """Stable per item, so a retried send is recognised by the platform."""
         return f"refdesk-{self.kind}-{self.message_id or self.id}"
+
+
+@dataclass(frozen=True)
+class ScrubbedCopy:
+    """One of the bot's posts in a staff thread and what it shows once the chat is anonymised.
+
+    `message`: a patron message (already scrubbed); `notice`: a refdesk notice (scrubbed); neither:
+    the thread root, drawn again from the anonymised conversation with `note` as its status.
+    """
+
+    ref: str
+    message: Message | None = None
+    notice: str | None = None
+    note: str | None = None

@@ -20,6 +20,7 @@ from router.model import (
     Message,
     OutboxItem,
     Queue,
+    ScrubbedCopy,
     StoredFile,
     StreamEvent,
 )
@@ -305,5 +306,12 @@ class StaffChannel(Protocol):
 
         Idempotent: a copy already gone counts as removed. Copies the bot may not remove
         (another person's Slack message) are skipped, not retried forever.
+        """
+        ...
+
+    def anonymise_copies(self, queue: Queue, conversation: Conversation, copies: list[ScrubbedCopy]) -> None:
+        """Leave no personal data in the thread rooted at `conversation.staff_thread_id`, keeping what can stay.
+
+        `copies` are the bot's posts there with their scrubbed text. Idempotent like `remove_copies`.
         """
         ...

@@ -279,8 +279,13 @@ def _resume(desk: Desk, channels: Mapping[Backend, StaffChannel], report: PurgeR
 
 
 def anonymise(desk: Desk, conversation_id: str, card_pattern: Any = None) -> bool:
-    """Remove the patron's name, email and page; scrub personal data from every message and snapshot."""
+    """Remove the patron's name, email and page; scrub personal data from every message and snapshot.
+
+    The staff-side copies follow through the outbox (SCRUB_COPIES, `router.scrubbed_copies`) unless
+    the policy keeps platform copies.
+    """
     card = card_pattern if hasattr(card_pattern, "sub") else compile_card_pattern(card_pattern)
+    policy = get_policy(desk)
     with desk.uow() as uow:
         conversation = uow.conversations.get(conversation_id, for_update=True)
         if conversation is None or conversation.anonymised_at is not None:
@@ -298,12 +303,19 @@ def anonymise(desk: Desk, conversation_id: str, card_pattern: Any = None) -> boo
                 event.data = {**event.data, "body": scrub(body, names, card), "html": None}
                 uow.events.save(event)
         for item in uow.outbox.for_conversation(conversation_id):
-            if "to" in item.payload:  # transcript and follow-up emails name the address
-                item.payload = {k: v for k, v in item.payload.items() if k != "to"}
+            text = item.payload.get("text")  # notices quote the patron (a transfer's "Ada: …" context)
+            payload = {k: v for k, v in item.payload.items() if k != "to"}  # emails name the address
+            if isinstance(text, str):
+                payload["text"] = scrub(text, names, card)
+            if payload != item.payload:
+                item.payload = payload
                 uow.outbox.save(item)
         conversation.name = conversation.email = conversation.page_url = None
         conversation.rating_comment = scrub(conversation.rating_comment or "", names, card) or None
         conversation.anonymised_at = desk.clock.now()
         uow.conversations.save(conversation)
+        if policy.purge_platform_copies and conversation.staff_thread_id:
+            enqueue(uow, conversation, OutboxKind.SCRUB_COPIES, conversation.anonymised_at)
+            uow.after_commit(lambda: desk.notifier.publish(OUTBOX_TOPIC))
         uow.commit()
     return True

@@ -25,11 +25,13 @@ def healthz():
     with desk().uow() as uow:
         pending = uow.outbox.pending_count()
         broken = health.problems(uow)
+        warnings = health.warnings(uow)  # the desk works, but e.g. retention cannot redact staff messages
     return jsonify(
         {
             "ok": True,
             "status": "degraded" if broken else "ok",
             "problems": broken,
+            "warnings": warnings,
             "outbox_pending": pending,
             "database": container().engine.dialect.name,
         }

@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -31,12 +32,12 @@ from nio import (
 )
 
 from adapters import log_redaction
-from adapters.matrix import render
+from adapters.matrix import power, relations, render
 from adapters.matrix.inbound import Action, StaffIntent, staff_intent
 from router import commands, staff
 from router.errors import DeliveryError, RefdeskError
 from router.journal import Desk, Inbound
-from router.model import Backend, Conversation, Message, Queue, StoredFile
+from router.model import Backend, Conversation, Message, Queue, ScrubbedCopy, StoredFile
 from router.staff_text import file_label
 from router.typing import staff_typing
 
@@ -59,6 +60,7 @@ def sync_filter(timeline_limit: int) -> dict[str, Any]:
 
 PERMANENT_ERRORS = {"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_BAD_JSON"}
 GAP_PAGES = 50
+POWER_CHECK_SECONDS = 300  # how often the bot re-reads each room's power levels (redact rights)
 
 
 class MatrixBridge:
@@ -95,6 +97,7 @@ class MatrixBridge:
         self._thread = threading.Thread(target=self._loop.run_forever, name="matrix-loop", daemon=True)
         self._client: AsyncClient | None = None
         self._rooms: dict[str, list[str]] = {}
+        self._power_checked = float("-inf")
         self._names: dict[str, str] = {}
         self._stopping = threading.Event()
         self._sync_task: asyncio.Future | None = None
@@ -159,6 +162,10 @@ class MatrixBridge:
             response = await self._client.join(room_id)
             if isinstance(response, JoinError):
                 log.error("cannot join Matrix room %s for queue(s) %s: %s", room_id, rooms[room_id], response.message)
+        due = time.monotonic() >= self._power_checked + POWER_CHECK_SECONDS
+        for room_id in rooms if due else rooms.keys() - self._rooms.keys():
+            await power.check_redact_power(self._client, self.desk, self.user_id, room_id, rooms[room_id])
+        self._power_checked = time.monotonic() if due else self._power_checked
         self._rooms = rooms
 
     # -- StaffChannel -----------------------------------------------------
@@ -215,14 +222,16 @@ class MatrixBridge:
         return self._send(queue.room, render.notice_content(conversation, text, mentions), key)
 
     def remove_copies(self, queue: Queue, conversation: Conversation, refs: list[str]) -> None:
-        """Redact the root, everything related to it (thread replies, edits, reactions) and `refs`.
+        """Redact the root, everything hanging off it at any depth (replies, edits, reactions, files) and `refs`.
 
         The bot needs the room's redact power (moderator) for other people's events; an event it may
         not redact or that is gone is skipped, so the retention purge is not held back for ever.
+        Children go before their parents and the root last, so a run cut short is found again.
         """
         root = conversation.staff_thread_id
-        related = self._call(self._related(queue.room, root)) if root else []
-        for event_id in dict.fromkeys([*related, *refs]):
+        for event_id in self._call(
+            relations.related_events(relations.page_reader(self._client, queue.room), root, refs)
+        ):
             response = self._call(
                 self._client.room_redact(queue.room, event_id, reason="retention", tx_id=f"refdesk-redact-{event_id}")
             )
@@ -232,17 +241,16 @@ class MatrixBridge:
                     log.warning("matrix: cannot redact %s in %s: %s %s", event_id, queue.room, code, response.message)
                     continue
                 retry_after = response.retry_after_ms / 1000 if response.retry_after_ms else None
-                raise DeliveryError(f"Matrix refused to redact {event_id}: {code} {response.message}", retry_after)
+                raise DeliveryError(
+                    f"Matrix refused to redact {event_id}: {code} {response.message}", retry_after=retry_after
+                )
 
-    async def _related(self, room_id: str, root: str) -> list[str]:
-        """Every event relating to the root (thread replies, root edits, reactions), via /relations."""
-        found: list[str] = []
-        try:
-            async for event in self._client.room_get_event_relations(room_id, root):
-                found.append(event.event_id)
-        except Exception as exc:  # noqa: BLE001 - refs still cover what refdesk posted and relayed
-            log.warning("matrix: could not list the thread of %s: %s", root, exc)
-        return found
+    def anonymise_copies(self, queue: Queue, conversation: Conversation, copies: list[ScrubbedCopy]) -> None:
+        """Redact the whole thread: an `m.replace` edit would leave the original text in the event and its history.
+
+        The scrubbed transcript stays in refdesk (admin, Transcripts); see docs/decisions.md.
+        """
+        self.remove_copies(queue, conversation, [copy.ref for copy in copies])
 
     def _send(self, room_id: str, content: dict[str, Any], key: str, event_type: str = "m.room.message") -> str:
         """Send with `key` as the transaction id: the homeserver turns a repeat into the same event."""

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters.slack import render
 from router.errors import DeliveryError
-from router.model import Conversation, Message, Queue, StoredFile
+from router.model import Conversation, Message, Queue, ScrubbedCopy, StoredFile
 from router.staff_text import file_label, patron_label
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,9 @@ PERMANENT_ERRORS = {
     "missing_scope",
     "restricted_action",
 }
+
+
+NOT_REMOVABLE = ("message_not_found", "cant_delete_message")
 
 
 class ChannelPacer:
@@ -162,28 +165,63 @@ class SlackStaffChannel:
         return found or self._post(queue.room, key, conversation, text=body, thread_ts=thread)
 
     def remove_copies(self, queue: Queue, conversation: Conversation, refs: list[str]) -> None:
-        """`chat.delete` the root and every bot message in the thread; Slack lets a bot delete only its own.
+        """`chat.delete` the root and every bot message in the thread, and `files.delete` the files the bot uploaded.
 
-        Staff replies (people's messages) stay in Slack: `cant_delete_message` is skipped, as is a
-        message already gone, so a second run (or a retry after a crash) changes nothing.
+        Slack lets a bot delete only its own: staff replies (people's messages) stay in Slack.
+        `cant_delete_message` is skipped, as is a message or file already gone, so a second run
+        (or a retry after a crash) changes nothing. Deleting the message that shared a file does
+        not delete the file, hence the second call.
         """
         root = conversation.staff_thread_id
-        posted = list(refs)
+        posted = [ref for ref in refs if not ref.startswith("F")]
+        files = [ref for ref in refs if ref.startswith("F")]  # a patron's upload is recorded by its file id
         if root:
             try:
                 thread = self._call("conversations_replies", queue.room, channel=queue.room, ts=root, limit=1000)
-                posted += [str(m["ts"]) for m in thread.get("messages", []) if m.get("bot_id")]
+                mine = [m for m in thread.get("messages", []) if m.get("bot_id")]
+                posted += [str(m["ts"]) for m in mine]
+                files += [str(f["id"]) for m in mine for f in m.get("files") or [] if f.get("id")]
             except DeliveryError as exc:
                 if "thread_not_found" not in str(exc) and "message_not_found" not in str(exc):
                     raise
+        for file_id in dict.fromkeys(files):
+            self._remove(queue.room, "files_delete", {"file": file_id}, ("file_not_found", "cant_delete_file"))
         for ts in [t for t in dict.fromkeys(posted) if t != root] + ([root] if root else []):
+            self._remove(queue.room, "chat_delete", {"channel": queue.room, "ts": ts}, NOT_REMOVABLE)
+
+    def _remove(self, channel: str, method: str, arguments: dict[str, str], skip: tuple[str, ...]) -> None:
+        """One paced deletion; a copy already gone or not the bot's to delete is logged and skipped."""
+        self.pacer.acquire(channel)
+        try:
+            self._call(method, channel, **arguments)
+        except DeliveryError as exc:
+            if not any(code in str(exc) for code in skip):
+                raise
+            log.info("slack: %s in %s not removed: %s", arguments, channel, exc)
+
+    def anonymise_copies(self, queue: Queue, conversation: Conversation, copies: list[ScrubbedCopy]) -> None:
+        """Show the scrubbed text in each of the bot's posts (`chat.update`); the root is drawn again, anonymised.
+
+        Slack lets a bot edit only its own messages: people's replies keep what they wrote, and files
+        stay until the chat is deleted. A post already gone or no longer editable is skipped.
+        """
+        for copy in copies:
+            if copy.message is not None:
+                fields: dict[str, Any] = {"text": render.patron_text(conversation, copy.message)}
+            elif copy.notice is not None:
+                fields = {"text": render.notice_text(copy.notice)}
+            else:
+                fields = {
+                    "text": render.root_text(queue, conversation),
+                    "blocks": render.root_blocks(queue, conversation, copy.note, self.targets()),
+                }
             self.pacer.acquire(queue.room)
             try:
-                self._call("chat_delete", queue.room, channel=queue.room, ts=ts)
+                self._call("chat_update", queue.room, channel=queue.room, ts=copy.ref, **fields)
             except DeliveryError as exc:
-                if not any(code in str(exc) for code in ("message_not_found", "cant_delete_message")):
+                if not any(code in str(exc) for code in ("message_not_found", "cant_update_message", "edit_window")):
                     raise
-                log.info("slack: %s in %s not deleted: %s", ts, queue.room, exc)
+                log.info("slack: %s in %s not anonymised: %s", copy.ref, queue.room, exc)
 
     # -- helpers ------------------------------------------------------------
 

@@ -10,8 +10,9 @@ import requests
 
 from adapters.slack import render, tag_modal
 from router import retention
+from router.model import Backend, Queue
 from tests.e2e import patron
-from tests.e2e.conftest import CHANNEL, wait_until
+from tests.e2e.conftest import CHANNEL, staff_room, wait_until
 from tests.e2e.librarian import in_thread, roots
 from tests.e2e.patron import say
 from tests.e2e.test_slack_loop import root_for, start_chat, thread_texts
@@ -23,6 +24,11 @@ DAY = 86_400
 def stored(desk, conversation_id):
     with desk.container.desk.uow(read_only=True) as uow:
         return uow.conversations.get(conversation_id)
+
+
+def messages(desk, conversation_id):
+    with desk.container.desk.uow(read_only=True) as uow:
+        return uow.messages.after(conversation_id, 0, limit=1000)
 
 
 def matrix_chat(desk, page: str) -> tuple[dict, dict, str, str]:
@@ -83,6 +89,83 @@ def test_the_patron_deletes_their_chat_and_the_worker_redacts_the_thread(desk):
     wanted = {root["event_id"], copy, reply}
     desk.librarian.wait_for(lambda events: redacted(desk.librarian, wanted) == wanted)
     wait_until(lambda: stored(desk, chat["id"]) is None)
+
+
+def room_events(librarian, room_id: str) -> dict[str, dict]:
+    """Every event of the room as another member reads it now (`/messages`, newest first), by id."""
+    librarian.sync_once(0)
+    start, found = librarian._token, {}
+    for _ in range(50):
+        page = librarian._run(librarian.client.room_messages(room_id, start=start, limit=100))
+        found.update({event.source["event_id"]: event.source for event in page.chunk})
+        if not page.chunk or not page.end or page.end == start:
+            break
+        start = page.end
+    return found
+
+
+def thread_members(events: dict[str, dict], root: str) -> set[str]:
+    """The root and every event hanging off it, however deep (replies, edits of replies, reactions on them)."""
+    members, grown = {root}, True
+    while grown:
+        related = {
+            event_id
+            for event_id, event in events.items()
+            if ((event.get("content") or {}).get("m.relates_to") or {}).get("event_id") in members
+        }
+        grown = not related <= members
+        members |= related
+    return members
+
+
+def upload(desk, chat, name: str, data: bytes, mimetype: str) -> None:
+    from io import BytesIO
+
+    response = requests.post(
+        desk.api(f"/conversations/{chat['id']}/files"),
+        files={"file": (name, BytesIO(data), mimetype)},
+        headers={"Authorization": f"Bearer {chat['token']}"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.synapse
+def test_deleting_a_transferred_chat_leaves_no_readable_event_in_either_thread(desk, homeserver):
+    youth_room = staff_room(homeserver, "youth desk")
+    with desk.container.desk.uow() as uow:
+        uow.queues.add(Queue("youth", "Youth services", Backend.MATRIX, youth_room))
+        uow.commit()
+    chat, root, copy, reply = matrix_chat(desk, "https://library.example/nothing-left")
+    librarian, room = desk.librarian, desk.room_id
+    librarian.edit(room, reply, "Hello Ada, the map room is on floor 3.")  # m.replace of a reply: new text
+    librarian.react(room, copy, "👀")  # a reaction on a message inside the thread
+    upload(desk, chat, "card.pdf", b"%PDF-1.4 library card 21234000123456", "application/pdf")
+    librarian.wait_for(lambda events: [e for e in in_thread(events, root["event_id"]) if "url" in e["content"]])
+    librarian.reply_in_thread(room, root["event_id"], "!transfer youth")
+    new_root = librarian.wait_for(lambda events: roots(events, youth_room))[0]["event_id"]
+    say(desk, chat, "Thanks, and my card is 21234000123456", "m3")
+    late = librarian.wait_for(
+        lambda events: [e for e in in_thread(events, new_root) if "21234000123456" in e["content"].get("body", "")]
+    )[0]["event_id"]
+    librarian.react(youth_room, late, "✅")
+    answer = librarian.reply_in_thread(youth_room, new_root, "Noted, Ada.")
+    librarian.edit(youth_room, answer, "Noted, Ada Lovelace.")
+    wait_until(lambda: any(m.body == "Noted, Ada Lovelace." for m in messages(desk, chat["id"])))
+
+    threads = {room: root["event_id"], youth_room: new_root}
+    before = {where: thread_members(room_events(librarian, where), top) for where, top in threads.items()}
+    assert len(before[room]) >= 10 and len(before[youth_room]) >= 6  # edits, reactions, notices, files, replies
+
+    url, headers = desk.api(f"/conversations/{chat['id']}"), {"Authorization": f"Bearer {chat['token']}"}
+    assert requests.delete(url, headers=headers, timeout=10).status_code == 204
+    wait_until(lambda: stored(desk, chat["id"]) is None, timeout=60)
+
+    readable = {}
+    for where, members in before.items():
+        now = room_events(librarian, where)
+        readable[where] = sorted(now[event_id]["type"] for event_id in members if now[event_id]["content"])
+    assert readable == {room: [], youth_room: []}
 
 
 @pytest.mark.synapse
@@ -147,6 +230,37 @@ def test_a_purge_deletes_the_bots_slack_messages(slack_desk):
 
 
 @pytest.mark.slack
+def test_deleting_a_transferred_slack_chat_leaves_only_peoples_replies_and_no_file(slack_desk):
+    desk, slack = slack_desk, slack_desk.slack
+    slack.add_channel("C0YOUTH", "youth-desk")
+    with desk.container.desk.uow() as uow:
+        uow.queues.add(Queue("youth", "Youth services", Backend.SLACK, "C0YOUTH"))
+        uow.commit()
+    chat = start_chat(desk, "https://library.example/purge-transfer", name="Ada")
+    say(desk, chat, "hello, my card is 21234000123456", "p1")
+    upload(desk, chat, "card.pdf", b"%PDF-1.4 library card", "application/pdf")
+    root = root_for(slack, "/purge-transfer")["ts"]
+    file_id = wait_until(lambda: [m for m in slack.thread(CHANNEL, root) if m.get("files")])[0]["files"][0]["id"]
+    slack.staff_posts("U0ANN", CHANNEL, "Hi Ada", thread_ts=root)
+    wait_until(lambda: stored(desk, chat["id"]).claimed_by)
+    slack.staff_posts("U0ANN", CHANNEL, "!transfer youth", thread_ts=root)
+    new_root = wait_until(lambda: [m["ts"] for m in slack.messages("C0YOUTH") if "/purge-transfer" in m["text"]])[0]
+    say(desk, chat, "still here", "p2")
+    wait_until(lambda: [m for m in slack.thread("C0YOUTH", new_root) if "still here" in m["text"]])
+    slack.staff_posts("U0BO", "C0YOUTH", "Hello again Ada", thread_ts=new_root)
+
+    url, headers = desk.api(f"/conversations/{chat['id']}"), {"Authorization": f"Bearer {chat['token']}"}
+    assert requests.delete(url, headers=headers, timeout=10).status_code == 204
+    wait_until(lambda: stored(desk, chat["id"]) is None, timeout=60)
+    left = {
+        channel: sorted(m["text"] for m in slack.messages(channel) if (m.get("thread_ts") or m["ts"]) == ts)
+        for channel, ts in ((CHANNEL, root), ("C0YOUTH", new_root))
+    }
+    assert left == {CHANNEL: ["!transfer youth", "Hi Ada"], "C0YOUTH": ["Hello again Ada"]}  # people's, not the bot's
+    assert file_id not in slack.workspace.files  # the uploaded file itself, not only the message that shared it
+
+
+@pytest.mark.slack
 def test_the_tag_button_opens_a_modal_whose_submission_is_saved(slack_desk):
     desk, slack = slack_desk, slack_desk.slack
     chat = start_chat(desk, "https://library.example/tag-modal")
@@ -187,3 +301,77 @@ def test_the_tag_button_opens_a_modal_whose_submission_is_saved(slack_desk):
     )
     saved = wait_until(lambda: stored(desk, chat["id"]) if stored(desk, chat["id"]).read_level else None)
     assert (saved.read_level, saved.tags, saved.faq_candidate) == (4, ["maps", "local-history"], True)
+
+
+@pytest.mark.synapse
+def test_healthz_names_a_matrix_queue_whose_room_does_not_let_the_bot_redact(desk, homeserver):
+    librarians_room = homeserver.server.create_room(
+        homeserver.librarian["access_token"], "the librarian's own room", invite=[homeserver.bot_user_id]
+    )  # the librarian created it: the bot joins with the default power level, 0
+    with desk.container.desk.uow() as uow:
+        uow.queues.add(Queue("branch", "Branch", Backend.MATRIX, librarians_room))
+        uow.commit()
+
+    def warnings():
+        return requests.get(f"{desk.base_url}/healthz", timeout=5).json()["warnings"]
+
+    found = wait_until(lambda: warnings().get("branch"), timeout=60)  # checked when the bot joins the room
+    assert "power level is 0, redacting needs 50" in found and "moderator (power level 50)" in found
+    assert "general" not in warnings()  # the bot created the desk's own room: it can redact there
+
+
+# -- anonymising reaches the staff side -------------------------------------------------------
+
+
+def close(desk, chat) -> None:
+    headers = {"Authorization": f"Bearer {chat['token']}"}
+    assert requests.post(desk.api(f"/conversations/{chat['id']}/close"), headers=headers, timeout=10).ok
+    wait_until(lambda: stored(desk, chat["id"]).status.value == "closed")
+
+
+@pytest.mark.synapse
+def test_anonymising_redacts_the_matrix_thread_and_keeps_the_scrubbed_chat(desk):
+    chat, root, copy, reply = matrix_chat(desk, "https://library.example/anonymise-matrix")
+    librarian, room = desk.librarian, desk.room_id
+    librarian.edit(room, reply, "Hello Ada Lovelace, the map room is on floor 2.")
+    librarian.react(room, copy, "👀")
+    close(desk, chat)
+    members = thread_members(room_events(librarian, room), root["event_id"])
+    assert len(members) >= 6
+
+    def readable():
+        now = room_events(librarian, room)
+        return sorted(now[event_id]["type"] for event_id in members if now[event_id]["content"])
+
+    assert readable()
+    retention.anonymise(desk.container.desk, chat["id"])
+    wait_until(lambda: readable() == [], timeout=60)
+    kept = stored(desk, chat["id"])
+    assert kept is not None and kept.name is None and kept.anonymised_at is not None
+    assert [m.body for m in messages(desk, chat["id"])][:2] == ["Hi, I'm [name], [email]", "Old maps please"]
+
+
+@pytest.mark.slack
+def test_anonymising_shows_the_scrubbed_text_in_the_bots_slack_posts(slack_desk):
+    desk, slack = slack_desk, slack_desk.slack
+    chat = start_chat(desk, "https://library.example/anonymise-slack", name="Ada Lovelace")
+    say(desk, chat, "I'm Ada, card 21234000123456", "a1")
+    root = root_for(slack, "/anonymise-slack")
+    wait_until(lambda: thread_texts(slack, root["ts"]))
+    slack.staff_posts("U0ANN", CHANNEL, "Hi Ada, noted", thread_ts=root["ts"])
+    wait_until(lambda: stored(desk, chat["id"]).claimed_by)
+    close(desk, chat)
+
+    def posts(by_bot: bool) -> list[dict]:
+        everything = {m["ts"]: m for m in [slack.message(CHANNEL, root["ts"]), *slack.thread(CHANNEL, root["ts"])]}
+        return [m for m in everything.values() if bool(m.get("bot_id")) == by_bot]
+
+    def personal(message: dict) -> bool:
+        text = str({key: message.get(key) for key in ("text", "blocks")})
+        return any(word in text for word in ("Ada", "Lovelace", "21234000123456", "anonymise-slack"))
+
+    assert any(personal(m) for m in posts(by_bot=True))
+    retention.anonymise(desk.container.desk, chat["id"])
+    wait_until(lambda: not any(personal(m) for m in posts(by_bot=True)))
+    assert any("[card number]" in m["text"] for m in posts(by_bot=True))
+    assert [m["text"] for m in posts(by_bot=False)] == ["Hi Ada, noted"]  # a bot cannot edit people's messages

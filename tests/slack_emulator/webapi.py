@@ -291,6 +291,16 @@ class WebApi:
             raise SlackError("file_not_found")
         return {"file": copy.deepcopy(file), "comments": [], "response_metadata": {"next_cursor": ""}}
 
+    def files_delete(self, params: Params) -> dict[str, Any]:
+        """Slack lets a bot delete only the files it uploaded itself."""
+        file = self.ws.files.get(str(params.get("file") or ""))
+        if file is None:
+            raise SlackError("file_not_found")
+        if file.get("user") != self.ws.bot_user_id:
+            raise SlackError("cant_delete_file")
+        del self.ws.files[file["id"]]
+        return {}
+
     METHODS = {
         "auth.test": (auth_test, (BOT,)),
         "apps.connections.open": (apps_connections_open, (APP,)),
@@ -305,5 +315,6 @@ class WebApi:
         "files.getUploadURLExternal": (files_get_upload_url_external, (BOT,)),
         "files.completeUploadExternal": (files_complete_upload_external, (BOT,)),
         "files.info": (files_info, (BOT,)),
+        "files.delete": (files_delete, (BOT,)),
         "views.open": (views_open, (BOT,)),
     }

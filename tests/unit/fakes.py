@@ -391,6 +391,7 @@ class FakeStaffChannel:
         self.mentions: list[list[str]] = []  # (queue, thread) of each notice and root update
         self.removed_from: list[tuple[str, str | None]] = []  # (queue, thread root) of each remove_copies
         self.removed: list[tuple[str, list[str]]] = []  # (conversation, refs) of each remove_copies
+        self.anonymised: list[tuple[str, str | None, list]] = []  # (queue, thread root, copies) of anonymise_copies
 
     def _record(self, kind: str, conversation: Conversation, key: str, maybe_sent: bool) -> str:
         self.maybe_sent.append(maybe_sent)
@@ -421,6 +422,10 @@ class FakeStaffChannel:
         self.removed_from.append((queue.slug, conversation.staff_thread_id))
         self.removed.append((conversation.id, list(refs)))
         self._record("remove_copies", conversation, ",".join(refs), False)
+
+    def anonymise_copies(self, queue, conversation, copies):
+        self.anonymised.append((queue.slug, conversation.staff_thread_id, list(copies)))
+        self._record("anonymise_copies", conversation, ",".join(copy.ref for copy in copies), False)
 
 
 def make_desk(*queues: Queue) -> tuple[Desk, Store, FakeClock, FakeNotifier]:

@@ -218,3 +218,70 @@ def test_open_chats_are_never_purged():
     report = retention.purge(desk, {})
     assert (report.anonymised, report.deleted) == (0, 0)
     assert store.conversations[conversation.id].name == "Ann"
+
+
+# -- anonymising reaches the staff-side copies -------------------------------------------
+
+
+def anonymised(desk, store, clock, channels, days=31):
+    retention.set_policy(desk, anonymise_after_days=30)
+    clock.advance(days * DAY)
+    assert retention.purge(desk).anonymised == 1
+    drain(desk, channels)
+
+
+def test_anonymising_hands_each_bot_post_of_the_thread_its_scrubbed_text():
+    desk, store, clock, _ = make_desk(GENERAL)
+    channel = FakeStaffChannel()
+    conversation_id, _ = closed_chat(desk, {Backend.MATRIX: channel})
+    anonymised(desk, store, clock, {Backend.MATRIX: channel})
+    ((slug, root, copies),) = channel.anonymised
+    assert (slug, root) == ("general", "$open_thread-1")
+    assert copies[0].ref == root and copies[0].message is None and copies[0].notice is None  # the root, redrawn
+    assert [c.message.body for c in copies if c.message] == [
+        "I'm [name], card [card number], call [phone]",
+        "or [email]",
+    ]
+    assert all(c.ref.startswith("$message:") for c in copies if c.message)
+    scrub = [i for i in store.outbox if i and i.kind is OutboxKind.SCRUB_COPIES]
+    assert len(scrub) == 1 and scrub[0].delivered_at is not None
+    assert store.conversations[conversation_id].anonymised_at is not None
+
+
+def test_a_transferred_chat_is_anonymised_in_every_thread_and_its_notices_are_scrubbed_too():
+    from router import escalation, transfer
+
+    youth = Queue("youth", "Youth", Backend.SLACK, "C0YOUTH")
+    desk, store, clock, _ = make_desk(GENERAL, youth)
+    channels = {Backend.MATRIX: FakeStaffChannel(), Backend.SLACK: FakeStaffChannel()}
+    channels[Backend.SLACK].calls = [("earlier", "", "")] * 100  # the two fakes hand out different ids
+    conversation_id, _ = closed_chat(desk, channels)
+    store.conversations[conversation_id].status = store.conversations[conversation_id].status.ACTIVE
+    transfer.transfer(desk, conversation_id, "youth", "Lib", escalation_stage=escalation.OFFERED)
+    drain(desk, channels)
+    staff.close_by_staff(desk, conversation_id, "Lib")
+    drain(desk, channels)
+    assert any("Ann" in str(i.payload.get("text")) for i in store.outbox if i)  # the context quotes the patron
+
+    anonymised(desk, store, clock, channels)
+    assert not any("Ann" in str(i.payload.get("text")) for i in store.outbox if i)  # refdesk's own copy
+    ((old_slug, old_root, old_copies),) = channels[Backend.MATRIX].anonymised
+    ((new_slug, new_root, new_copies),) = channels[Backend.SLACK].anonymised
+    assert (old_slug, new_slug) == ("general", "youth") and old_root != new_root
+    assert old_copies[0].ref == old_root and old_copies[0].note and "transferred" in old_copies[0].note.lower()
+    assert new_copies[0].ref == new_root
+    context = [c.notice for c in new_copies if c.notice and "Transferred" in c.notice]
+    assert context and "Ann" not in context[0] and "[name]" in context[0]
+    assert {c.ref for c in old_copies}.isdisjoint({c.ref for c in new_copies})
+
+
+def test_keeping_platform_copies_leaves_the_threads_alone_when_anonymising():
+    desk, store, clock, _ = make_desk(GENERAL)
+    channel = FakeStaffChannel()
+    closed_chat(desk, {Backend.MATRIX: channel})
+    retention.set_policy(desk, anonymise_after_days=30, purge_platform_copies=False)
+    clock.advance(31 * DAY)
+    assert retention.purge(desk).anonymised == 1
+    drain(desk, {Backend.MATRIX: channel})
+    assert channel.anonymised == []
+    assert not [i for i in store.outbox if i and i.kind is OutboxKind.SCRUB_COPIES]

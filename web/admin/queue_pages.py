@@ -16,7 +16,7 @@ from web.context import container, desk
 
 def _queues():
     with desk().uow(read_only=True) as uow:
-        return uow.queues.list(), health.problems(uow)
+        return uow.queues.list(), health.everything(uow)  # delivery problems and warnings (e.g. no redact power)
 
 
 def _queue(slug: str):
