@@ -142,7 +142,8 @@ def _update(desk: Desk, slug: str, change: Any) -> Queue:
     with desk.uow() as uow:
         queue = require_queue(uow, slug)
         timezone, intervals, closures = change(schedule_from_dict(queue.hours) or Schedule())
-        queue.hours = schedule_to_dict(Schedule(timezone, intervals, closures)) if intervals or closures else None
+        kept = intervals or closures or timezone != "UTC"  # a zone alone is kept for closures added later
+        queue.hours = schedule_to_dict(Schedule(timezone, intervals, closures)) if kept else None
         uow.queues.add(queue)
         uow.commit()
     return queue

@@ -63,8 +63,8 @@ def test_away_messages_say_the_next_opening_in_the_patrons_language(chicago, lan
 def test_a_closure_on_a_queue_open_around_the_clock_says_when_it_ends(chicago):
     desk, clock = chicago
     duty.go_on(desk, ["ref"], "@ann:x", "Ann")
+    availability.set_hours(desk, "ref", "America/Chicago", [])  # the library's zone, and no weekly hours
     availability.add_closure(desk, "ref", date(2026, 12, 24), date(2026, 12, 26), "Winter holidays", holiday=True)
-    availability.set_hours(desk, "ref", "America/Chicago", [])  # the library's zone, still no weekly hours
     availability.set_away(desk, "ref", "holiday", "Closed for the holidays. We open again {next_opening}.")
     assert availability.queue_status(desk, "ref")["staffed"] is True  # before the closure: open, as without it
     clock.current = datetime(2026, 12, 25, 18, 0, tzinfo=UTC)
