@@ -33,6 +33,12 @@ class InvalidInput(RefdeskError):
     code = "invalid_input"
 
 
+class EmailUnavailable(RefdeskError):
+    """No mail server is configured: refdesk refuses what it could not deliver instead of promising it."""
+
+    code = "email_unavailable"
+
+
 class FileTooLarge(RefdeskError):
     code = "file_too_large"
 

@@ -26,7 +26,7 @@ ERRORS = {
         400: "Malformed JSON",
         401: "Missing token",
         404: "Unknown queue, or no conversation for this token",
-        409: "Conversation closed",
+        409: "Conversation closed, or no email set up (email_unavailable)",
         413: "Body too long",
         422: "Invalid or empty field",
     }.items()
@@ -217,6 +217,7 @@ SPEC: dict[str, Any] = {
                     "claimed_by": {"type": ["string", "null"]},
                     "created_at": {"type": "string", "format": "date-time"},
                     "last_seq": {"type": "integer"},
+                    "email": {"type": "boolean", "description": "false: no mail server, nothing can be emailed"},
                 },
             },
             "CreatedConversation": {
@@ -273,6 +274,7 @@ SPEC: dict[str, Any] = {
                     "open": {"type": "boolean"},
                     "staffed": {"type": "boolean"},
                     "message": {"type": ["string", "null"]},
+                    "email": {"type": "boolean", "description": "false: no mail server, nothing can be emailed"},
                 },
             },
         },

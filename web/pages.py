@@ -26,11 +26,13 @@ def healthz():
     with desk().uow() as uow:
         pending = uow.outbox.pending_count()
         broken = health.problems(uow)
+        mail = health.mail_health(uow, container().mailer is not None)
     return jsonify(
         {
             "ok": True,
-            "status": "degraded" if broken else "ok",
+            "status": "degraded" if broken or mail["last_error"] else "ok",
             "problems": broken,
+            "email": mail,
             "outbox_pending": pending,
             "database": container().engine.dialect.name,
         }
