@@ -152,6 +152,7 @@ def connect_matrix(container: Container):  # -> MatrixBridge (imported lazily: w
         device_name=settings.matrix_device_name,
         request_timeout=settings.matrix_request_timeout,
         timeline_limit=settings.matrix_sync_timeline_limit,
+        max_file_bytes=settings.max_file_bytes,
     )
     bridge.start()
     container.channels[Backend.MATRIX] = bridge

@@ -3,18 +3,20 @@
 A queue is open by its hours (no hours: around the clock), and staffed when open, its
 staff channel works, and at least one librarian's duty counts (see router.duty). When it is not staffed the
 patron sees the queue's away message for the reason — closed, holiday, or nobody there —
-with `{next_opening}` and `{hours_today}` filled in, in their language when one is set.
+with `{next_opening}` (a phrase in the patron's language, see router.opening_text) and
+`{hours_today}` filled in, in their language when one is set.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from router import duty, errors, health
 from router.hours import Closure, check_timezone, parse_week, schedule_from_dict, schedule_to_dict
 from router.journal import Desk
 from router.model import Queue
+from router.opening_text import opening_phrase
 
 AWAY_KINDS = ("closed", "holiday", "nobody")
 
@@ -51,10 +53,10 @@ def away_text(queue: Queue, kind: str, language: str | None, status: dict[str, A
     text = variants.get((language or "")[:2]) or variants.get("en") or next(iter(variants.values()), None)
     if text is None:
         return None
-    opening = status.get("next_opening") or "(no opening scheduled)"
-    return text.replace("{next_opening}", opening[:16].replace("T", " ")).replace(
-        "{hours_today}", status.get("hours_today") or ""
-    )
+    schedule = schedule_from_dict(queue.hours)
+    opening = datetime.fromisoformat(status["next_opening"]) if status.get("next_opening") else None
+    phrase = opening_phrase(opening, schedule.timezone if schedule else "UTC", language)
+    return text.replace("{next_opening}", phrase).replace("{hours_today}", status.get("hours_today") or "")
 
 
 def parse_away_command(text: str) -> tuple[str, str]:
@@ -140,7 +142,8 @@ def _update(desk: Desk, slug: str, change: Any) -> Queue:
     with desk.uow() as uow:
         queue = require_queue(uow, slug)
         timezone, intervals, closures = change(schedule_from_dict(queue.hours) or Schedule())
-        queue.hours = schedule_to_dict(Schedule(timezone, intervals, closures)) if intervals or closures else None
+        kept = intervals or closures or timezone != "UTC"  # a zone alone is kept for closures added later
+        queue.hours = schedule_to_dict(Schedule(timezone, intervals, closures)) if kept else None
         uow.queues.add(queue)
         uow.commit()
     return queue

@@ -150,6 +150,8 @@ def _schedule_retry(desk: Desk, item: OutboxItem, error: DeliveryError, queue_sl
         uow.outbox.save(item)
         if error.permanent and queue_slug:
             health.record_problem(uow, queue_slug, str(error))
+        if item.lane == "email":
+            health.record_mail_problem(uow, item.conversation_id, str(error), desk.clock.now())
         uow.commit()
     if error.permanent and item.kind is OutboxKind.OPEN_THREAD and item.attempts == 1:
         staff.tell_patron(desk, item.conversation_id, health.UNAVAILABLE)
@@ -160,6 +162,8 @@ def _mark_delivered(desk: Desk, item: OutboxItem, queue_slug: str | None) -> Non
     with desk.uow() as uow:
         if queue_slug:
             health.clear_problem(uow, queue_slug)
+        if item.lane == "email":
+            health.clear_mail_problem(uow)
         if item.kind is OutboxKind.OPEN_THREAD and item.staff_ref:
             conversation = uow.conversations.get(item.conversation_id, for_update=True)
             if conversation is not None:

@@ -49,6 +49,12 @@ class ResumeLinkExpired(RefdeskError):
     code = "link_expired"
 
 
+class EmailUnavailable(RefdeskError):
+    """No mail server is configured: refdesk refuses what it could not deliver instead of promising it."""
+
+    code = "email_unavailable"
+
+
 class FileTooLarge(RefdeskError):
     code = "file_too_large"
 

@@ -3,6 +3,8 @@
 Times are wall-clock times where the library is, so "09:00–17:00" stays 09:00–17:00 across
 daylight-saving changes. An interval whose end is not after its start runs past midnight
 ("20:00–02:00"). A closure closes whole local days, from its first to its last date inclusive.
+A schedule with closures but no weekly hours is open around the clock except on those days
+(a queue without any hours has no schedule at all: `schedule_from_dict` gives None).
 Pure standard library (zoneinfo), so every edge case is a unit test.
 """
 
@@ -49,6 +51,11 @@ class Schedule:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def around_the_clock(self) -> bool:
+        """No weekly hours: open day and night, except on closures."""
+        return not self.intervals
+
     def closure_on(self, day: date) -> Closure | None:
         """The closure covering a local date; a holiday wins over a plain closure when they overlap."""
         covering = [c for c in self.closures if c.first <= day <= c.last]
@@ -58,6 +65,8 @@ class Schedule:
         local = moment.astimezone(self.zone)
         if self.closure_on(local.date()) is not None:
             return False
+        if self.around_the_clock:
+            return True
         wall, weekday = local.time(), local.weekday()
         for interval in self.intervals:
             if interval.weekday == weekday and (
@@ -72,6 +81,9 @@ class Schedule:
         """Opening periods that start on a local date (none on a closure day), as aware datetimes."""
         if self.closure_on(day) is not None:
             return []
+        if self.around_the_clock:  # the whole local day
+            start = datetime.combine(day, time(0), tzinfo=self.zone)
+            return [(start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone))]
         periods = []
         for interval in sorted(self.intervals, key=lambda i: i.start):
             if interval.weekday == day.weekday():
@@ -96,6 +108,11 @@ class Schedule:
         if not self.open_at(moment):
             return None
         today = moment.astimezone(self.zone).date()
+        if self.around_the_clock:  # open since the last closure ended (or for as long as we look back)
+            day = today
+            while today - day < timedelta(days=HORIZON_DAYS) and self.closure_on(day - timedelta(days=1)) is None:
+                day -= timedelta(days=1)
+            return datetime.combine(day, time(0), tzinfo=self.zone)
         for start, end in self.hours_on(today - timedelta(days=1)) + self.hours_on(today):
             if start <= moment < end:
                 return start
@@ -104,6 +121,8 @@ class Schedule:
     def hours_today(self, moment: datetime) -> str:
         """'09:00–17:00, 18:00–20:00', or 'closed' — for away messages and the widget."""
         periods = self.hours_on(moment.astimezone(self.zone).date())
+        if self.around_the_clock and periods:
+            return "open around the clock"
         return ", ".join(f"{s:%H:%M}–{e:%H:%M}" for s, e in periods) or "closed"
 
 

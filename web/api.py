@@ -10,7 +10,7 @@ from werkzeug.exceptions import BadRequest, Unauthorized
 
 from router import attempts, availability, escalation, journal, retention
 from router import conversations as usecases
-from router.errors import InvalidInput
+from router.errors import EmailUnavailable, InvalidInput
 from router.queueing import place_in_queue
 from router.staff_names import shown_name
 from router.uploads import check_upload
@@ -64,6 +64,16 @@ def bearer_token() -> str:
     raise Unauthorized("send the conversation token as 'Authorization: Bearer <token>'")
 
 
+def email_configured() -> bool:
+    """Whether refdesk can send email at all (REFDESK_SMTP_HOST); the widget offers email only then."""
+    return container().mailer is not None
+
+
+def require_email(what: str) -> None:
+    if not email_configured():
+        raise EmailUnavailable(f"this library has no email set up, so {what} cannot be emailed")
+
+
 def conversation_view(conversation: Any) -> dict[str, Any]:
     """What the patron may know of their chat (the librarian's name as the queue's policy shows it)."""
     with desk().uow(read_only=True) as uow:
@@ -77,6 +87,7 @@ def conversation_view(conversation: Any) -> dict[str, Any]:
         "created_at": conversation.created_at.isoformat(),
         "last_seq": conversation.last_seq,
         "email": conversation.email,  # the widget shows it, fixed: emails go nowhere else (router.patron_email)
+        "email_available": email_configured(),
     }
 
 
@@ -185,6 +196,7 @@ def close_conversation(conversation_id: str):
 def answer_by_email(conversation_id: str):
     """Stop waiting: a librarian answers by email instead (the chat becomes an offline question)."""
     token = bearer_token()
+    require_email("the answer")
     conversation = escalation.answer_by_email(desk(), conversation_id, token, json_object().get("email"))
     return jsonify(conversation_view(conversation))
 
@@ -201,6 +213,7 @@ def rate_conversation(conversation_id: str):
 def email_transcript(conversation_id: str):
     """Queue the transcript for email; 202 because it is sent by the worker, with retries."""
     token = bearer_token()
+    require_email("the transcript")
     data = json_object()
     to = usecases.request_transcript(desk(), conversation_id, token, data.get("email"))
     response = jsonify({"queued": True, "to": to})
@@ -212,6 +225,7 @@ def email_transcript(conversation_id: str):
 def queue_status(slug: str):
     """`?opened=1` (the widget, once per session when the patron opens it): count an attempt if nobody can answer."""
     status = availability.queue_status(desk(), slug, request.args.get("lang"))
+    status["email_available"] = email_configured()
     if request.args.get("opened") == "1":
         attempts.note_status(desk(), status)
     return jsonify(status)

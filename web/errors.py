@@ -19,6 +19,7 @@ STATUS = {
     errors.MessageTooLong: 413,
     errors.ConversationClosed: 409,
     errors.FileTooLarge: 413,
+    errors.EmailUnavailable: 409,
     errors.UnsupportedFile: 415,
     errors.EmailLocked: 422,
     errors.TranscriptAlreadySent: 409,

@@ -26,7 +26,7 @@ ERRORS = {
         400: "Malformed JSON",
         401: "Missing token",
         404: "Unknown queue, or no conversation for this token",
-        409: "Conversation closed (or its one transcript already sent)",
+        409: "Conversation closed, its one transcript already sent, or no email set up (email_unavailable)",
         410: "The link from a follow-up email has expired",
         413: "Body too long",
         422: "Invalid or empty field",
@@ -222,6 +222,10 @@ SPEC: dict[str, Any] = {
                         "type": ["string", "null"],
                         "description": "The one address this chat's emails go to; set once, then fixed",
                     },
+                    "email_available": {
+                        "type": "boolean",
+                        "description": "false: no mail server, nothing can be emailed",
+                    },
                 },
             },
             "CreatedConversation": {
@@ -278,6 +282,10 @@ SPEC: dict[str, Any] = {
                     "open": {"type": "boolean"},
                     "staffed": {"type": "boolean"},
                     "message": {"type": ["string", "null"]},
+                    "email_available": {
+                        "type": "boolean",
+                        "description": "false: no mail server, nothing can be emailed",
+                    },
                 },
             },
         },

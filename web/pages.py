@@ -26,12 +26,14 @@ def healthz():
         pending = uow.outbox.pending_count()
         broken = health.problems(uow)
         warnings = health.warnings(uow)  # the desk works, but e.g. retention cannot redact staff messages
+        mail = health.mail_health(uow, container().mailer is not None)
     return jsonify(
         {
             "ok": True,
-            "status": "degraded" if broken else "ok",
+            "status": "degraded" if broken or mail["last_error"] else "ok",
             "problems": broken,
             "warnings": warnings,
+            "email": mail,
             "outbox_pending": pending,
             "database": container().engine.dialect.name,
         }

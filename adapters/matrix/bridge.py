@@ -34,7 +34,8 @@ from nio import (
 from adapters import log_redaction
 from adapters.matrix import power, relations, render
 from adapters.matrix.inbound import Action, StaffIntent, staff_intent
-from router import commands, staff
+from adapters.matrix.media import MediaFetcher
+from router import commands, staff, staff_files
 from router.errors import DeliveryError, RefdeskError
 from router.journal import Desk, Inbound
 from router.model import Backend, Conversation, Message, Queue, ScrubbedCopy, StoredFile
@@ -75,6 +76,7 @@ class MatrixBridge:
         device_name: str = "refdesk",
         request_timeout: float = 30.0,
         timeline_limit: int = 200,
+        max_file_bytes: int = 10 * 1024 * 1024,
     ):
         if not user_id.startswith("@") or ":" not in user_id:
             raise ValueError("Matrix user id must look like @name:domain")
@@ -102,6 +104,7 @@ class MatrixBridge:
         self._stopping = threading.Event()
         self._sync_task: asyncio.Future | None = None
         self.synced = threading.Event()
+        self._media = MediaFetcher(homeserver, lambda: self._client.access_token, max_file_bytes, request_timeout)
 
     # -- lifecycle --------------------------------------------------------
 
@@ -339,7 +342,9 @@ class MatrixBridge:
         if conversation is None:
             return
         try:
-            if intent.action is Action.REPLY:
+            if intent.action is Action.REPLY and intent.media is not None:
+                await self._staff_sends_file(conversation, intent, name, inbound)
+            elif intent.action is Action.REPLY:
                 staff.staff_says(
                     self.desk, conversation.id, intent.sender, name, intent.body, inbound, html=intent.html
                 )
@@ -347,6 +352,16 @@ class MatrixBridge:
                 await self._command(room_id, intent, conversation, name, inbound, "!claim")
         except RefdeskError as exc:  # e.g. the chat was deleted meanwhile: skip it, keep syncing
             log.warning("ignored %s on %s: %s", intent.action, intent.thread_root, exc)
+
+    async def _staff_sends_file(
+        self, conversation: Conversation, intent: StaffIntent, name: str, inbound: Inbound
+    ) -> None:
+        """Download the file (off the event loop) and relay it; a file that stays behind is named in the thread."""
+        files, unfetched = await asyncio.to_thread(self._media, [intent.media])
+        body = "\n".join(p for p in (intent.body, staff_files.patron_note([u.name for u in unfetched])) if p)
+        staff.staff_says(self.desk, conversation.id, intent.sender, name, body, inbound, files)
+        unsent = [(u.name, u.reason) for u in unfetched]
+        await asyncio.to_thread(staff_files.tell_staff_files_not_sent, self.desk, conversation.id, unsent, inbound)
 
     async def _command(
         self,

@@ -4,7 +4,10 @@ Staff act on a conversation from its thread: a reply (relayed; the first one
 claims), a ✋/👍 reaction on the root (claims), a `!command` (see `router.commands`;
 in a thread or anywhere in the room, never relayed), or an internal note
 (see `router.notes.is_internal_note`). Edits (`m.replace`) and
-redactions of relayed replies are passed on too. Anything else is ignored.
+redactions of relayed replies are passed on too. A file or image sent in a thread
+(`m.file`, `m.image`, `m.video`, `m.audio`) is a reply that carries a `MediaRef`:
+the bridge downloads it (adapters.matrix.media) so the patron gets the file.
+Anything else is ignored.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from adapters.staff_html import staff_html
 from router.commands import is_command, unescape
 
 CLAIM_REACTIONS = {"✋", "👍", "🙋"}
+MEDIA_MSGTYPES = ("m.file", "m.image", "m.video", "m.audio")
 MX_REPLY = re.compile(r"<mx-reply>.*?</mx-reply>", re.DOTALL | re.IGNORECASE)
 
 
@@ -31,6 +35,16 @@ class Action(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class MediaRef:
+    """A file a librarian sent: where the homeserver keeps it (`mxc://…`, empty when encrypted) and what it is."""
+
+    url: str
+    name: str
+    mimetype: str
+    size: int | None  # as the client stated it; None when it did not
+
+
+@dataclass(frozen=True)
 class StaffIntent:
     action: Action
     thread_root: str
@@ -39,6 +53,7 @@ class StaffIntent:
     body: str = ""
     target: str = ""  # the event an edit or a redaction applies to
     html: str | None = None  # the sanitised formatting of a reply or an edit; None: plain text says it all
+    media: MediaRef | None = None  # a reply that is a file (its `body` is the caption, often empty)
 
 
 def _strip_variation(key: str) -> str:
@@ -97,6 +112,8 @@ def staff_intent(event: dict[str, Any], bot_user_id: str) -> StaffIntent | None:
         return StaffIntent(
             Action.EDIT, "", sender, event_id, body, target=relates["event_id"], html=_formatted(new_content)
         )
+    if content.get("msgtype") in MEDIA_MSGTYPES:
+        return _media_reply(content, sender, event_id)
     if content.get("msgtype") not in ("m.text", "m.emote", "m.notice", None):
         return None
     root = thread_root_of(content)
@@ -107,3 +124,22 @@ def staff_intent(event: dict[str, Any], bot_user_id: str) -> StaffIntent | None:
         return None
     html = _formatted(content) if unescape(body) == body else None  # `!!text`: the markup still has the `!!`
     return StaffIntent(Action.REPLY, root, sender, event_id, unescape(body), html=html)
+
+
+def _media_reply(content: dict[str, Any], sender: str, event_id: str) -> StaffIntent | None:
+    """A file in a thread. `body` is the file name unless `filename` is set, then `body` is a caption."""
+    root = thread_root_of(content)
+    if not root:
+        return None
+    body = str(content.get("body") or "").strip()
+    filename = str(content.get("filename") or "").strip()
+    caption = body if filename and body != filename else ""
+    info = content.get("info") if isinstance(content.get("info"), dict) else {}
+    size = info.get("size")
+    media = MediaRef(
+        url=content["url"] if isinstance(content.get("url"), str) else "",
+        name=(filename or body or "file")[:255],
+        mimetype=str(info.get("mimetype") or "application/octet-stream"),
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+    )
+    return StaffIntent(Action.REPLY, root, sender, event_id, caption, media=media)

@@ -21,7 +21,7 @@ from adapters.slack.files import FileFetcher
 from adapters.slack.inbound import Kind, staff_intent, to_plain_text
 from adapters.slack.mrkdwn import mrkdwn_to_html
 from adapters.staff_html import staff_html
-from router import availability, commands, duty, escalation, followup, staff, transfer
+from router import availability, commands, duty, escalation, followup, staff, staff_files, transfer
 from router.commands import is_command
 from router.errors import RefdeskError
 from router.journal import Desk, Inbound
@@ -122,6 +122,8 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
                 staff.staff_says(
                     desk, conversation.id, intent.user, names(intent.user), body, inbound, files, html=html
                 )
+                unsent = [(name, "too large, or Slack did not hand it over") for name in skipped]
+                staff_files.tell_staff_files_not_sent(desk, conversation.id, unsent, inbound)
         except RefdeskError as exc:
             log.warning("slack: ignored %s in %s: %s", intent.kind, intent.channel, exc)
 

@@ -437,8 +437,10 @@ class SqlOutbox:
     def save(self, item: OutboxItem) -> None:
         self.session.merge(OutboxRow(**asdict(item)))
 
-    def pending_count(self) -> int:
+    def pending_count(self, lane: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(OutboxRow).where(OutboxRow.delivered_at.is_(None))
+        if lane is not None:
+            query = query.where(OutboxRow.lane == lane)
         return int(self.session.execute(query).scalar_one())
 
     def cancel_pending(self, conversation_id: str, lane: str, now: datetime, reason: str) -> int:

@@ -7,12 +7,20 @@ read like a person using Element: wait to see a message, react, reply in thread.
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from nio import AsyncClient, AsyncClientConfig, RoomRedactResponse, RoomSendResponse, SyncResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    RoomRedactResponse,
+    RoomSendResponse,
+    SyncResponse,
+    UploadResponse,
+)
 
 Event = dict[str, Any]
 
@@ -69,6 +77,24 @@ class Librarian:
             "m.in_reply_to": {"event_id": root},
         }
         return self.send(room_id, {"msgtype": "m.text", "body": body, "m.relates_to": relates})
+
+    def upload(self, data: bytes, mimetype: str, filename: str) -> str:
+        """Put a file in the homeserver's media repository, as a client does before sending it; its mxc:// URI."""
+        response, _ = self._run(
+            self.client.upload(io.BytesIO(data), content_type=mimetype, filename=filename, filesize=len(data))
+        )
+        assert isinstance(response, UploadResponse), response
+        return response.content_uri
+
+    def send_file_in_thread(self, room_id: str, root: str, content: dict[str, Any]) -> str:
+        """An m.image / m.file event (`content` without the relation) sent as a reply in the thread."""
+        relates = {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": root},
+        }
+        return self.send(room_id, {**content, "m.relates_to": relates})
 
     def edit(self, room_id: str, event_id: str, body: str) -> str:
         new = {"msgtype": "m.text", "body": body}

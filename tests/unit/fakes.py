@@ -237,8 +237,8 @@ class FakeOutbox(_Repo):
     def save(self, item):
         self.state.outbox[item.id - 1] = replace(item)
 
-    def pending_count(self):
-        return sum(1 for item in self.state.outbox if item and item.delivered_at is None)
+    def pending_count(self, lane=None):
+        return sum(1 for item in self.state.outbox if item and item.delivered_at is None and lane in (None, item.lane))
 
     def cancel_pending(self, conversation_id, lane, now, reason):
         pending = [

@@ -37,8 +37,10 @@ def test_closed_with_the_away_message_in_the_patrons_language(desk):
     at(clock, 2026, 11, 27, 18, 0)  # Friday 19:00 in Paris
     status = availability.queue_status(desk, "ref")
     assert (status["open"], status["staffed"], status["reason"]) == (False, False, "closed")
-    assert status["message"] == "Closed now. Back 2026-11-30 09:00. Today: 09:00–17:00."
-    assert availability.queue_status(desk, "ref", "es-MX")["message"] == "Cerrado. Volvemos 2026-11-30 09:00."
+    assert status["message"] == "Closed now. Back Monday 30 November, 9:00 (Paris time). Today: 09:00–17:00."
+    assert status["next_opening"] == "2026-11-30T09:00:00+01:00"  # the API keeps the machine-readable moment
+    es = availability.queue_status(desk, "ref", "es-MX")["message"]
+    assert es == "Cerrado. Volvemos lunes 30 de noviembre, 9:00 (hora de París)."
     assert availability.queue_status(desk, "ref", "fr")["message"].startswith("Closed now.")  # falls back to English
 
 
@@ -47,9 +49,12 @@ def test_holidays_use_their_own_message_and_fall_back_to_closed(desk):
     availability.add_closure(desk, "ref", date(2026, 12, 24), date(2026, 12, 26), "Christmas", holiday=True)
     at(clock, 2026, 12, 24, 10, 0)
     assert availability.queue_status(desk, "ref")["reason"] == "holiday"
-    assert availability.queue_status(desk, "ref")["message"].startswith("Closed now. Back 2026-12-28 09:00.")
+    assert availability.queue_status(desk, "ref")["message"].startswith(
+        "Closed now. Back Monday 28 December, 9:00 (Paris time)."
+    )
     availability.set_away(desk, "ref", "holiday", "Happy holidays! Back {next_opening}.")
-    assert availability.queue_status(desk, "ref")["message"] == "Happy holidays! Back 2026-12-28 09:00."
+    holiday = availability.queue_status(desk, "ref")["message"]
+    assert holiday == "Happy holidays! Back Monday 28 December, 9:00 (Paris time)."
 
 
 def test_open_but_the_staff_channel_is_broken(desk):

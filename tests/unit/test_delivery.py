@@ -130,7 +130,10 @@ def test_a_failing_mail_server_never_holds_back_the_staff_thread():
             raise DeliveryError("mail server down")
 
     drain(desk, {Backend.MATRIX: channel}, mailer=DownMailer())
-    assert [kind for kind, _, _ in channel.calls] == ["open_thread", "message:after the transcript request"]
+    kinds = [kind for kind, _, _ in channel.calls]
+    assert kinds[:2] == ["open_thread", "message:after the transcript request"]
+    assert [k for k in kinds[2:] if "could not be sent yet (mail server down)" in k] == kinds[2:]  # staff are told
+    assert len(kinds) == 3
     email = next(item for item in store.outbox if item.lane == "email")
     assert email.delivered_at is None and email.last_error == "mail server down"
     with desk.uow() as uow:

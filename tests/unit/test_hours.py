@@ -68,7 +68,20 @@ def test_next_opening_and_hours_today():
     assert desk.next_opening(lunch) == datetime(2026, 11, 23, 13, 0, tzinfo=desk.zone)
     assert desk.next_opening(utc(2026, 11, 23, 9, 0)) == utc(2026, 11, 23, 9, 0)  # open now: now
     assert desk.hours_today(lunch) == "09:00–12:00, 13:00–17:00"
-    assert Schedule(PARIS).next_opening(lunch) is None  # nothing scheduled at all
+    closed_for_years = weekdays("mon-fri 09:00-17:00", closures=[Closure(date(2026, 1, 1), date(2028, 12, 31))])
+    assert closed_for_years.next_opening(lunch) is None  # no opening within the horizon
+
+
+def test_closures_on_a_queue_without_weekly_hours_close_only_those_days():
+    """No weekly hours means open around the clock (before this, any closure closed such a queue for good)."""
+    desk = Schedule(PARIS, [], [Closure(date(2026, 12, 24), date(2026, 12, 26), "Christmas", True)])
+    assert desk.open_at(utc(2026, 12, 23, 3, 0)) and desk.open_at(utc(2026, 12, 27, 3, 0))
+    assert not desk.open_at(utc(2026, 12, 25, 12, 0))
+    assert desk.next_opening(utc(2026, 12, 25, 12, 0)) == datetime(2026, 12, 27, 0, 0, tzinfo=desk.zone)
+    assert desk.hours_today(utc(2026, 12, 23, 12, 0)) == "open around the clock"
+    assert desk.hours_today(utc(2026, 12, 25, 12, 0)) == "closed"
+    assert desk.period_start(utc(2026, 12, 28, 12, 0)) == datetime(2026, 12, 27, 0, 0, tzinfo=desk.zone)
+    assert Schedule(PARIS).next_opening(utc(2026, 11, 23, 11, 30)) == utc(2026, 11, 23, 11, 30)  # open now
 
 
 def test_week_specs_and_time_zones_are_checked():
