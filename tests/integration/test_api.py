@@ -239,6 +239,7 @@ def test_patron_uploads_are_checked_by_content_and_idempotent(client):
 
 def test_email_goes_only_to_the_chats_own_address_with_clear_errors(client):
     from adapters.bootstrap import make_mailer
+    from adapters.settings import Settings
 
     client.application.extensions["refdesk"].mailer = make_mailer(Settings(smtp_host="127.0.0.1"))  # never called
     chat = start(client, email="ada@example.org")
