@@ -31,9 +31,10 @@ def create_app(container: Container | None = None, config: dict[str, Any] | None
         app.config.update(config)
     logging.getLogger("werkzeug").addFilter(RedactTokens())
 
-    from web import api, errors, openapi, pages, stream, widget
+    from web import api, errors, openapi, pages, stream, validation, widget
 
     errors.register(app)
+    validation.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(stream.bp)
     app.register_blueprint(openapi.bp)
