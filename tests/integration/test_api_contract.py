@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from router.model import Backend, Queue
 from tests.conftest import make_container
 from web import create_app
 from web.openapi import SPEC
@@ -16,6 +17,9 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}  # Flask adds them to every route by itsel
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     container = make_container(f"sqlite:///{tmp_path_factory.mktemp('contract') / 'contract.db'}")
+    with container.desk.uow() as uow:
+        uow.queues.add(Queue("general", "General", Backend.MATRIX, "!general:localhost"))
+        uow.commit()
     yield create_app(container, config={"RATELIMIT_ENABLED": False})
     container.close()
 
@@ -55,3 +59,18 @@ def test_a_wrong_method_gets_json_405_with_allow(app):
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"POST"}
     page = client.post("/healthz")
     assert page.status_code == 405 and "GET" in page.headers["Allow"]
+
+
+def test_a_token_in_the_url_is_accepted_only_by_the_event_stream(app):
+    """URLs end up in history, proxy logs and referrers; only EventSource, which cannot send headers, needs it."""
+    client = app.test_client()
+    chat = client.post("/api/v1/conversations", json={"queue": "general"}).json
+    url = f"/api/v1/conversations/{chat['id']}"
+    query = {"token": chat["token"]}
+    assert client.get(url, query_string=query).status_code == 401
+    assert client.get(f"{url}/messages", query_string=query).status_code == 401
+    assert client.get(f"{url}/files/{'0' * 32}", query_string=query).status_code == 401
+    assert client.post(f"{url}/close", query_string=query).status_code == 401
+    client.post(f"{url}/close", headers={"Authorization": f"Bearer {chat['token']}"})
+    stream = client.get(f"{url}/events", query_string=query)  # closed: replays everything, then ends
+    assert stream.status_code == 200 and stream.mimetype == "text/event-stream"
