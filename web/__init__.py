@@ -31,10 +31,11 @@ def create_app(container: Container | None = None, config: dict[str, Any] | None
         app.config.update(config)
     logging.getLogger("werkzeug").addFilter(RedactTokens())
 
-    from web import api, errors, openapi, pages, security_headers, stream, widget
+    from web import api, errors, openapi, pages, security_headers, stream, validation, widget
 
     errors.register(app)
     security_headers.register(app)
+    validation.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(stream.bp)
     app.register_blueprint(openapi.bp)

@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from flask import Blueprint, jsonify, request, send_file
-from werkzeug.exceptions import BadRequest, Unauthorized
+from werkzeug.exceptions import Unauthorized
 
 from router import attempts, availability, escalation, journal, retention
 from router import conversations as usecases
@@ -15,14 +15,14 @@ from router.queueing import place_in_queue
 from router.staff_names import shown_name
 from router.uploads import check_upload
 from web.context import container, desk
+from web.validation import InvalidField, check_pairs, check_text, json_body
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def json_object() -> dict[str, Any]:
-    data = request.get_json(force=True, silent=True)
-    if data is None:
-        raise BadRequest("request body must be valid JSON")
+    """The body as a JSON object, checked at the edge (size, depth, NUL, lone surrogates: web.validation)."""
+    data = json_body(container().settings.max_body)
     if not isinstance(data, dict):
         raise InvalidInput("request body must be a JSON object")
     return data
@@ -31,7 +31,7 @@ def json_object() -> dict[str, Any]:
 def optional_str(data: dict[str, Any], key: str) -> str | None:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
-        raise InvalidInput(f"{key} must be a string")
+        raise InvalidField(key, "must be a string")
     return value
 
 
@@ -49,16 +49,21 @@ def sequence_number(raw: str, name: str) -> int:
 def optional_bool(data: dict[str, Any], key: str) -> bool:
     value = data.get(key, False)
     if not isinstance(value, bool):
-        raise InvalidInput(f"{key} must be true or false")
+        raise InvalidField(key, "must be true or false")
     return value
 
 
-def bearer_token() -> str:
-    header = request.headers.get("Authorization", "")
+def bearer_token(*, in_query: bool = False) -> str:
+    """The conversation token from the Authorization header.
+
+    Only the event stream passes `in_query`: EventSource cannot send headers, so it sends `?token=`.
+    Anywhere else a token in the URL would end up in browser history, proxies and referrers.
+    """
+    header = check_text("Authorization header", request.headers.get("Authorization", ""))
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    token = request.args.get("token", "")
+    token = request.args.get("token", "") if in_query else ""
     if token:
         return token
     raise Unauthorized("send the conversation token as 'Authorization: Bearer <token>'")
@@ -72,6 +77,15 @@ def email_configured() -> bool:
 def require_email(what: str) -> None:
     if not email_configured():
         raise EmailUnavailable(f"this library has no email set up, so {what} cannot be emailed")
+
+
+def optional_client_id(client_id: str | None) -> str | None:
+    """A client_id makes a retried send idempotent, so it must be a real key: not empty, not huge."""
+    if client_id is not None and not client_id:
+        raise InvalidField("client_id", "must not be empty (leave it out instead)")
+    if client_id is not None and len(client_id) > 128:
+        raise InvalidField("client_id", "is longer than 128 characters")
+    return client_id
 
 
 def conversation_view(conversation: Any) -> dict[str, Any]:
@@ -96,7 +110,7 @@ def create_conversation():
     data = json_object()
     queue = data.get("queue")
     if not isinstance(queue, str) or not queue:
-        raise InvalidInput("queue is required")
+        raise InvalidField("queue", "is required")
     conversation, token = usecases.start_conversation(
         desk(),
         queue,
@@ -117,9 +131,7 @@ def create_conversation():
 def post_message(conversation_id: str):
     token = bearer_token()
     data = json_object()
-    client_id = optional_str(data, "client_id")
-    if client_id is not None and len(client_id) > 128:
-        raise InvalidInput("client_id is longer than 128 characters")
+    client_id = optional_client_id(optional_str(data, "client_id"))
     message, created = usecases.patron_says(desk(), conversation_id, token, data.get("body"), client_id)
     response = jsonify(journal.message_view(message))
     response.status_code = 201 if created else 200
@@ -159,9 +171,11 @@ def upload_file(conversation_id: str):
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidInput("send the file as the multipart field 'file'")
+    check_pairs("form", request.form.items(multi=True))
+    check_text("file name", upload.filename)
     data = upload.read(container().settings.max_upload_bytes + 1)
     mimetype = check_upload(upload.filename, data, container().settings.max_upload_bytes)
-    client_id = request.form.get("client_id") or None
+    client_id = optional_client_id(request.form.get("client_id") or None)  # an empty form field means none
     message, created = usecases.patron_shares_file(
         desk(), conversation_id, token, upload.filename[:255], mimetype, data, client_id
     )
@@ -196,8 +210,9 @@ def close_conversation(conversation_id: str):
 def answer_by_email(conversation_id: str):
     """Stop waiting: a librarian answers by email instead (the chat becomes an offline question)."""
     token = bearer_token()
+    email = json_object().get("email")  # bad input is named first, whatever the desk can do
     require_email("the answer")
-    conversation = escalation.answer_by_email(desk(), conversation_id, token, json_object().get("email"))
+    conversation = escalation.answer_by_email(desk(), conversation_id, token, email)
     return jsonify(conversation_view(conversation))
 
 
@@ -213,8 +228,8 @@ def rate_conversation(conversation_id: str):
 def email_transcript(conversation_id: str):
     """Queue the transcript for email; 202 because it is sent by the worker, with retries."""
     token = bearer_token()
-    require_email("the transcript")
     data = json_object()
+    require_email("the transcript")
     to = usecases.request_transcript(desk(), conversation_id, token, data.get("email"))
     response = jsonify({"queued": True, "to": to})
     response.status_code = 202

@@ -20,81 +20,120 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     }
 
 
-ERRORS = {
-    str(code): _json(_ref("Error"), text)
-    for code, text in {
-        400: "Malformed JSON",
-        401: "Missing token",
-        404: "Unknown queue, or no conversation for this token",
-        409: "Conversation closed, its one transcript already sent, or no email set up (email_unavailable)",
-        410: "The link from a follow-up email has expired",
-        413: "Body too long",
-        422: "Invalid or empty field",
-    }.items()
+ERROR_TEXT = {
+    400: "Malformed JSON, or nested too deeply",
+    401: "Missing token (send it as 'Authorization: Bearer <token>')",
+    404: "Unknown queue, or no conversation for this token",
+    409: "Conversation closed, its one transcript already sent, or no email set up (email_unavailable)",
+    410: "The link from a follow-up email has expired",
+    413: "Body or file too large",
+    415: "Not an accepted kind of file",
+    422: "Invalid, empty or malformed field (NUL, lone surrogate); the message names the field",
 }
+RATE_LIMITED = {
+    "description": "Too many requests; try again after Retry-After seconds",
+    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 0}, "description": "Seconds to wait"}},
+    "content": {"application/json": {"schema": _ref("Error")}},
+}
+
+
+def errors(*codes: int) -> dict[str, Any]:
+    """The error answers an operation can give; every one may also be rate limited (429)."""
+    return {str(code): _json(_ref("Error"), ERROR_TEXT[code]) for code in codes} | {"429": RATE_LIMITED}
+
+
+ID_PATTERN = "^[0-9a-f]{32}$"  # refdesk's ids (uuid4 hex), checked before any query (web.validation)
+SLUG_PATTERN = "^[a-z0-9][a-z0-9-]{0,39}$"  # router.queue_setup.SLUG
 CONVERSATION_ID = {
     "name": "conversation_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": ID_PATTERN},
 }
 SECURED = {"security": [{"conversationToken": []}]}
+READ = errors(400, 401, 404, 410, 422)  # 400: a malformed path id or cursor
+WRITE = errors(400, 401, 404, 409, 410, 413, 422)
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _chat_link(operation: str) -> dict[str, Any]:
+    """An OpenAPI link: use the new conversation's id and token (lets schemathesis test statefully)."""
+    return {
+        "operationId": operation,
+        "parameters": {
+            "path.conversation_id": "$response.body#/id",
+            "header.Authorization": "Bearer {$response.body#/token}",
+        },
+    }
+
+
+LINKED = ("getConversation", "deleteConversation", "postMessage", "listMessages", "uploadFile", "closeConversation")
+LINKED += ("answerByEmail", "rateConversation", "emailTranscript")
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "refdesk patron API", "version": "1"},
     "paths": {
+        "/api/v1/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {"200": _json({"type": "object"}, "The OpenAPI document")} | errors(),
+            }
+        },
         "/api/v1/conversations": {
             "post": {
+                "operationId": "startConversation",
                 "summary": "Start a conversation; the answer holds its secret token",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("NewConversation")}},
-                },
-                "responses": {"201": _json(_ref("CreatedConversation"), "Created")} | ERRORS,
+                "requestBody": _body("NewConversation"),
+                "responses": {
+                    "201": _json(_ref("CreatedConversation"), "Created")
+                    | {"links": {name: _chat_link(name) for name in LINKED}}
+                }
+                | errors(400, 404, 413, 422),
             }
         },
         "/api/v1/conversations/{conversation_id}": {
             "get": {
+                "operationId": "getConversation",
                 "summary": "The conversation's state",
                 "parameters": [CONVERSATION_ID],
                 **SECURED,
-                "responses": {"200": _json(_ref("Conversation"), "State")} | ERRORS,
+                "responses": {"200": _json(_ref("Conversation"), "State")} | READ,
             },
             "delete": {
+                "operationId": "deleteConversation",
                 "summary": "The patron deletes the conversation (the retention purge's path); the token stops working",
                 "description": "The messages, files and events are deleted, and when the retention policy says so "
                 "the Slack/Matrix copies too (by the worker, shortly after). Afterwards every call with the token "
                 "gets 404.",
                 "parameters": [CONVERSATION_ID],
                 **SECURED,
-                "responses": {"204": {"description": "Deleted"}} | ERRORS,
+                "responses": {"204": {"description": "Deleted"}} | READ,
             },
         },
         "/api/v1/conversations/{conversation_id}/messages": {
             "post": {
+                "operationId": "postMessage",
                 "summary": "Post a patron message; the same client_id twice creates one message",
                 "parameters": [CONVERSATION_ID],
                 **SECURED,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("NewMessage")}},
-                },
+                "requestBody": _body("NewMessage"),
                 "responses": {
                     "201": _json(_ref("Message"), "Created"),
                     "200": _json(_ref("Message"), "Already posted"),
                 }
-                | ERRORS,
+                | WRITE,
             },
             "get": {
+                "operationId": "listMessages",
                 "summary": "Messages after a sequence number",
                 "parameters": [
                     CONVERSATION_ID,
-                    {
-                        "name": "after",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 0},
-                    },
+                    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}},
                 ],
                 **SECURED,
                 "responses": {
@@ -106,32 +145,21 @@ SPEC: dict[str, Any] = {
                         "Messages",
                     )
                 }
-                | ERRORS,
+                | READ,
             },
         },
         "/api/v1/conversations/{conversation_id}/events": {
             "get": {
+                "operationId": "events",
                 "summary": "Server-Sent Events (message, message_edited, message_deleted, status); id = seq",
+                "description": "The only operation that also takes the token as `?token=` (EventSource cannot set "
+                "headers); every other one needs the Authorization header.",
                 "parameters": [
                     CONVERSATION_ID,
-                    {
-                        "name": "token",
-                        "in": "query",
-                        "schema": {"type": "string"},
-                        "description": "For EventSource, which cannot set headers",
-                    },
-                    {
-                        "name": "after",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 0},
-                    },
-                    {
-                        "name": "Last-Event-ID",
-                        "in": "header",
-                        "schema": {"type": "string"},
-                    },
+                    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}},
+                    {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}},
                 ],
-                **SECURED,
+                "security": [{"conversationToken": []}, {"streamToken": []}],
                 "responses": {
                     "200": {
                         "description": "Event stream",
@@ -139,46 +167,125 @@ SPEC: dict[str, Any] = {
                     },
                     "204": {"description": "Closed and nothing left to replay"},
                 }
-                | ERRORS,
+                | READ,
+            }
+        },
+        "/api/v1/conversations/{conversation_id}/files": {
+            "post": {
+                "operationId": "uploadFile",
+                "summary": "Send a file (image, PDF or plain text, checked by content) to the staff thread",
+                "parameters": [CONVERSATION_ID],
+                **SECURED,
+                "requestBody": {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": _ref("NewFile")}},
+                },
+                "responses": {
+                    "201": _json(_ref("Message"), "Sent")
+                    | {
+                        "links": {
+                            "downloadFile": {
+                                "operationId": "downloadFile",
+                                "parameters": {
+                                    "path.conversation_id": "$request.path.conversation_id",
+                                    "path.file_id": "$response.body#/attachments/0/id",
+                                    "header.Authorization": "$request.header.Authorization",
+                                },
+                            }
+                        }
+                    },
+                    "200": _json(_ref("Message"), "Already sent (same client_id)"),
+                }
+                | errors(400, 401, 404, 409, 413, 415, 422),
             }
         },
         "/api/v1/conversations/{conversation_id}/files/{file_id}": {
             "get": {
-                "summary": "Download a file staff shared (always as an attachment)",
+                "operationId": "downloadFile",
+                "summary": "Download a file of this conversation (always as an attachment)",
                 "parameters": [
                     CONVERSATION_ID,
-                    {"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                    {"name": "token", "in": "query", "schema": {"type": "string"}, "description": "For plain links"},
+                    {
+                        "name": "file_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": ID_PATTERN},
+                    },
                 ],
                 **SECURED,
-                "responses": {"200": {"description": "The file", "content": {"application/octet-stream": {}}}} | ERRORS,
+                "responses": {"200": {"description": "The file", "content": {"*/*": {}}}} | READ,
             }
         },
         "/api/v1/conversations/{conversation_id}/close": {
             "post": {
+                "operationId": "closeConversation",
                 "summary": "The patron ends the chat",
                 "parameters": [CONVERSATION_ID],
                 **SECURED,
-                "responses": {"200": _json(_ref("Conversation"), "Closed")} | ERRORS,
+                "responses": {"200": _json(_ref("Conversation"), "Closed")} | READ,
+            },
+        },
+        "/api/v1/conversations/{conversation_id}/answer-by-email": {
+            "post": {
+                "operationId": "answerByEmail",
+                "summary": "Stop waiting: a librarian answers by email instead (the chat becomes an offline question)",
+                "parameters": [CONVERSATION_ID],
+                **SECURED,
+                "requestBody": _body("EmailAddress"),
+                "responses": {"200": _json(_ref("Conversation"), "Now an offline question")} | WRITE,
+            },
+        },
+        "/api/v1/conversations/{conversation_id}/rating": {
+            "post": {
+                "operationId": "rateConversation",
+                "summary": "Rate the chat from 1 to 5, with an optional comment (the latest rating counts)",
+                "parameters": [CONVERSATION_ID],
+                **SECURED,
+                "requestBody": _body("NewRating"),
+                "responses": {"200": _json(_ref("Rating"), "Rated")} | WRITE,
+            },
+        },
+        "/api/v1/conversations/{conversation_id}/transcript": {
+            "post": {
+                "operationId": "emailTranscript",
+                "summary": "Email the transcript (sent by the worker, with retries)",
+                "parameters": [CONVERSATION_ID],
+                **SECURED,
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref("EmailAddress")}},
+                },
+                "responses": {"202": _json(_ref("TranscriptQueued"), "Queued for email")} | WRITE,
             },
         },
         "/api/v1/queues/{slug}/status": {
             "get": {
+                "operationId": "queueStatus",
                 "summary": "Whether the desk is open and staffed, and the away message",
                 "parameters": [
                     {
                         "name": "slug",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string"},
-                    }
+                        "schema": {"type": "string", "pattern": SLUG_PATTERN},
+                    },
+                    {"name": "lang", "in": "query", "schema": {"type": "string", "maxLength": 35}},
+                    {
+                        "name": "opened",
+                        "in": "query",
+                        "schema": {"enum": ["1"]},
+                        "description": "The widget was opened",
+                    },
                 ],
-                "responses": {"200": _json(_ref("QueueStatus"), "Status")} | ERRORS,
+                "responses": {"200": _json(_ref("QueueStatus"), "Status")} | errors(400, 404, 422),
             }
         },
     },
     "components": {
-        "securitySchemes": {"conversationToken": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {
+            "conversationToken": {"type": "http", "scheme": "bearer"},
+            "streamToken": {"type": "apiKey", "in": "query", "name": "token", "description": "Event stream only"},
+        },
         "schemas": {
             "Error": {
                 "type": "object",
@@ -190,6 +297,7 @@ SPEC: dict[str, Any] = {
                         "properties": {
                             "code": {"type": "string"},
                             "message": {"type": "string"},
+                            "field": {"type": "string", "description": "The field that was wrong, when one was"},
                         },
                     }
                 },
@@ -239,7 +347,7 @@ SPEC: dict[str, Any] = {
                 "required": ["body"],
                 "properties": {
                     "body": {"type": "string", "minLength": 1, "maxLength": 4000},
-                    "client_id": {"type": "string", "maxLength": 128},
+                    "client_id": {"type": "string", "minLength": 1, "maxLength": 128},
                 },
             },
             "Message": {
@@ -273,6 +381,37 @@ SPEC: dict[str, Any] = {
                     },
                     "deleted": {"type": "boolean"},
                 },
+            },
+            "NewFile": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "client_id": {"type": "string", "maxLength": 128},
+                },
+            },
+            "EmailAddress": {
+                "type": "object",
+                "properties": {"email": {"type": "string", "format": "email", "maxLength": 500}},
+            },
+            "NewRating": {
+                "type": "object",
+                "required": ["score"],
+                "properties": {
+                    "score": {"type": "integer", "minimum": 1, "maximum": 5},
+                    "comment": {"type": ["string", "null"], "maxLength": 2000},
+                },
+            },
+            "Rating": {
+                "type": "object",
+                "properties": {
+                    "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+                    "comment": {"type": ["string", "null"]},
+                },
+            },
+            "TranscriptQueued": {
+                "type": "object",
+                "properties": {"queued": {"const": True}, "to": {"type": "string"}},
             },
             "QueueStatus": {
                 "type": "object",

@@ -21,13 +21,15 @@ from router.queueing import place_in_queue, queue_topic
 from router.typing import TTL, typing_now
 from web.api import bearer_token, sequence_number
 from web.context import container, desk
+from web.validation import check_text
 
 bp = Blueprint("stream", __name__, url_prefix="/api/v1")
 BATCH = 500
 
 
 def resume_point() -> int:
-    return sequence_number(request.headers.get("Last-Event-ID") or request.args.get("after") or "0", "Last-Event-ID")
+    header = check_text("Last-Event-ID header", request.headers.get("Last-Event-ID"))
+    return sequence_number(header or request.args.get("after") or "0", "Last-Event-ID")
 
 
 def format_event(seq: int, event_type: str, data: dict) -> str:
@@ -71,7 +73,7 @@ def event_stream(
 
 @bp.get("/conversations/<conversation_id>/events")
 def events(conversation_id: str):
-    token = bearer_token()
+    token = bearer_token(in_query=True)  # the one place: EventSource cannot send an Authorization header
     after = resume_point()
     with desk().uow() as uow:
         conversation = usecases.authenticate(uow, conversation_id, token, desk=desk())

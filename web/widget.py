@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, render_template, request
 
 from router import retention
+from router.queue_setup import SLUG
 from web.context import container, desk
 
 bp = Blueprint("widget", __name__)
@@ -51,6 +52,8 @@ def loader():
 @bp.get("/widget/frame")
 def frame():
     slug = request.args.get("queue", "")
+    if not SLUG.fullmatch(slug):  # checked before any query (NUL is refused earlier: web.validation)
+        abort(404)
     with desk().uow() as uow:
         queue = uow.queues.get(slug)
     if queue is None:

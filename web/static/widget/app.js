@@ -60,6 +60,26 @@
       });
   }
 
+  /* Files are fetched with the Authorization header, then saved from a blob: a token in a URL would
+     end up in history and logs, so the server accepts ?token= only on the event stream. */
+  function download(url, name) {
+    fetch(url, { headers: { Authorization: "Bearer " + chat.token } })
+      .then(function (response) {
+        if (!response.ok) throw new Error(t["error.generic"]);
+        return response.blob();
+      })
+      .then(function (blob) {
+        var save = document.createElement("a");
+        save.href = URL.createObjectURL(blob);
+        save.download = name;
+        document.body.appendChild(save);
+        save.click();
+        save.remove();
+        setTimeout(function () { URL.revokeObjectURL(save.href); }, 60000);
+      })
+      .catch(fail);
+  }
+
   /* Staff links become real links (http/https only); everything else stays text. */
   function appendText(parent, text) {
     var pattern = /https?:\/\/[^\s<>"')]+/g, last = 0, match;
@@ -102,8 +122,9 @@
     else appendText(item, message.body || "");
     (message.attachments || []).forEach(function (file) {
       var link = document.createElement("a");
-      link.href = "/api/v1/conversations/" + chat.id + "/files/" + file.id + "?token=" + encodeURIComponent(chat.token);
+      link.href = "/api/v1/conversations/" + chat.id + "/files/" + file.id;
       link.download = file.name;
+      link.addEventListener("click", function (event) { event.preventDefault(); download(link.href, file.name); });
       link.rel = "noopener";
       link.textContent = format(t["msg.file"], { name: file.name });
       link.className = "file";
