@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from adapters.blocklist import make_blocklist
 from adapters.clock import SystemClock
 from adapters.mail import SmtpMailer
 from adapters.notify import InProcessNotifier, PostgresNotifier, SqliteNotifier
@@ -84,6 +85,8 @@ def bootstrap(
         max_body=settings.max_body,
         duty_idle=timedelta(minutes=settings.duty_idle_minutes),
         public_url=settings.public_url,
+        waiting_cap=settings.queue_waiting_cap,
+        blocklist=make_blocklist(settings.rate_limit_storage, settings.rate_limit_prefix),
     )
     desk.secret = secret_key(settings, engine, desk)
     return Container(settings=settings, desk=desk, engine=engine, notifier=notifier, mailer=make_mailer(settings))

@@ -19,6 +19,7 @@ from router.model import Author, Conversation, Message, OutboxKind, Status, Stor
 from router.ports import UnitOfWork
 from router.staff import set_closed
 
+BLOCKED_TOKEN = "blocked"  # stands in for the token hash of a chat staff blocked (router.blocking)
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -49,6 +50,8 @@ def start_conversation(
         queue = uow.queues.get(queue_slug)
         if queue is None:
             raise errors.UnknownQueue(f"no queue named {queue_slug!r}")
+        if not offline and desk.waiting_cap and uow.conversations.waiting_count(queue_slug) >= desk.waiting_cap:
+            raise errors.DeskBusy("the desk is very busy right now; please leave your question and we will email you")
         schedule = schedule_from_dict(queue.hours)
         conversation = Conversation(
             id=uuid.uuid4().hex,
@@ -80,6 +83,7 @@ def authenticate(
     if (
         conversation is None
         or not conversation.token_hash
+        or conversation.token_hash == BLOCKED_TOKEN
         or not (  # no hash: deleted (router.retention)
             hmac.compare_digest(conversation.token_hash, hash_token(token))
             | followup.is_resume_token(secret, conversation.id, token)
