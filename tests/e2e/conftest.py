@@ -142,12 +142,12 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 def _start_desk(
-    homeserver, librarian, tmp_path, name, with_worker=True, mailbox=None, config=None
+    homeserver, librarian, tmp_path, name, with_worker=True, mailbox=None, config=None, settings=None
 ) -> tuple[Desk, object]:
     room_id = staff_room(homeserver, name)
     smtp = dict(smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_from="desk@library.example") if mailbox else {}
     container = bootstrap(
-        desk_settings(homeserver, f"sqlite:///{tmp_path / 'desk.db'}", **smtp),
+        desk_settings(homeserver, f"sqlite:///{tmp_path / 'desk.db'}", **smtp, **(settings or {})),
         notifier=InProcessNotifier(),
         migrate=True,
     )
