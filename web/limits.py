@@ -73,22 +73,25 @@ class RedactLimiterKeys(logging.Filter):
 REDACT = RedactLimiterKeys()
 
 
-def _limits(settings: Settings) -> dict[str, list[tuple[str, Callable[[], str], bool]]]:
-    """Endpoint → (limit, key, count only what was created) on top of the per-address API limit."""
-    emails = [
-        (settings.rate_limit_emails_per_conversation, conversation_key, False),
-        (settings.rate_limit_emails_per_address, address_key, False),
+Rule = tuple[str, Callable[[], str], str | None]  # limit, key, scope shared by several endpoints (or None)
+
+
+def _limits(settings: Settings) -> dict[str, list[Rule]]:
+    """Endpoint → its limits, on top of the per-address limit shared by the whole API."""
+    emails: list[Rule] = [  # transcript and answer-by-email draw on one allowance: both send mail
+        (settings.rate_limit_emails_per_conversation, conversation_key, "emails"),
+        (settings.rate_limit_emails_per_address, address_key, "emails-per-address"),
     ]
     return {
         NEW_CHAT: [
-            (settings.rate_limit_new_chats_per_address, address_key, False),
-            (settings.rate_limit_new_chats_per_queue, queue_key, True),
+            (settings.rate_limit_new_chats_per_address, address_key, None),
+            (settings.rate_limit_new_chats_per_queue, queue_key, None),
         ],
-        "api.post_message": [(settings.rate_limit_messages_per_conversation, conversation_key, False)],
-        "api.upload_file": [(settings.rate_limit_files_per_conversation, conversation_key, False)],
+        "api.post_message": [(settings.rate_limit_messages_per_conversation, conversation_key, None)],
+        "api.upload_file": [(settings.rate_limit_files_per_conversation, conversation_key, None)],
         "api.email_transcript": emails,
         "api.answer_by_email": emails,
-        "api.queue_status": [(settings.rate_limit_status_per_address, address_key, False)],
+        "api.queue_status": [(settings.rate_limit_status_per_address, address_key, None)],
     }
 
 
@@ -110,8 +113,11 @@ def install(app: Flask, settings: Settings) -> Limiter:
         if not rule.rule.startswith("/api/") or rule.endpoint not in app.view_functions:
             continue
         view = per_address(app.view_functions[rule.endpoint])
-        for limit, key, only_created in specific.get(rule.endpoint, []):
-            view = limiter.limit(limit, key_func=key, deduct_when=created if only_created else None)(view)
+        for limit, key, scope in specific.get(rule.endpoint, []):
+            if scope:
+                view = limiter.shared_limit(limit, scope, key_func=key)(view)
+            else:  # a queue's quota counts chats that were created, not attempts
+                view = limiter.limit(limit, key_func=key, deduct_when=created if key is queue_key else None)(view)
         app.view_functions[rule.endpoint] = view
 
     @app.errorhandler(RateLimitExceeded)

@@ -29,6 +29,8 @@ ERRORS = {
         409: "Conversation closed",
         413: "Body too long",
         422: "Invalid or empty field",
+        403: "New chats from this address are blocked for now (!block)",
+        429: "Too many requests (rate_limited), or too many chats waiting (desk_busy); see Retry-After",
     }.items()
 }
 CONVERSATION_ID = {
