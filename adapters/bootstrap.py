@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from adapters import log_redaction
+from adapters.blocklist import make_blocklist
 from adapters.clock import SystemClock
 from adapters.mail import SmtpMailer
 from adapters.notify import InProcessNotifier, PostgresNotifier, SqliteNotifier
@@ -87,6 +88,8 @@ def bootstrap(
         duty_idle=timedelta(minutes=settings.duty_idle_minutes),
         public_url=settings.public_url,
         resume_link_days=settings.resume_link_days,
+        waiting_cap=settings.queue_waiting_cap,
+        blocklist=make_blocklist(settings.rate_limit_storage, settings.rate_limit_prefix),
     )
     desk.secret = secret_key(settings, engine, desk)
     log_redaction.install([*settings_secrets(settings), engine.url.password, desk.secret])

@@ -51,6 +51,20 @@ class Settings(BaseSettings):
     card_number_pattern: str = r"\b\d{14}\b"  # library card numbers scrubbed from FAQ exports and old chats
     purge_interval_minutes: float = Field(60, gt=0)  # how often the worker applies the retention policy
 
+    # Abuse limits (web/limits.py); limit strings use flask-limiter's notation, ";" separates several.
+    rate_limit_storage: str = "memory://"  # redis://host:6379/0 shares counters and blocks among processes
+    rate_limit_prefix: str = "refdesk"  # key prefix in the shared storage (one per desk sharing a Redis)
+    trusted_proxies: int = Field(0, ge=0, le=10)  # reverse proxies in front of refdesk; 0: X-Forwarded-For ignored
+    rate_limit_address: str = "600/minute"  # every patron API call, per client address (a NAT'd room shares one)
+    rate_limit_new_chats_per_address: str = "10/minute;60/hour"
+    rate_limit_new_chats_per_queue: str = "30/minute"  # chats created per queue, whoever asks
+    rate_limit_messages_per_conversation: str = "30/minute"
+    rate_limit_files_per_conversation: str = "10/minute;60/hour"
+    rate_limit_emails_per_conversation: str = "3/hour"  # transcript and answer-by-email requests
+    rate_limit_emails_per_address: str = "10/hour"
+    rate_limit_status_per_address: str = "120/minute"  # the widget asks once per page view
+    queue_waiting_cap: int = Field(30, ge=0)  # live chats waiting per queue; beyond it "very busy" (0: no cap)
+
     smtp_host: str | None = None
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_from: str = "refdesk@localhost"
@@ -74,6 +88,20 @@ class Settings(BaseSettings):
             re.compile(self.card_number_pattern)
         except re.error as exc:
             raise ValueError(f"REFDESK_CARD_NUMBER_PATTERN is not a valid regular expression: {exc}") from exc
+        return self
+
+    @model_validator(mode="after")
+    def _rate_limits_parse(self) -> Settings:
+        from limits import parse_many
+
+        if not self.rate_limit_storage.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("REFDESK_RATE_LIMIT_STORAGE must be memory:// or a redis:// (rediss://) URL")
+        for name, value in self:
+            if name.startswith("rate_limit_") and name not in ("rate_limit_storage", "rate_limit_prefix"):
+                try:
+                    parse_many(value)
+                except ValueError as exc:
+                    raise ValueError(f"REFDESK_{name.upper()} is not a rate limit like '10/minute': {exc}") from exc
         return self
 
     @model_validator(mode="after")

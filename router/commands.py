@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from router import availability, canned, duty, errors, escalation, followup, staff, tagging, transfer
+from router import availability, blocking, canned, duty, errors, escalation, followup, staff, tagging, transfer
 from router.journal import Desk, Inbound
 
 
@@ -39,6 +39,7 @@ THREAD_HELP = {
     "tag": "WORD [WORD…]: add topic tags (!untag WORD removes one)",
     "untag": "WORD: remove a tag",
     "faq": "mark this chat as an FAQ candidate (!faq off to unmark)",
+    "block": "[HOURS]: end this chat, refuse its browser, and refuse new chats from its address for HOURS (24)",
 }
 ROOM_HELP = {
     "on": "go on duty for this room's queues",
@@ -167,6 +168,12 @@ def _faq(desk: Desk, context: CommandContext, rest: str) -> str:
     return tagging.summary(tagging.set_faq_candidate(desk, context.conversation_id or "", rest.lower() != "off"))
 
 
+def _block(desk: Desk, context: CommandContext, rest: str) -> str | None:
+    hours = blocking.parse_hours(rest)
+    result = blocking.block(desk, context.conversation_id or "", context.staff_name, hours, context.inbound)
+    return None if result is None else blocking.summary(result, hours)
+
+
 # -- room commands ---------------------------------------------------------------
 
 
@@ -241,6 +248,7 @@ THREAD: dict[str, Handler] = {
     "tag": _tag,
     "untag": _untag,
     "faq": _faq,
+    "block": _block,
     "help": _help,
 }
 ROOM: dict[str, Handler] = {

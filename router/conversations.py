@@ -21,6 +21,9 @@ from router.ports import UnitOfWork
 from router.single_line import safe_file_name
 from router.staff import set_closed
 
+BLOCKED_TOKEN = "blocked"  # stands in for the token hash of a chat staff blocked (router.blocking)
+
+
 MAX_FIELD = 500
 
 
@@ -48,6 +51,8 @@ def start_conversation(
         queue = uow.queues.get(queue_slug)
         if queue is None:
             raise errors.UnknownQueue(f"no queue named {queue_slug!r}")
+        if not offline and desk.waiting_cap and uow.conversations.waiting_count(queue_slug) >= desk.waiting_cap:
+            raise errors.DeskBusy("the desk is very busy right now; please leave your question and we will email you")
         schedule = schedule_from_dict(queue.hours)
         conversation = Conversation(
             id=uuid.uuid4().hex,
@@ -84,7 +89,9 @@ def authenticate(
     tells nothing to anyone without a once-valid link.
     """
     conversation = uow.conversations.get(conversation_id, for_update=for_update)
-    if conversation is None or not conversation.token_hash:  # no hash: deleted (router.retention)
+    if (  # no hash: deleted (router.retention); staff blocked it (router.blocking)
+        conversation is None or not conversation.token_hash or conversation.token_hash == BLOCKED_TOKEN
+    ):
         raise errors.ConversationNotFound("no such conversation for this token")
     own = opened_with_own_token(conversation, token)
     resumed = followup.is_resume_token(desk.secret if desk else secret, conversation.id, token)

@@ -29,6 +29,12 @@ class ConversationClosed(RefdeskError):
     code = "conversation_closed"
 
 
+class DeskBusy(RefdeskError):
+    """The queue already has its cap of waiting chats; the patron can still leave a question."""
+
+    code = "desk_busy"
+
+
 class InvalidInput(RefdeskError):
     code = "invalid_input"
 

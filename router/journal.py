@@ -23,7 +23,7 @@ from router.model import (
     StoredFile,
     StreamEvent,
 )
-from router.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
+from router.ports import Blocklist, Clock, Notifier, UnitOfWork, UnitOfWorkFactory
 from router.staff_names import shown_name
 
 OUTBOX_TOPIC = "outbox"
@@ -41,6 +41,8 @@ class Desk:
     secret: bytes = b""  # signs resume links (router.followup); empty: no resume token is valid
     public_url: str = ""  # where patrons reach refdesk, for links in emails
     resume_link_days: int = 30  # a follow-up email's link works this long after the chat's last activity
+    waiting_cap: int = 0  # live chats waiting per queue before new ones are refused (0: no cap)
+    blocklist: Blocklist | None = None  # address hashes for !block (router.blocking); None: token blocks only
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,10 @@ class Conversations(Protocol):
         """Chats in the queue still waiting that arrived before `created_at` (first come, first served)."""
         ...
 
+    def waiting_count(self, queue_slug: str) -> int:
+        """Live chats (not offline questions) waiting in the queue now."""
+        ...
+
     def recent_waits(self, queue_slug: str, limit: int = 20) -> list[float]:
         """Seconds from arrival to claim of the queue's latest claimed chats."""
         ...
@@ -226,6 +230,19 @@ class UnitOfWork(abc.ABC):
 
 
 UnitOfWorkFactory = Callable[..., UnitOfWork]  # uow(read_only=False): read-only ones never take write locks
+
+
+class Blocklist(Protocol):
+    """Who opened a chat and who is blocked, by salted address hash only, kept outside the database.
+
+    Entries expire by themselves (a TTL), so nothing about a patron's address outlives its use. The
+    hash is computed by the web layer; the domain never sees an address.
+    """
+
+    def remember_opener(self, conversation_id: str, opener: str, ttl_seconds: int) -> None: ...
+    def opener(self, conversation_id: str) -> str | None: ...
+    def block(self, opener: str, ttl_seconds: int) -> None: ...
+    def is_blocked(self, opener: str) -> bool: ...
 
 
 class Notifier(Protocol):

@@ -49,4 +49,7 @@ def create_app(container: Container | None = None, config: dict[str, Any] | None
         from web import slack
 
         app.register_blueprint(slack.bp)
+    from web import limits
+
+    limits.install(app, container.settings)  # after every /api/ route exists: it wraps their views
     return app

@@ -29,9 +29,10 @@ ERROR_TEXT = {
     413: "Body or file too large",
     415: "Not an accepted kind of file",
     422: "Invalid, empty or malformed field (NUL, lone surrogate); the message names the field",
+    403: "New chats from this address are blocked for now (!block)",
 }
 RATE_LIMITED = {
-    "description": "Too many requests; try again after Retry-After seconds",
+    "description": "Too many requests (rate_limited) or chats waiting (desk_busy); try again after Retry-After seconds",
     "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 0}, "description": "Seconds to wait"}},
     "content": {"application/json": {"schema": _ref("Error")}},
 }
@@ -93,7 +94,7 @@ SPEC: dict[str, Any] = {
                     "201": _json(_ref("CreatedConversation"), "Created")
                     | {"links": {name: _chat_link(name) for name in LINKED}}
                 }
-                | errors(400, 404, 413, 422),
+                | errors(400, 403, 404, 413, 422),
             }
         },
         "/api/v1/conversations/{conversation_id}": {

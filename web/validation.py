@@ -96,7 +96,7 @@ def json_body(max_body_chars: int) -> Any:
     limit = max_json_bytes(max_body_chars)
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge(f"a JSON body may be at most {limit} bytes")
-    raw = request.stream.read(limit + 1)
+    raw = request.get_data(cache=True)  # cached: the per-queue rate limit (web.limits) reads the queue first
     if len(raw) > limit:
         raise RequestEntityTooLarge(f"a JSON body may be at most {limit} bytes")
     try:

@@ -164,6 +164,14 @@ class SqlConversations:
         row = self.session.exec(query).first()
         return _conversation(row) if row else None
 
+    def waiting_count(self, queue_slug: str) -> int:
+        query = sa.select(sa.func.count()).where(
+            ConversationRow.queue_slug == queue_slug,
+            ConversationRow.status == Status.WAITING.value,
+            ConversationRow.offline.is_(False),
+        )
+        return int(self.session.execute(query).scalar_one())
+
     def waiting_ahead(self, queue_slug: str, created_at: datetime) -> int:
         query = sa.select(sa.func.count()).where(
             ConversationRow.queue_slug == queue_slug,

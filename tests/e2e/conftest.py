@@ -95,9 +95,9 @@ def desk_settings(homeserver: Homeserver, database_url: str, **extra: object) ->
     return Settings(**values)
 
 
-def serve(container: Container) -> tuple[str, object]:
+def serve(container: Container, config: dict | None = None) -> tuple[str, object]:
     port = free_port()
-    server = make_server("127.0.0.1", port, create_app(container), threaded=True)
+    server = make_server("127.0.0.1", port, create_app(container, config), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{port}", server
 
@@ -142,11 +142,13 @@ def mailbox() -> Iterator[Mailbox]:
     box.controller.stop()
 
 
-def _start_desk(homeserver, librarian, tmp_path, name, with_worker=True, mailbox=None) -> tuple[Desk, object]:
+def _start_desk(
+    homeserver, librarian, tmp_path, name, with_worker=True, mailbox=None, config=None, settings=None
+) -> tuple[Desk, object]:
     room_id = staff_room(homeserver, name)
     smtp = dict(smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_from="desk@library.example") if mailbox else {}
     container = bootstrap(
-        desk_settings(homeserver, f"sqlite:///{tmp_path / 'desk.db'}", **smtp),
+        desk_settings(homeserver, f"sqlite:///{tmp_path / 'desk.db'}", **smtp, **(settings or {})),
         notifier=InProcessNotifier(),
         migrate=True,
     )
@@ -155,7 +157,7 @@ def _start_desk(homeserver, librarian, tmp_path, name, with_worker=True, mailbox
         uow.commit()
     librarian_id = homeserver.librarian["user_id"]
     duty.go_on(container.desk, ["general"], librarian_id, "Ann Librarian")  # tests of !on/!off do it for real
-    base_url, server = serve(container)
+    base_url, server = serve(container, config)
     worker = None
     if with_worker:
         worker = Worker(container)
@@ -177,8 +179,10 @@ def desk(homeserver, librarian, tmp_path, request, mailbox) -> Iterator[Desk]:
 
 @pytest.fixture
 def desk_without_worker(homeserver, librarian, tmp_path, request) -> Iterator[Desk]:
-    """The web side only: tests start and kill worker processes themselves."""
-    running, server = _start_desk(homeserver, librarian, tmp_path, request.node.name, with_worker=False)
+    """The web side only: tests start and kill worker processes themselves (bursts: no rate limits)."""
+    running, server = _start_desk(
+        homeserver, librarian, tmp_path, request.node.name, with_worker=False, config={"RATELIMIT_ENABLED": False}
+    )
     yield running
     server.shutdown()
     running.container.close()

@@ -68,6 +68,13 @@ class FakeConversations(_Repo):
     def save(self, conversation):
         self.state.conversations[conversation.id] = replace(conversation)
 
+    def waiting_count(self, queue_slug):
+        return sum(
+            1
+            for c in self.state.conversations.values()
+            if c.queue_slug == queue_slug and c.status.value == "waiting" and not c.offline
+        )
+
     def waiting_ahead(self, queue_slug, created_at):
         return sum(
             1

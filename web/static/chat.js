@@ -12,6 +12,7 @@
   const seen = new Set();
   let chat = JSON.parse(sessionStorage.getItem(storeKey) || "null");
   let source = null;
+  let waitNotice = null;
   // A follow-up email's link (#resume=ID.TOKEN) reopens that chat; the fragment is removed at once.
   const resume = /^#resume=([\w-]+)\.([\w-]+)$/.exec(location.hash);
   if (resume) {
@@ -22,12 +23,26 @@
     }
   }
 
+  // Too many requests: wait as long as the server asks, then send the same request again; the text
+  // stays in the box until it is sent. A busy desk is shown, not retried.
+  function retryLater(response, path, options) {
+    const wait = Math.min(3600, Math.max(1, parseInt(response.headers.get("Retry-After"), 10) || 5));
+    const notice = (waitNotice = "Lots of messages at once: we will try again in " + wait + " s. Nothing you typed is lost.");
+    errorLine.textContent = notice;
+    return new Promise(function (resolve) { setTimeout(resolve, wait * 1000); }).then(function () {
+      if (errorLine.textContent === notice) errorLine.textContent = "";
+      if (waitNotice === notice) waitNotice = null;
+      return api(path, options);
+    });
+  }
+
   function api(path, options) {
     options = options || {};
     options.headers = Object.assign({ "Content-Type": "application/json" }, options.headers || {});
     if (chat) options.headers.Authorization = "Bearer " + chat.token;
     return fetch("/api/v1" + path, options).then(function (response) {
       return response.json().then(function (data) {
+        if (response.status === 429 && !(data.error && data.error.code === "desk_busy")) return retryLater(response, path, options);
         if (!response.ok) throw new Error((data.error && data.error.message) || response.statusText);
         return data;
       });
@@ -141,7 +156,7 @@
     const body = box.value;
     if (!body.trim()) return;
     const clientId = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
-    errorLine.textContent = "";
+    if (errorLine.textContent !== waitNotice) errorLine.textContent = "";
     api("/conversations/" + chat.id + "/messages", { method: "POST", body: JSON.stringify({ body: body, client_id: clientId }) })
       .then(function () { box.value = ""; })
       .catch(function (err) { errorLine.textContent = err.message; });

@@ -13,7 +13,7 @@
   var list = $("messages"), statusLine = $("status"), errorLine = $("error");
   var chatKey = "refdesk:" + queue, pendingKey = "refdesk-pending:" + queue;
   var chat = read(chatKey), pending = read(pendingKey) || [];
-  var seen = {}, source = null, flushing = false, closed = false;
+  var seen = {}, source = null, flushing = false, closed = false, waitNotice = null;
   /* A follow-up email's link (#resume=ID.TOKEN) reopens that chat here; the fragment is removed at once. */
   var resume = /^#resume=([\w-]+)\.([\w-]+)$/.exec(location.hash);
   if (resume) {
@@ -42,6 +42,19 @@
     errorLine.textContent = localized || (error && error.message) || t["error.generic"];
   }
 
+  /* Too many requests: say so kindly, wait as long as the server asks, then send the same request again
+     (what the patron typed stays pending or in its field meanwhile). A busy desk is not retried: it is shown. */
+  function retryLater(response, path, options) {
+    var wait = Math.min(3600, Math.max(1, parseInt(response.headers.get("Retry-After"), 10) || 5));
+    var notice = waitNotice = format(t["error.rate_limited"], { seconds: String(wait) });
+    errorLine.textContent = notice;
+    return new Promise(function (resolve) { setTimeout(resolve, wait * 1000); }).then(function () {
+      if (errorLine.textContent === notice) errorLine.textContent = "";
+      if (waitNotice === notice) waitNotice = null;
+      return api(path, options);
+    });
+  }
+
   function api(path, options) {
     options = options || {};
     var headers = options.form ? {} : { "Content-Type": "application/json" };
@@ -49,6 +62,7 @@
     return fetch("/api/v1" + path, { method: options.method || "GET", headers: headers, body: options.form || options.body })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (data) {
+          if (response.status === 429 && !(data.error && data.error.code === "desk_busy")) return retryLater(response, path, options);
           if (!response.ok) {
             var error = new Error((data.error && data.error.message) || t["error.generic"]);
             error.status = response.status;
@@ -250,7 +264,13 @@
 
   $("start").addEventListener("submit", function (event) {
     event.preventDefault();
-    begin({ name: $("start-name").value.trim() || null }).then(enterChat).catch(fail);
+    begin({ name: $("start-name").value.trim() || null }).then(enterChat).catch(function (error) {
+      if (error.code !== "desk_busy") return fail(error);
+      $("offline-name").value = $("start-name").value;  /* too many waiting: leave a question instead */
+      show("offline");
+      say(t["status.busy"]);
+      $("offline-question").focus();
+    });
   });
 
   $("offline").addEventListener("submit", function (event) {
@@ -274,7 +294,7 @@
     write(pendingKey, pending);
     render({ author: "patron", body: body, client_id: message.client_id, pending: true });
     box.value = "";
-    errorLine.textContent = "";
+    if (errorLine.textContent !== waitNotice) errorLine.textContent = "";  /* the wait notice stays until it is over */
     flush();
   });
 
