@@ -11,15 +11,16 @@ from flask import Flask
 from adapters.bootstrap import Container, bootstrap
 
 TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"]+")
+CLIENT_ADDRESS = re.compile(r"^\S+ - - \[")  # werkzeug's access line starts "ADDRESS - - [date]"
 
 
 class RedactTokens(logging.Filter):
-    """Access logs must never contain a patron's bearer token (EventSource sends it in the URL)."""
+    """Access logs never hold a patron's bearer token (EventSource sends it in the URL) nor their address."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
             record.args = tuple(TOKEN_IN_URL.sub(r"\1REDACTED", a) if isinstance(a, str) else a for a in record.args)
-        record.msg = TOKEN_IN_URL.sub(r"\1REDACTED", str(record.msg))
+        record.msg = CLIENT_ADDRESS.sub("- - - [", TOKEN_IN_URL.sub(r"\1REDACTED", str(record.msg)))
         return True
 
 

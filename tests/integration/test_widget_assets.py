@@ -80,3 +80,34 @@ def test_tokens_never_reach_the_access_log():
     RedactTokens().filter(record)
     line = record.getMessage()
     assert "s3cret" not in line and "token=REDACTED&after=2" in line
+
+
+def test_client_addresses_never_reach_the_development_servers_access_log():
+    import logging
+
+    from werkzeug.serving import WSGIRequestHandler
+
+    from web import RedactTokens
+
+    class Handler(WSGIRequestHandler):  # werkzeug's own access-line formatting, without a socket
+        def __init__(self):
+            self.client_address = ("203.0.113.7", 51234)
+
+        def log_date_time_string(self):
+            return "30/Nov/2026 05:40:00"
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    logger = logging.getLogger("werkzeug")
+    keep, redact, level = Keep(), RedactTokens(), logger.level
+    logger.addHandler(keep), logger.addFilter(redact), logger.setLevel(logging.INFO)
+    try:
+        Handler().log("info", '"%s" %s %s', "GET /api/v1/queues/general/status HTTP/1.1", "200", "-")
+    finally:
+        logger.removeHandler(keep), logger.removeFilter(redact), logger.setLevel(level)
+    line = records[0].getMessage()
+    assert "203.0.113.7" not in line and line.startswith("- - - [30/Nov/2026") and "/queues/general/status" in line
