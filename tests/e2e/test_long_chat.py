@@ -22,10 +22,11 @@ ROUNDS = 40
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 KEYBOARD_OPEN = {"width": 390, "height": 450}  # a phone with the on-screen keyboard up (interactive-widget)
 
-# Whether the patron can see `el`: inside the window and every scrolling ancestor, and not covered by anything.
-SEEN = """el => {
-  const r = el.getBoundingClientRect();
-  if (!r.width || !r.height) return false;
+# Why the patron cannot see `el` ("" when they can): it must be inside the window and every scrolling ancestor,
+# and not covered by anything.
+UNSEEN = """el => {
+  const r = el.getBoundingClientRect(), at = ` at ${r.top | 0}..${r.bottom | 0}`;
+  if (!r.width || !r.height) return "not rendered";
   let top = 0, left = 0, bottom = innerHeight, right = innerWidth;
   for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
     const style = getComputedStyle(a);
@@ -34,9 +35,11 @@ SEEN = """el => {
     top = Math.max(top, b.top); left = Math.max(left, b.left);
     bottom = Math.min(bottom, b.bottom); right = Math.min(right, b.right);
   }
-  if (r.top < top - 1 || r.bottom > bottom + 1 || r.left < left - 1 || r.right > right + 1) return false;
+  if (r.top < top - 1 || r.bottom > bottom + 1 || r.left < left - 1 || r.right > right + 1) {
+    return `outside the visible ${top | 0}..${bottom | 0}` + at;
+  }
   const hit = document.elementFromPoint(r.left + r.width / 2, r.top + Math.min(r.height / 2, 12));
-  return Boolean(hit) && (hit === el || el.contains(hit));
+  return hit && (hit === el || el.contains(hit)) ? "" : `covered by ${hit && hit.outerHTML.slice(0, 60)}` + at;
 }"""
 
 
@@ -51,18 +54,30 @@ def site(desk) -> Iterator[LibrarySite]:
     library.server.shutdown()
 
 
+@pytest.fixture
+def context(browser):
+    context = browser.new_context()
+    yield context
+    context.close()
+
+
 class Surface:
     """One way a patron meets the chat: `scope` is where the chat's elements live, `page` the browser tab."""
 
     def __init__(self, page, scope, iframe=None) -> None:
         self.page, self.scope, self.iframe = page, scope, iframe
 
-    def visible(self, selector: str) -> bool:
-        inside = self.scope.locator(selector).last.evaluate(SEEN)
-        if self.iframe is None:
-            return inside
+    def unseen(self, selector: str) -> str:
+        """Why the patron cannot see the last element matching `selector`, or "" when they can."""
+        why = self.scope.locator(selector).last.evaluate(UNSEEN)
+        if why or self.iframe is None:
+            return why
         box, view = self.iframe.bounding_box(), self.page.viewport_size
-        return inside and box["y"] >= 0 and box["y"] + box["height"] <= view["height"] + 1
+        inside = box["y"] >= 0 and box["y"] + box["height"] <= view["height"] + 1
+        return "" if inside else f"the chat frame is outside the page's viewport: {box}"
+
+    def visible(self, selector: str) -> bool:
+        return not self.unseen(selector)
 
     def say(self, text: str) -> None:
         box = self.scope.get_by_label("Your message")
@@ -110,7 +125,8 @@ def assert_usable(surface: Surface, state: str) -> None:
     newest = surface.scope.locator("#messages li").last
     newest.wait_for()
     for selector in ("#body", "#composer button[type=submit]", "#messages li"):
-        assert surface.visible(selector), f"{selector} is out of view ({state})"
+        why = surface.unseen(selector)
+        assert not why, f"{selector} is out of view ({state}): {why}"
     overflow = surface.scope.locator("html").evaluate("el => el.scrollHeight - el.clientHeight")
     assert overflow <= 1, f"the whole chat scrolls by {overflow}px instead of the message list ({state})"
 
@@ -167,9 +183,9 @@ def test_forty_messages_each_way_keep_the_composer_and_the_newest_message_in_vie
             page.set_viewport_size(KEYBOARD_OPEN)
             desk.librarian.reply_in_thread(desk.room_id, root, "You're welcome!")
             surface.scope.locator("#messages li").last.filter(has_text="You're welcome!").wait_for()
+            page.screenshot(path=str(ARTIFACTS / f"long-chat-{kind}-keyboard.png"))
             assert_usable(surface, f"{kind} with the keyboard open")
             assert surface.visible("#status"), "who is helping must stay in view"
-            page.screenshot(path=str(ARTIFACTS / f"long-chat-{kind}-keyboard.png"))
 
         # After a reload the history is shown again, at its end, but not read out again.
         page.reload()
@@ -180,3 +196,55 @@ def test_forty_messages_each_way_keep_the_composer_and_the_newest_message_in_vie
         assert surface.scope.locator("#announce").inner_text().strip() == ""
     finally:
         context.close()
+
+
+SEARCH = '<label for="q">Search the catalogue</label> <input id="q" autofocus>'
+
+
+def focused_id(page) -> str:
+    return page.evaluate("() => document.activeElement && document.activeElement.id")
+
+
+def test_a_panel_in_the_page_leaves_the_focus_where_the_patron_is(desk, site, context):
+    page = context.new_page()
+    url = site.page(
+        "/panel-focus", extra=SEARCH + '<div id="ask"></div>', attributes='data-mode="panel" data-target="#ask"'
+    )
+    page.goto(url)
+    frame = page.frame_locator("iframe[title]")
+    frame.get_by_role("button", name="Start chat").wait_for()  # the frame is ready: it focused whatever it would
+    assert focused_id(page) == "q", "the chat took the focus from the library page when it loaded"
+    page.keyboard.type("atlas")
+    assert page.locator("#q").input_value() == "atlas"
+
+    frame.get_by_role("button", name="Start chat").click()  # using the chat: now it may move focus inside itself
+    frame.get_by_label("Your message").fill("Hello")
+    frame.get_by_role("button", name="Send", exact=True).click()
+    frame.locator("li.patron:not(.pending)").wait_for()
+
+    page.reload()  # a chat in progress resumes with the page, still without taking the focus
+    frame.locator("li.patron:not(.pending)").wait_for()
+    assert focused_id(page) == "q", "the resumed chat took the focus from the library page"
+
+
+def test_the_invitation_is_announced_without_taking_the_focus_and_escape_dismisses_it(desk, site, context):
+    page = context.new_page()
+    page.goto(
+        site.page(
+            "/invite-focus",
+            extra=SEARCH + '<p class="no-results">No results for “zzz”</p>',
+            attributes='data-invite-selector=".no-results"',
+        )
+    )
+    invitation = "Need help finding something? Chat with a librarian."
+    page.get_by_role("status").filter(has_text=invitation).wait_for()  # a live region: screen readers hear it
+    page.get_by_role("button", name="Chat now").wait_for()
+    assert page.get_by_role("dialog").count() == 0  # not a dialog that would expect the focus
+    assert focused_id(page) == "q"
+    assert_accessible(page, "library page with the invitation, focus in the search box")
+    page.keyboard.type("maps")
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Chat now").wait_for(state="detached")
+    assert page.get_by_text(invitation).count() == 0
+    assert focused_id(page) == "q" and page.locator("#q").input_value() == "maps"
+    page.get_by_role("button", name="Ask a librarian").wait_for()  # the chat is still there for later

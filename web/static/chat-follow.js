@@ -20,20 +20,28 @@
   };
 
   window.refdeskFollow = function (log, button, announcer, afterJump) {
-    var pinned = true;
+    var pinned = true, height = log.clientHeight;
     function atBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight <= NEAR; }
     function toNewest() {
       log.scrollTop = log.scrollHeight;
       pinned = true;
       button.hidden = true;
     }
+    /* The list or the frame changed size (a keyboard opened, an image loaded, an edit grew): stay at the bottom.
+       Such a change can also fire a scroll event (scroll anchoring); only the patron's own scrolling unpins. */
+    function resized() {
+      if (log.clientHeight === height) return false;
+      height = log.clientHeight;
+      if (pinned) toNewest();
+      return true;
+    }
     log.addEventListener("scroll", function () {
+      if (resized()) return;
       pinned = atBottom();
       if (pinned) button.hidden = true;
     });
-    /* The list or the frame changed size (a keyboard opened, an image loaded, an edit grew): stay at the bottom. */
     if (window.ResizeObserver) {
-      var observer = new ResizeObserver(function () { if (pinned) toNewest(); });
+      var observer = new ResizeObserver(function () { if (!resized() && pinned) toNewest(); });
       observer.observe(log);
       if (log.firstElementChild) observer.observe(log.firstElementChild);
     }
