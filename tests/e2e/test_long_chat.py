@@ -38,8 +38,31 @@ UNSEEN = """el => {
   if (r.top < top - 1 || r.bottom > bottom + 1 || r.left < left - 1 || r.right > right + 1) {
     return `outside the visible ${top | 0}..${bottom | 0}` + at;
   }
-  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + Math.min(r.height / 2, 12));
-  return hit && (hit === el || el.contains(hit)) ? "" : `covered by ${hit && hit.outerHTML.slice(0, 60)}` + at;
+  const [x0, x1, y0, y1] = [r.left + 3, r.right - 3, r.top + 3, r.bottom - 3];
+  const corners = [[x0, y0], [x1, y0], [x0, y1], [x1, y1]];
+  for (const [x, y] of corners) {
+    const hit = document.elementFromPoint(x, y);
+    if (!hit || !(hit === el || el.contains(hit))) return `covered by ${hit && hit.outerHTML.slice(0, 60)}` + at;
+  }
+  return "";
+}"""
+
+
+# What the library page shows on top of the corners of a box (looking into the widget's shadow root): the
+# chat's iframe, or what covers it.
+ON_TOP = """box => {
+  const corners = [[box.x + 3, box.y + 3], [box.x + box.width - 3, box.y + 3],
+                   [box.x + 3, box.y + box.height - 3], [box.x + box.width - 3, box.y + box.height - 3]];
+  for (const [x, y] of corners) {
+    let el = document.elementFromPoint(x, y);
+    while (el && el.shadowRoot) {
+      const inner = el.shadowRoot.elementFromPoint(x, y);
+      if (!inner || inner === el) break;
+      el = inner;
+    }
+    if (!el || el.tagName !== "IFRAME") return el ? el.tagName + (el.className ? "." + el.className : "") : "nothing";
+  }
+  return "IFRAME";
 }"""
 
 
@@ -73,8 +96,11 @@ class Surface:
         if why or self.iframe is None:
             return why
         box, view = self.iframe.bounding_box(), self.page.viewport_size
-        inside = box["y"] >= 0 and box["y"] + box["height"] <= view["height"] + 1
-        return "" if inside else f"the chat frame is outside the page's viewport: {box}"
+        if box["y"] < 0 or box["y"] + box["height"] > view["height"] + 1:
+            return f"the chat frame is outside the page's viewport: {box}"
+        spot = self.scope.locator(selector).last.bounding_box()  # in the page's coordinates
+        top = self.page.evaluate(ON_TOP, spot)
+        return "" if top == "IFRAME" else f"covered on the library page by {top}"
 
     def visible(self, selector: str) -> bool:
         return not self.unseen(selector)

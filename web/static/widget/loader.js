@@ -52,6 +52,7 @@
       ".invite p{margin:0 0 10px}.invite button{padding:8px 12px;margin-right:8px;background:#1d4f91;color:#fff}" +
       ".invite button.secondary{background:#fff;color:#1d4f91;border-color:#1d4f91}" +
       ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
+      "@media (max-height:500px){.panel{top:8px;bottom:8px;height:auto}.launch[aria-expanded=true]{display:none}}" +
       "@media (prefers-reduced-motion:no-preference){.panel,.invite{transition:opacity .15s}}";
   }
 
