@@ -109,7 +109,7 @@ class Surface:
         box = self.scope.get_by_label("Your message")
         box.fill(text)
         self.scope.get_by_role("button", name="Send", exact=True).click()
-        expect(box).to_have_value("")  # sent (the plain page clears the box once the server has the message)
+        expect(box).to_have_value("", timeout=30_000)  # sent (the plain page clears the box once the server has the message)
 
 
 def open_surface(kind: str, desk, site, page) -> Surface:
