@@ -6,15 +6,15 @@ viewport, in the widget (floating panel, panel in the page, direct link) and on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import expect
 
-from router.model import Backend, Queue
+from tests.e2e import test_widget
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.librarian import roots
-from tests.e2e.test_widget import LibrarySite, assert_accessible
+from tests.e2e.test_widget import assert_accessible
+
+site, context = test_widget.site, test_widget.context  # the widget tests' library site (own origin) and context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.synapse, pytest.mark.browser]
 
@@ -66,24 +66,6 @@ ON_TOP = """box => {
 }"""
 
 
-@pytest.fixture
-def site(desk) -> Iterator[LibrarySite]:
-    library = LibrarySite()
-    library.refdesk = desk.base_url
-    with desk.container.desk.uow() as uow:
-        uow.queues.add(Queue("general", "General", Backend.MATRIX, desk.room_id, [library.origin]))
-        uow.commit()
-    yield library
-    library.server.shutdown()
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context()
-    yield context
-    context.close()
-
-
 class Surface:
     """One way a patron meets the chat: `scope` is where the chat's elements live, `page` the browser tab."""
 
@@ -109,7 +91,9 @@ class Surface:
         box = self.scope.get_by_label("Your message")
         box.fill(text)
         self.scope.get_by_role("button", name="Send", exact=True).click()
-        expect(box).to_have_value("", timeout=30_000)  # sent (the plain page clears the box once the server has the message)
+        expect(box).to_have_value(
+            "", timeout=30_000
+        )  # sent (the plain page clears the box once the server has the message)
 
 
 def open_surface(kind: str, desk, site, page) -> Surface:
@@ -263,7 +247,7 @@ def test_the_invitation_is_announced_without_taking_the_focus_and_escape_dismiss
         )
     )
     invitation = "Need help finding something? Chat with a librarian."
-    page.get_by_role("status").filter(has_text=invitation).wait_for()  # a live region: screen readers hear it
+    page.get_by_role("status").get_by_text(invitation).wait_for()  # added to a live region: screen readers hear it
     page.get_by_role("button", name="Chat now").wait_for()
     assert page.get_by_role("dialog").count() == 0  # not a dialog that would expect the focus
     assert focused_id(page) == "q"

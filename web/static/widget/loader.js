@@ -51,7 +51,6 @@
       "font:15px/1.4 system-ui,sans-serif;padding:14px;border-radius:8px;box-shadow:0 2px 10px rgba(0,0,0,.3)}" +
       ".invite p{margin:0 0 10px}.invite button{padding:8px 12px;margin-right:8px;background:#1d4f91;color:#fff}" +
       ".invite button.secondary{background:#fff;color:#1d4f91;border-color:#1d4f91}" +
-      ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
       "@media (max-height:500px){.panel{top:8px;bottom:8px;height:auto}.launch[aria-expanded=true]{display:none}}" +
       "@media (prefers-reduced-motion:no-preference){.panel,.invite{transition:opacity .15s}}";
   }
@@ -74,8 +73,7 @@
     panel.hidden = true;
     panel.setAttribute("role", "dialog");
     panel.setAttribute("aria-label", t["frame.title"]);
-    heard = document.createElement("p");  /* the invitation is read from here; it must exist before it is filled */
-    heard.className = "sr";
+    heard = document.createElement("div");  /* the invitation goes in here: a live region must exist before it fills */
     heard.setAttribute("role", "status");
     root.appendChild(panel);
     root.appendChild(button);
@@ -114,18 +112,15 @@
     if (!invite) return;
     invite.remove();
     invite = null;
-    heard.textContent = "";
   }
 
   function showInvite(root) {
     if (open || invite || sessionStorage.getItem(storeKey)) return;
     sessionStorage.setItem(storeKey, "1");
-    /* Not a dialog and no focus move: the patron may be typing a search. Screen readers hear it (status);
-       Escape or "No thanks" dismisses it. */
+    /* Not a dialog and no focus move: the patron may be typing a search. Screen readers hear it (it is added to
+       a status region); Escape or "No thanks" dismisses it. */
     invite = document.createElement("div");
     invite.className = "invite";
-    invite.setAttribute("role", "region");
-    invite.setAttribute("aria-label", t["loader.button"]);
     var text = document.createElement("p");
     text.textContent = t["loader.invite"];
     var yes = document.createElement("button");
@@ -138,8 +133,7 @@
     no.textContent = t["loader.dismiss"];
     no.addEventListener("click", function () { dismissInvite(); button.focus(); });
     invite.appendChild(text); invite.appendChild(yes); invite.appendChild(no);
-    root.appendChild(invite);
-    heard.textContent = t["loader.invite"];
+    heard.appendChild(invite);
   }
 
   function watchForInvitation(root) {
