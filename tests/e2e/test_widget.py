@@ -389,7 +389,7 @@ def test_an_unclaimed_patron_is_offered_an_answer_by_email(desk, site, context):
     page.goto(site.page("/slow", attributes='data-mode="panel" data-target="main"'))
     frame = chat_frame(page)
     frame.get_by_role("button", name="Start chat").click()
-    frame.get_by_text("Sorry for the wait.").wait_for(timeout=15000)
+    frame.locator("#messages li").filter(has_text="Sorry for the wait.").wait_for(timeout=15000)
     frame.get_by_role("textbox", name="Email for the answer").fill("ada@example.org")
     frame.get_by_role("button", name="Answer me by email").click()
     frame.get_by_text("Thank you. A librarian will answer by email.").wait_for()

@@ -13,6 +13,9 @@
   let chat = JSON.parse(sessionStorage.getItem(storeKey) || "null");
   let source = null;
   let waitNotice = null;
+  const follower = refdeskFollow(document.getElementById("log"), document.getElementById("new-message"),
+    document.getElementById("announce"), function () { document.getElementById("body").focus(); });
+  refdeskFitViewport(root);
   // A follow-up email's link (#resume=ID.TOKEN) reopens that chat; the fragment is removed at once.
   const resume = /^#resume=([\w-]+)\.([\w-]+)$/.exec(location.hash);
   if (resume) {
@@ -107,6 +110,7 @@
   function update(event) {
     const item = list.querySelector('li[data-id="' + event.id + '"]');
     if (item) fill(item, event);
+    follower.changed();
   }
 
   function show(event) {
@@ -117,6 +121,16 @@
     item.dataset.id = event.id;
     fill(item, event);
     list.appendChild(item);
+    follower.added(event.author === "patron");
+    announce(event);
+  }
+
+  // The live region reads each staff or system message once: not again when a reload replays the history.
+  function announce(event) {
+    const key = "refdesk-heard:" + chat.id;
+    if (event.author === "patron" || event.seq <= Number(sessionStorage.getItem(key) || 0)) return;
+    sessionStorage.setItem(key, String(event.seq));
+    follower.announce((event.author === "staff" ? (event.author_name || "Librarian") + ": " : "") + event.body);
   }
 
   function showStatus(data) {

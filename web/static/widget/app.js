@@ -14,6 +14,10 @@
   var chatKey = "refdesk:" + queue, pendingKey = "refdesk-pending:" + queue;
   var chat = read(chatKey), pending = read(pendingKey) || [];
   var seen = {}, source = null, flushing = false, closed = false, waitNotice = null;
+  /* A panel on the library page loads with the page: it must not take the patron's focus until they use it. */
+  var embeddedInPage = /[?&]embed=panel(&|$)/.test(location.search);
+  var follower = refdeskFollow($("log"), $("new-message"), $("announce"), function () { $("body").focus(); });
+  refdeskFitViewport(root);
   /* A follow-up email's link (#resume=ID.TOKEN) reopens that chat here; the fragment is removed at once. */
   var resume = /^#resume=([\w-]+)\.([\w-]+)$/.exec(location.hash);
   if (resume) {
@@ -156,14 +160,31 @@
   function render(message) {
     var item = (message.client_id && list.querySelector('li[data-client-id="' + CSS.escape(message.client_id) + '"]')) ||
       list.querySelector('li[data-id="' + CSS.escape(message.id || "") + '"]');
-    if (!item) {
+    var added = !item;
+    if (added) {
       item = document.createElement("li");
       list.appendChild(item);
     }
     if (message.id) item.dataset.id = message.id;
     if (message.client_id) item.dataset.clientId = message.client_id;
     fill(item, message);
-    $("log").scrollTop = $("log").scrollHeight;
+    if (added) follower.added(message.author === "patron"); else follower.changed();
+  }
+
+  /* The live region reads each staff or system message once: not again after a reload (the stream replays the
+     history then) and never the patron's own words. */
+  function announce(message, seq) {
+    var key = "refdesk-heard:" + chat.id;
+    if (message.author === "patron" || seq <= Number(sessionStorage.getItem(key) || 0)) return;
+    sessionStorage.setItem(key, String(seq));
+    var who = message.author === "staff" ? (message.author_name || t["msg.librarian"]) + ": " : "";
+    var files = (message.attachments || []).map(function (file) { return file.name; }).join(", ");
+    follower.announce(who + (message.body || files));
+  }
+
+  /* Move focus only when the patron is using the chat: never when a panel merely loads with the library page. */
+  function focusIfUsing(id) {
+    if (!embeddedInPage || document.hasFocus()) $(id).focus();
   }
 
   function onStatus(data) {
@@ -196,6 +217,7 @@
         if (seen[event.lastEventId]) return;
         seen[event.lastEventId] = true;
         if (kind === "status") onStatus(data); else render(data);
+        if (kind === "message") announce(data, Number(event.lastEventId));
       };
     };
     ["message", "message_edited", "message_deleted", "status"].forEach(function (kind) {
@@ -250,7 +272,7 @@
     pending.forEach(function (message) { render({ author: "patron", body: message.body, client_id: message.client_id, pending: true }); });
     follow();
     flush();
-    $("body").focus();
+    focusIfUsing("body");
   }
 
   function begin(extra) {
@@ -354,6 +376,7 @@
     sessionStorage.removeItem(pendingKey);
     chat = null; pending = []; seen = {}; closed = false;
     list.textContent = "";
+    follower.reset();
     $("rating").hidden = false;
     $("transcript").hidden = false;
     $("end-note").textContent = "";
@@ -377,11 +400,11 @@
       if (status.open && status.staffed) {
         show("start");
         say(t["status.open"]);
-        $("start-name").focus();
+        focusIfUsing("start-name");
       } else {
         show("offline");
         say(status.message || t["status.away"]);
-        $("offline-question").focus();
+        focusIfUsing("offline-question");
       }
     }).catch(fail);
   }

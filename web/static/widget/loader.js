@@ -15,7 +15,7 @@
   var lang = pickLanguage(opts.lang);
   var t = STRINGS[lang];
   var storeKey = "refdesk-invited:" + queue;
-  var frame = null, panel = null, button = null, invite = null, open = false;
+  var frame = null, panel = null, button = null, invite = null, heard = null, open = false;
 
   function pickLanguage(wanted) {
     var candidates = [wanted].concat(navigator.languages || [navigator.language]);
@@ -31,9 +31,9 @@
       "&page=" + encodeURIComponent(location.href);
   }
 
-  function makeFrame(height) {
+  function makeFrame(height, embed) {
     var f = document.createElement("iframe");
-    f.src = frameUrl();
+    f.src = frameUrl() + (embed ? "&embed=" + embed : "");
     f.title = t["frame.title"];
     f.setAttribute("style", "border:0;width:100%;height:" + height + ";display:block;background:#fff");
     return f;
@@ -46,11 +46,12 @@
       "box-shadow:0 2px 8px rgba(0,0,0,.35)}" +
       ".launch:focus-visible,.invite button:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}" +
       ".panel{position:fixed;right:16px;bottom:76px;z-index:2147483000;width:min(380px,calc(100vw - 32px));" +
-      "height:min(560px,calc(100vh - 100px));box-shadow:0 4px 16px rgba(0,0,0,.35);border-radius:8px;overflow:hidden;background:#fff}" +
+      "height:min(560px,calc(100vh - 100px));height:min(560px,calc(100dvh - 100px));box-shadow:0 4px 16px rgba(0,0,0,.35);border-radius:8px;overflow:hidden;background:#fff}" +
       ".invite{position:fixed;right:16px;bottom:76px;z-index:2147483000;max-width:300px;background:#fff;color:#1a1a1a;" +
       "font:15px/1.4 system-ui,sans-serif;padding:14px;border-radius:8px;box-shadow:0 2px 10px rgba(0,0,0,.3)}" +
       ".invite p{margin:0 0 10px}.invite button{padding:8px 12px;margin-right:8px;background:#1d4f91;color:#fff}" +
       ".invite button.secondary{background:#fff;color:#1d4f91;border-color:#1d4f91}" +
+      "@media (max-height:500px){.panel{top:8px;bottom:8px;height:auto}.launch[aria-expanded=true]{display:none}}" +
       "@media (prefers-reduced-motion:no-preference){.panel,.invite{transition:opacity .15s}}";
   }
 
@@ -72,10 +73,29 @@
     panel.hidden = true;
     panel.setAttribute("role", "dialog");
     panel.setAttribute("aria-label", t["frame.title"]);
+    heard = document.createElement("div");  /* the invitation goes in here: a live region must exist before it fills */
+    heard.setAttribute("role", "status");
     root.appendChild(panel);
     root.appendChild(button);
+    root.appendChild(heard);
     document.body.appendChild(host);
+    followKeyboard();
     return root;
+  }
+
+  /* On phones the on-screen keyboard shrinks only the visual viewport (iOS, Chrome's default): the fixed panel
+     would sit behind it. While it is open, fit the panel into what the patron can see. */
+  function followKeyboard() {
+    var view = window.visualViewport;
+    if (!view) return;
+    var fit = function () {
+      var covered = window.innerHeight - view.height - view.offsetTop;
+      var keyboard = covered > 40 && view.scale < 1.01;
+      panel.style.bottom = keyboard ? covered + 8 + "px" : "";
+      panel.style.height = keyboard ? Math.min(560, view.height - 16) + "px" : "";
+    };
+    view.addEventListener("resize", fit);
+    view.addEventListener("scroll", fit);
   }
 
   function toggle(show) {
@@ -84,17 +104,23 @@
     panel.hidden = !show;
     button.setAttribute("aria-expanded", String(show));
     button.textContent = show ? t["loader.close"] : t["loader.button"];
-    if (invite) { invite.remove(); invite = null; }
+    dismissInvite();
     if (show) frame.focus(); else button.focus();
+  }
+
+  function dismissInvite() {
+    if (!invite) return;
+    invite.remove();
+    invite = null;
   }
 
   function showInvite(root) {
     if (open || invite || sessionStorage.getItem(storeKey)) return;
     sessionStorage.setItem(storeKey, "1");
+    /* Not a dialog and no focus move: the patron may be typing a search. Screen readers hear it (it is added to
+       a status region); Escape or "No thanks" dismisses it. */
     invite = document.createElement("div");
     invite.className = "invite";
-    invite.setAttribute("role", "dialog");
-    invite.setAttribute("aria-label", t["loader.button"]);
     var text = document.createElement("p");
     text.textContent = t["loader.invite"];
     var yes = document.createElement("button");
@@ -105,9 +131,9 @@
     no.type = "button";
     no.className = "secondary";
     no.textContent = t["loader.dismiss"];
-    no.addEventListener("click", function () { invite.remove(); invite = null; button.focus(); });
+    no.addEventListener("click", function () { dismissInvite(); button.focus(); });
     invite.appendChild(text); invite.appendChild(yes); invite.appendChild(no);
-    root.appendChild(invite);
+    heard.appendChild(invite);
   }
 
   function watchForInvitation(root) {
@@ -131,12 +157,15 @@
     if (event.origin !== base || !event.data || typeof event.data.type !== "string") return;
     if (event.data.type === "refdesk:close" && button) toggle(false);
   });
-  document.addEventListener("keydown", function (event) { if (event.key === "Escape" && open) toggle(false); });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    if (invite) dismissInvite(); else if (open) toggle(false);
+  });
 
   function start() {
     if (opts.mode === "panel") {
       var target = document.querySelector(opts.target || "#refdesk");
-      if (target) target.appendChild(makeFrame(opts.height || "560px"));
+      if (target) target.appendChild(makeFrame(opts.height || "560px", "panel"));
       return;
     }
     if (opts.mode === "link") return;
