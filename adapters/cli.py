@@ -89,6 +89,15 @@ def cmd_db_copy(args: argparse.Namespace) -> None:
     print(f"copied; point REFDESK_DATABASE_URL at {args.to.split('@')[-1]} and restart web and worker")
 
 
+def cmd_check(args: argparse.Namespace) -> None:
+    from adapters.check import report, run_checks
+
+    findings = run_checks(_settings(), timeout=args.timeout)
+    for line in report(findings):
+        print(line)
+    sys.exit(0 if all(finding.ok for finding in findings) else 1)
+
+
 def cmd_queue_add(args: argparse.Namespace) -> None:
     container = bootstrap(_settings())
     with container.desk.uow() as uow:
@@ -273,6 +282,12 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("worker", help="deliver the outbox and sync Matrix").set_defaults(func=cmd_worker)
+
+    check = sub.add_parser(
+        "check", help="check the settings, database, Slack, Matrix and mail server (exit 1: a problem)"
+    )
+    check.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each server")
+    check.set_defaults(func=cmd_check)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
