@@ -223,6 +223,7 @@ def mail_findings(settings: Settings, timeout: float) -> list[Finding]:
                 smtp.starttls()
             if settings.smtp_username and settings.smtp_password:
                 smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+            smtp.ehlo_or_helo_if_needed()
             code, reply = smtp.mail(settings.smtp_from)
             smtp.rset()
     except smtplib.SMTPAuthenticationError as exc:
