@@ -161,7 +161,6 @@ def test_migrations_behind_and_a_queue_on_an_unconfigured_platform(monkeypatch, 
         code == 1 and "FAIL  database: is at migration 0011, this release needs 0012: run `refdesk db upgrade`" in out
     )
 
-    monkeypatch.setenv("REFDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'current.db'}")
     configure(monkeypatch, tmp_path, [Queue("kids", "Kids", Backend.SLACK, CHANNEL)])
     code, out = check(capsys)
     assert code == 1 and "FAIL  queue kids: uses Slack, which is not configured here (REFDESK_SLACK_BOT_TOKEN)" in out
