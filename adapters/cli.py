@@ -74,6 +74,30 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
     print("database is up to date")
 
 
+def cmd_db_copy(args: argparse.Namespace) -> None:
+    from adapters.storage.copy import copy_database
+
+    try:
+        copy_database(
+            _settings().database_url,
+            args.to,
+            force=args.force,
+            progress=lambda table, rows: print(f"{table}: {rows} rows"),
+        )
+    except RefdeskError as exc:
+        sys.exit(f"refdesk: {exc}")
+    print(f"copied; point REFDESK_DATABASE_URL at {args.to.split('@')[-1]} and restart web and worker")
+
+
+def cmd_check(args: argparse.Namespace) -> None:
+    from adapters.check import report, run_checks
+
+    findings = run_checks(_settings(), timeout=args.timeout)
+    for line in report(findings):
+        print(line)
+    sys.exit(0 if all(finding.ok for finding in findings) else 1)
+
+
 def cmd_queue_add(args: argparse.Namespace) -> None:
     container = bootstrap(_settings())
     with container.desk.uow() as uow:
@@ -259,8 +283,18 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="deliver the outbox and sync Matrix").set_defaults(func=cmd_worker)
 
+    check = sub.add_parser(
+        "check", help="check the settings, database, Slack, Matrix and mail server (exit 1: a problem)"
+    )
+    check.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each server")
+    check.set_defaults(func=cmd_check)
+
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+    copy = db.add_parser("copy", help="copy every table into another (empty) database, e.g. PostgreSQL")
+    copy.add_argument("--to", required=True, metavar="URL", help="postgresql://user:password@host/database")
+    copy.add_argument("--force", action="store_true", help="empty a target that already holds data first")
+    copy.set_defaults(func=cmd_db_copy)
 
     queue = sub.add_parser("queue", help="map queues to staff rooms").add_subparsers(
         dest="queue_command", required=True

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from adapters.bootstrap import Container, connect_matrix, connect_slack
+from adapters.outbox_leases import LeaseTracker
 from router.delivery import deliver_one
 from router.escalation import escalate_due
 from router.journal import OUTBOX_TOPIC
 from router.retention import purge
 
 log = logging.getLogger(__name__)
+SHUTDOWN_GRACE_SECONDS = 4.0  # in-flight sends may finish; honcho kills after 5 s, orchestrators later
 
 
 class Worker:
@@ -25,6 +28,7 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self.matrix = None
         self.socket_mode = None
+        self.leases = LeaseTracker()
 
     def start(self) -> None:
         self.matrix = connect_matrix(self.container)
@@ -51,11 +55,12 @@ class Worker:
     def _deliver_forever(self) -> None:
         settings = self.container.settings
         subscription = self.container.notifier.subscribe(OUTBOX_TOPIC)
+        desk = self.leases.tracking(self.container.desk)
         try:
             while not self.stopping.is_set():
                 try:
                     busy = deliver_one(
-                        self.container.desk,
+                        desk,
                         self.container.channels,
                         settings.outbox_lease_seconds,
                         self.container.mailer,
@@ -63,6 +68,8 @@ class Worker:
                 except Exception:  # noqa: BLE001 - e.g. database restarting; try again shortly
                     log.exception("outbox delivery loop error")
                     busy = False
+                finally:
+                    self.leases.done()
                 if not busy:
                     subscription.wait(settings.outbox_poll_seconds)
         finally:
@@ -87,10 +94,16 @@ class Worker:
             if self.stopping.wait(settings.purge_interval_minutes * 60):
                 return
 
-    def stop(self) -> None:
+    def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Let in-flight deliveries finish within `grace` seconds; hand back the leases of those that do not."""
         self.stopping.set()
+        self.container.notifier.publish_all()  # idle delivery threads stop waiting for work
+        deadline = time.monotonic() + grace
         for thread in self._threads:
-            thread.join(timeout=10)
+            thread.join(timeout=max(deadline - time.monotonic(), 0))
+        released = self.leases.release(self.container.engine, self.container.desk.clock.now())
+        if released:
+            log.warning("stopping: %d delivery(ies) still in flight handed back to other workers", released)
         if self.matrix is not None:
             self.matrix.stop()
         if self.socket_mode is not None:

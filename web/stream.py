@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import random
+import signal
+import threading
 from collections.abc import Iterator
+from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from router import conversations as usecases
 from router.journal import Desk
@@ -32,16 +35,53 @@ def resume_point() -> int:
     return sequence_number(header or request.args.get("after") or "0", "Last-Event-ID")
 
 
+def draining(app: Flask) -> threading.Event:
+    """Set once this process starts shutting down; open streams then end (see `begin_shutdown`)."""
+    return app.extensions.setdefault("refdesk.draining", threading.Event())
+
+
+def begin_shutdown(app: Flask) -> None:
+    """End every open stream of this process with a short `retry:` hint.
+
+    A stream left open holds its server process until the graceful timeout runs out, and the browser
+    then waits its usual retry before reconnecting. Ending it first sends the patron to another
+    process at once; `Last-Event-ID` makes the reconnect lose nothing.
+    """
+    draining(app).set()
+    app.extensions["refdesk"].notifier.publish_all()
+
+
+def drain_on_sigterm(app: Flask) -> None:
+    """Begin the shutdown on SIGTERM, then let the server's own handler (gunicorn's) run as before."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        # Not in the handler itself: it may interrupt code holding the notifier's lock.
+        threading.Thread(target=begin_shutdown, args=(app,), name="drain-streams", daemon=True).start()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 def format_event(seq: int, event_type: str, data: dict) -> str:
     return f"id: {seq}\nevent: {event_type}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
 def event_stream(
-    desk: Desk, conversation_id: str, after: int, heartbeat: float, retry_ms: int, queue_slug: str = ""
+    desk: Desk,
+    conversation_id: str,
+    after: int,
+    heartbeat: float,
+    retry_ms: int,
+    queue_slug: str = "",
+    stopping: threading.Event | None = None,
 ) -> Iterator[str]:
     """Replay from `after`, then follow live; ends once the closing event has been sent.
 
     While the chat waits, `queue` events (no id: they are not history) tell the patron's place.
+    When `stopping` is set (the process shuts down), it ends with a short, jittered `retry:` so the
+    browser reconnects to another process at once instead of after its usual delay.
     """
     subscription = desk.notifier.subscribe(conversation_id, queue_topic(queue_slug))
     place, typing = None, {"name": None}
@@ -55,6 +95,9 @@ def event_stream(
             if len(events) == BATCH:
                 continue
             if status is Status.CLOSED:
+                return
+            if stopping is not None and stopping.is_set():
+                yield f"retry: {random.randint(250, 1250)}\n\n"
                 return
             now = place_in_queue(desk, conversation_id) if status is Status.WAITING else None
             if now is not None and now != place:
@@ -87,6 +130,7 @@ def events(conversation_id: str):
         settings.stream_heartbeat_seconds,
         settings.stream_retry_ms,
         conversation.queue_slug,
+        draining(current_app),
     )
     headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
     return Response(stream, mimetype="text/event-stream", headers=headers)
