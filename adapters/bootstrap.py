@@ -89,6 +89,7 @@ def bootstrap(
         public_url=settings.public_url,
         resume_link_days=settings.resume_link_days,
         waiting_cap=settings.queue_waiting_cap,
+        abandon_after=timedelta(minutes=settings.abandon_after_minutes),
         blocklist=make_blocklist(settings.rate_limit_storage, settings.rate_limit_prefix),
     )
     desk.secret = secret_key(settings, engine, desk)

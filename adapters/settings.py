@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(60.0, gt=0)
     outbox_poll_seconds: float = Field(1.0, gt=0)
     escalation_poll_seconds: float = Field(2.0, gt=0)
+    abandon_after_minutes: float = Field(5, gt=0)  # a waiting patron with no open stream or message this long has left
 
     matrix_homeserver: str | None = None
     matrix_user_id: str | None = None

@@ -12,7 +12,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 
-from router import errors, followup
+from router import abandonment, errors, followup
 from router.hours import schedule_from_dict
 from router.journal import Desk, append_message, commit, enqueue, hash_token, store_file
 from router.model import Author, Conversation, Message, OutboxKind, Status, StoredFile, StreamEvent
@@ -51,7 +51,8 @@ def start_conversation(
         queue = uow.queues.get(queue_slug)
         if queue is None:
             raise errors.UnknownQueue(f"no queue named {queue_slug!r}")
-        if not offline and desk.waiting_cap and uow.conversations.waiting_count(queue_slug) >= desk.waiting_cap:
+        live = uow.conversations.waiting_count(queue_slug, now - desk.abandon_after) if desk.waiting_cap else 0
+        if not offline and desk.waiting_cap and live >= desk.waiting_cap:
             raise errors.DeskBusy("the desk is very busy right now; please leave your question and we will email you")
         schedule = schedule_from_dict(queue.hours)
         conversation = Conversation(
@@ -65,6 +66,7 @@ def start_conversation(
             language=language or None,
             offline=offline,
             after_hours=schedule is not None and not schedule.open_at(now),  # demand outside opening hours
+            last_seen_at=now,
         )
         uow.conversations.add(conversation)
         uow.lines_moved.add(queue_slug)
@@ -145,6 +147,7 @@ def _patron_posts(
         existing = uow.messages.by_client_id(conversation_id, client_id) if client_id else None
         if existing is not None:
             return existing, False
+        abandonment.seen(uow, conversation, desk, now)  # a patron back within the window reopens an abandoned chat
         if conversation.status is Status.CLOSED:
             raise errors.ConversationClosed("this conversation has ended")
         attachments = [store_file(uow, conversation, *file, now)] if file else []
@@ -154,6 +157,20 @@ def _patron_posts(
         enqueue(uow, conversation, OutboxKind.PATRON_MESSAGE, now, message_id=message.id)
         commit(desk, uow, conversation)
     return message, True
+
+
+def patron_returns(desk: Desk, conversation_id: str, token: str) -> Conversation:
+    """The patron's browser connected its stream: they are here, and a chat closed as abandoned within
+    the window reopens in its old place (router.abandonment)."""
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        conversation = authenticate(uow, conversation_id, token, for_update=True, desk=desk)
+        if abandonment.seen(uow, conversation, desk, now):
+            commit(desk, uow, conversation)
+        elif conversation.status is Status.WAITING:
+            uow.conversations.mark_seen(conversation.id, now)
+            uow.commit()
+    return conversation
 
 
 def close_by_patron(desk: Desk, conversation_id: str, token: str) -> Conversation:

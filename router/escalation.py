@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from router import availability, duty, errors, transfer
+from router import abandonment, availability, duty, errors, transfer
 from router.conversations import authenticate, opened_with_own_token
 from router.journal import Desk, append_message, commit, enqueue
 from router.model import Author, Conversation, EventType, OutboxKind, Status, StreamEvent
@@ -32,10 +32,13 @@ def settings_for(escalation: dict[str, int]) -> dict[str, int]:
 
 
 def escalate_due(desk: Desk) -> int:
-    """Take every due step once; returns how many steps were taken."""
+    """Take every due step once; returns how many steps were taken.
+
+    Chats whose patron has gone are closed as abandoned first, so no nudge or offer follows for them."""
+    closed = abandonment.close_abandoned(desk)
     with desk.uow(read_only=True) as uow:
         candidates = uow.conversations.waiting_before(desk.clock.now(), OFFERED)
-    return sum(_rollover(desk, candidate) or _step(desk, candidate.id) for candidate in candidates)
+    return closed + sum(_rollover(desk, candidate) or _step(desk, candidate.id) for candidate in candidates)
 
 
 def _rollover(desk: Desk, candidate: Conversation) -> int:

@@ -43,6 +43,7 @@ class Desk:
     resume_link_days: int = 30  # a follow-up email's link works this long after the chat's last activity
     waiting_cap: int = 0  # live chats waiting per queue before new ones are refused (0: no cap)
     blocklist: Blocklist | None = None  # address hashes for !block (router.blocking); None: token blocks only
+    abandon_after: timedelta = timedelta(minutes=5)  # a waiting patron unseen this long has left (router.abandonment)
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,11 @@ def append_message(
     return message
 
 
-def append_status(uow: UnitOfWork, conversation: Conversation, now: Any) -> None:
+def append_status(uow: UnitOfWork, conversation: Conversation, now: Any, **extra: Any) -> None:
+    """A status event for the patron's stream; `extra` adds flags such as `abandoned`."""
     seq = conversation.next_seq()
     shown = shown_name(uow.queues.get(conversation.queue_slug), conversation.claimed_by)
-    data = {"seq": seq, "status": conversation.status.value, "claimed_by": shown}
+    data = {"seq": seq, "status": conversation.status.value, "claimed_by": shown, **extra}
     uow.events.add(StreamEvent(conversation.id, seq, EventType.STATUS, data, now))
 
 

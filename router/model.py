@@ -110,6 +110,10 @@ class Conversation:
     tags: list[str] = field(default_factory=list)  # topics set by staff
     faq_candidate: bool = False  # staff marked the answer as worth reusing (FAQ export)
     anonymised_at: datetime | None = None  # retention: personal data removed at this time
+    # The patron's latest sign of life (start, a message, their open stream's heartbeat): a waiting chat
+    # whose patron is gone for the desk's abandon window is closed as abandoned (router.abandonment).
+    last_seen_at: datetime | None = None
+    abandoned: bool = False  # closed because the patron left before anyone answered; their return reopens it
 
     def next_seq(self) -> int:
         """Hand out the next stream position; callers hold the conversation's row lock."""

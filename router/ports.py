@@ -46,12 +46,22 @@ class Conversations(Protocol):
 
     def save(self, conversation: Conversation) -> None: ...
     def by_thread(self, queue_slug: str, thread_id: str) -> Conversation | None: ...
-    def waiting_ahead(self, queue_slug: str, created_at: datetime) -> int:
-        """Chats in the queue still waiting that arrived before `created_at` (first come, first served)."""
+    def waiting_ahead(self, queue_slug: str, created_at: datetime, seen_since: datetime | None = None) -> int:
+        """Chats in the queue still waiting that arrived before `created_at` (first come, first served).
+
+        With `seen_since`, only those whose patron was seen since then (the others are leaving)."""
         ...
 
-    def waiting_count(self, queue_slug: str) -> int:
-        """Live chats (not offline questions) waiting in the queue now."""
+    def waiting_count(self, queue_slug: str, seen_since: datetime | None = None) -> int:
+        """Live chats (not offline questions) waiting in the queue now (`seen_since`: as in `waiting_ahead`)."""
+        ...
+
+    def mark_seen(self, conversation_id: str, moment: datetime) -> None:
+        """The patron of this waiting chat is still there (their stream's heartbeat): one cheap update."""
+        ...
+
+    def gone_since(self, moment: datetime) -> list[Conversation]:
+        """Live chats still waiting whose patron was last seen before `moment` (router.abandonment)."""
         ...
 
     def recent_waits(self, queue_slug: str, limit: int = 20) -> list[float]:

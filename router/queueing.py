@@ -2,6 +2,8 @@
 
 The estimate is the median of the queue's recent waits (arrival to claim), times the patron's
 position; with fewer than three recent claims there is no estimate rather than a made-up one.
+Only live chats count: offline questions and chats whose patron has left (router.abandonment) hold
+no place, and only claimed chats give a wait (an abandoned chat's time in line says nothing).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def place_in_queue(desk: Desk, conversation_id: str) -> dict[str, Any] | None:
         conversation = uow.conversations.get(conversation_id)
         if conversation is None or conversation.status is not Status.WAITING or conversation.offline:
             return None  # offline questions are answered by email, not in line
-        position = uow.conversations.waiting_ahead(conversation.queue_slug, conversation.created_at) + 1
+        seen_since = desk.clock.now() - desk.abandon_after  # a patron gone that long is not in line any more
+        position = uow.conversations.waiting_ahead(conversation.queue_slug, conversation.created_at, seen_since) + 1
         waits = uow.conversations.recent_waits(conversation.queue_slug)
     return {"position": position, "estimate_seconds": estimate_wait(waits, position)}
 

@@ -190,8 +190,10 @@ def set_claimed(uow: UnitOfWork, conversation: Conversation, staff_id: str, staf
     enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now)
 
 
-def set_closed(uow: UnitOfWork, conversation: Conversation, by: Author, staff_name: str | None, now: Any) -> None:
+def set_closed(
+    uow: UnitOfWork, conversation: Conversation, by: Author, staff_name: str | None, now: Any, **extra: Any
+) -> None:
     conversation.status, conversation.closed_at, conversation.closed_by = Status.CLOSED, now, by
     uow.lines_moved.add(conversation.queue_slug)
-    append_status(uow, conversation, now)
+    append_status(uow, conversation, now, **extra)
     enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from router.model import Conversation, Queue, Status
 from router.single_line import one_line, safe_file_name
 
+ABANDONED = "the patron left before anyone answered"
 CLAIM_HELP = "Claim: react ✋ or reply !claim · Close: !close · Internal note: start with // · More: !help"
 
 
@@ -49,6 +50,8 @@ def status_line(conversation: Conversation) -> str:
         return "waiting for a librarian"
     if conversation.status is Status.ACTIVE:
         return f"claimed by {conversation.claimed_by}"
+    if conversation.abandoned:
+        return f"closed: {ABANDONED}"
     who = f"by {conversation.closed_by.value}" if conversation.closed_by else ""
     return " ".join(part for part in ("closed", who) if part)
 

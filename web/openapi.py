@@ -154,7 +154,9 @@ SPEC: dict[str, Any] = {
                 "operationId": "events",
                 "summary": "Server-Sent Events (message, message_edited, message_deleted, status); id = seq",
                 "description": "The only operation that also takes the token as `?token=` (EventSource cannot set "
-                "headers); every other one needs the Authorization header.",
+                "headers); every other one needs the Authorization header. An open stream keeps a waiting chat "
+                "in line; a chat closed because its patron left has a `status` event with `abandoned: true`, and "
+                "connecting within REFDESK_ABANDON_AFTER_MINUTES of that close reopens it.",
                 "parameters": [
                     CONVERSATION_ID,
                     {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}},

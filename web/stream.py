@@ -12,11 +12,13 @@ import json
 import random
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
+from router import abandonment
 from router import conversations as usecases
 from router.journal import Desk
 from router.model import Status
@@ -79,12 +81,14 @@ def event_stream(
 ) -> Iterator[str]:
     """Replay from `after`, then follow live; ends once the closing event has been sent.
 
-    While the chat waits, `queue` events (no id: they are not history) tell the patron's place.
+    While the chat waits, `queue` events (no id: they are not history) tell the patron's place, and the
+    stream records at each heartbeat that its patron is still there (router.abandonment).
     When `stopping` is set (the process shuts down), it ends with a short, jittered `retry:` so the
     browser reconnects to another process at once instead of after its usual delay.
     """
     subscription = desk.notifier.subscribe(conversation_id, queue_topic(queue_slug))
     place, typing = None, {"name": None}
+    seen_at, beat = time.monotonic(), False  # the view noted the patron at connect
     try:
         yield f"retry: {retry_ms + random.randint(0, retry_ms)}\n\n"
         while True:
@@ -99,6 +103,9 @@ def event_stream(
             if stopping is not None and stopping.is_set():
                 yield f"retry: {random.randint(250, 1250)}\n\n"
                 return
+            if status is Status.WAITING and (beat or time.monotonic() - seen_at >= heartbeat):
+                abandonment.still_here(desk, conversation_id)
+                seen_at, beat = time.monotonic(), False
             now = place_in_queue(desk, conversation_id) if status is Status.WAITING else None
             if now is not None and now != place:
                 yield f"event: queue\ndata: {json.dumps(now)}\n\n"
@@ -109,7 +116,8 @@ def event_stream(
             typing = who
             wait = min(heartbeat, TTL.total_seconds()) if who["name"] else heartbeat
             if not subscription.wait(wait):
-                yield ": keep-alive\n\n"
+                yield ": keep-alive\n\n"  # raises here once the patron has gone, so a gone patron is never touched
+                beat = True
     finally:
         subscription.close()
 
@@ -118,8 +126,7 @@ def event_stream(
 def events(conversation_id: str):
     token = bearer_token(in_query=True)  # the one place: EventSource cannot send an Authorization header
     after = resume_point()
-    with desk().uow() as uow:
-        conversation = usecases.authenticate(uow, conversation_id, token, desk=desk())
+    conversation = usecases.patron_returns(desk(), conversation_id, token)  # here now; reopens an abandoned chat
     if conversation.status is Status.CLOSED and conversation.last_seq <= after:
         return Response(status=204)  # tells EventSource to stop reconnecting
     settings = container().settings

@@ -124,6 +124,13 @@ def _outbox(row: OutboxRow) -> OutboxItem:
     return _copy(OutboxItem, row, kind=OutboxKind(row.kind), payload=dict(row.payload))
 
 
+def _seen_since(moment: datetime | None) -> list[Any]:
+    """Only chats whose patron was seen at or after `moment` (None: every chat)."""
+    if moment is None:
+        return []
+    return [sa.func.coalesce(ConversationRow.last_seen_at, ConversationRow.created_at) >= moment]
+
+
 class SqlQueues:
     def __init__(self, session: Session):
         self.session = session
@@ -164,22 +171,40 @@ class SqlConversations:
         row = self.session.exec(query).first()
         return _conversation(row) if row else None
 
-    def waiting_count(self, queue_slug: str) -> int:
+    def waiting_count(self, queue_slug: str, seen_since: datetime | None = None) -> int:
         query = sa.select(sa.func.count()).where(
             ConversationRow.queue_slug == queue_slug,
             ConversationRow.status == Status.WAITING.value,
             ConversationRow.offline.is_(False),
+            *_seen_since(seen_since),
         )
         return int(self.session.execute(query).scalar_one())
 
-    def waiting_ahead(self, queue_slug: str, created_at: datetime) -> int:
+    def waiting_ahead(self, queue_slug: str, created_at: datetime, seen_since: datetime | None = None) -> int:
         query = sa.select(sa.func.count()).where(
             ConversationRow.queue_slug == queue_slug,
             ConversationRow.status == Status.WAITING.value,
             ConversationRow.offline.is_(False),
             ConversationRow.created_at < created_at,
+            *_seen_since(seen_since),
         )
         return int(self.session.execute(query).scalar_one())
+
+    def mark_seen(self, conversation_id: str, moment: datetime) -> None:
+        query = (
+            sa.update(ConversationRow)
+            .where(ConversationRow.id == conversation_id, ConversationRow.status == Status.WAITING.value)
+            .values(last_seen_at=moment)
+        )
+        self.session.execute(query)
+
+    def gone_since(self, moment: datetime) -> list[Conversation]:
+        query = select(ConversationRow).where(
+            ConversationRow.status == Status.WAITING.value,
+            ConversationRow.offline.is_(False),
+            sa.func.coalesce(ConversationRow.last_seen_at, ConversationRow.created_at) < moment,
+        )
+        return [_conversation(row) for row in self.session.exec(query).all()]
 
     def recent_waits(self, queue_slug: str, limit: int = 20) -> list[float]:
         query = (

@@ -83,6 +83,8 @@ class ConversationRow(SQLModel, table=True):
         default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
     )
     anonymised_at: datetime | None = _time(nullable=True, index=True)
+    last_seen_at: datetime | None = _time(nullable=True)
+    abandoned: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
 
 
 class MessageRow(SQLModel, table=True):

@@ -14,9 +14,10 @@ def test_patron_page_chats_with_a_librarian_and_survives_a_reload(desk, browser)
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page()
     page.goto(f"{desk.base_url}/chat/general")
-    page.get_by_text("Waiting for a librarian").wait_for()
+    page.get_by_text("A librarian is available. Type your question").wait_for()  # the desk's status: no chat yet
     page.get_by_label("Your message").fill("Is the <b>map room</b> open?")
     page.get_by_role("button", name="Send").click()
+    page.get_by_text("Waiting for a librarian").wait_for()
     page.locator("#messages li.patron").filter(has_text="Is the <b>map room</b> open?").wait_for()
 
     librarian = desk.librarian

@@ -273,6 +273,9 @@ def test_two_waiting_patrons_see_their_places_and_move_up(desk, site, browser):
         frame = chat_frame(page)
         frame.get_by_role("textbox", name="Your name (optional)").fill(name)
         frame.get_by_role("button", name="Start chat").click()
+        frame.get_by_label("Your message").fill(f"{name} here")  # the first message starts the chat
+        frame.get_by_role("button", name="Send").click()
+        frame.locator("li.patron:not(.pending)").wait_for()
         places.append((context, frame))
     places[0][1].get_by_text("You are number 1 in the queue.").wait_for()
     places[1][1].get_by_text("You are number 2 in the queue.").wait_for()
@@ -389,6 +392,8 @@ def test_an_unclaimed_patron_is_offered_an_answer_by_email(desk, site, context):
     page.goto(site.page("/slow", attributes='data-mode="panel" data-target="main"'))
     frame = chat_frame(page)
     frame.get_by_role("button", name="Start chat").click()
+    frame.get_by_label("Your message").fill("Is anyone there?")  # the first message starts the chat
+    frame.get_by_role("button", name="Send").click()
     frame.locator("#messages li").filter(has_text="Sorry for the wait.").wait_for(timeout=15000)
     frame.get_by_role("textbox", name="Email for the answer").fill("ada@example.org")
     frame.get_by_role("button", name="Answer me by email").click()

@@ -57,6 +57,11 @@ class FakeQueues(_Repo):
         return sorted(self.state.queues.values(), key=lambda q: q.slug)
 
 
+def _seen(conversation, since):
+    """Whether the patron was seen at or after `since` (None: always)."""
+    return since is None or (conversation.last_seen_at or conversation.created_at) >= since
+
+
 class FakeConversations(_Repo):
     def add(self, conversation):
         self.state.conversations[conversation.id] = replace(conversation)
@@ -68,14 +73,14 @@ class FakeConversations(_Repo):
     def save(self, conversation):
         self.state.conversations[conversation.id] = replace(conversation)
 
-    def waiting_count(self, queue_slug):
+    def waiting_count(self, queue_slug, seen_since=None):
         return sum(
             1
             for c in self.state.conversations.values()
-            if c.queue_slug == queue_slug and c.status.value == "waiting" and not c.offline
+            if c.queue_slug == queue_slug and c.status.value == "waiting" and not c.offline and _seen(c, seen_since)
         )
 
-    def waiting_ahead(self, queue_slug, created_at):
+    def waiting_ahead(self, queue_slug, created_at, seen_since=None):
         return sum(
             1
             for c in self.state.conversations.values()
@@ -83,7 +88,20 @@ class FakeConversations(_Repo):
             and c.status.value == "waiting"
             and not c.offline
             and c.created_at < created_at
+            and _seen(c, seen_since)
         )
+
+    def mark_seen(self, conversation_id, moment):
+        found = self.state.conversations.get(conversation_id)
+        if found is not None and found.status.value == "waiting":
+            found.last_seen_at = moment
+
+    def gone_since(self, moment):
+        return [
+            replace(c)
+            for c in self.state.conversations.values()
+            if c.status.value == "waiting" and not c.offline and not _seen(c, moment)
+        ]
 
     def recent_waits(self, queue_slug, limit=20):
         claimed = [c for c in self.state.conversations.values() if c.queue_slug == queue_slug and c.claimed_at]

@@ -135,12 +135,11 @@
 
   function showStatus(data) {
     if (data.status === "active") statusLine.textContent = (data.claimed_by || "A librarian") + " is helping you.";
+    else if (data.abandoned) statusLine.textContent = "You were away, so this chat was closed.";
     else if (data.status === "closed") statusLine.textContent = "This chat has ended.";
     else statusLine.textContent = "Waiting for a librarian…";
-    if (data.status === "closed") {
-      form.hidden = true;
-      if (source) source.close();
-    }
+    form.hidden = data.status === "closed";
+    if (data.status === "closed" && source && !data.abandoned) source.close();  // abandoned: a return reopens it
   }
 
   function follow() {
@@ -151,9 +150,21 @@
     source.addEventListener("message_deleted", function (e) { update(JSON.parse(e.data)); });
   }
 
+  // No ghost chats: loading the page only shows the desk's status; the first message creates the chat.
   function start() {
     if (chat) { statusLine.textContent = "Reconnecting…"; follow(); return Promise.resolve(); }
-    return api("/conversations", {
+    return api("/queues/" + encodeURIComponent(queue) + "/status").then(function (status) {
+      if (chat) return;  // the patron was quicker than the status
+      statusLine.textContent = status.open && status.staffed
+        ? "A librarian is available. Type your question: the chat starts when you send it."
+        : status.message || "Nobody is at the desk right now.";
+    });
+  }
+
+  let creating = null, unsent = null;
+  function ensureChat() {
+    if (chat) return Promise.resolve();
+    creating = creating || api("/conversations", {
       method: "POST",
       body: JSON.stringify({ queue: queue, page_url: document.referrer || location.href, language: navigator.language }),
     }).then(function (data) {
@@ -161,7 +172,8 @@
       sessionStorage.setItem(storeKey, JSON.stringify(chat));
       statusLine.textContent = "Waiting for a librarian…";
       follow();
-    });
+    }, function (err) { creating = null; throw err; });
+    return creating;
   }
 
   form.addEventListener("submit", function (e) {
@@ -169,14 +181,19 @@
     const box = document.getElementById("body");
     const body = box.value;
     if (!body.trim()) return;
-    const clientId = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
+    // The same text sent again after a failure keeps its client_id, so the server stores it once.
+    const clientId = unsent && unsent.body === body ? unsent.clientId
+      : (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
+    unsent = { body: body, clientId: clientId };
     if (errorLine.textContent !== waitNotice) errorLine.textContent = "";
-    api("/conversations/" + chat.id + "/messages", { method: "POST", body: JSON.stringify({ body: body, client_id: clientId }) })
-      .then(function () { box.value = ""; })
+    ensureChat()
+      .then(function () { return api("/conversations/" + chat.id + "/messages", { method: "POST", body: JSON.stringify({ body: body, client_id: clientId }) }); })
+      .then(function () { box.value = ""; unsent = null; })
       .catch(function (err) { errorLine.textContent = err.message; });
   });
 
   document.getElementById("end").addEventListener("click", function () {
+    if (!chat) return;  // nothing to end: no chat was started
     api("/conversations/" + chat.id + "/close", { method: "POST" }).catch(function (err) { errorLine.textContent = err.message; });
   });
 

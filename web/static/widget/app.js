@@ -11,8 +11,8 @@
   var t = JSON.parse(document.getElementById("strings").textContent);
   var $ = function (id) { return document.getElementById(id); };
   var list = $("messages"), statusLine = $("status"), errorLine = $("error");
-  var chatKey = "refdesk:" + queue, pendingKey = "refdesk-pending:" + queue;
-  var chat = read(chatKey), pending = read(pendingKey) || [];
+  var chatKey = "refdesk:" + queue, pendingKey = "refdesk-pending:" + queue, draftKey = "refdesk-draft:" + queue;
+  var chat = read(chatKey), pending = read(pendingKey) || [], draft = read(draftKey), creating = null;
   var seen = {}, source = null, flushing = false, closed = false, waitNotice = null;
   /* A panel on the library page loads with the page: it must not take the patron's focus until they use it. */
   var embeddedInPage = /[?&]embed=panel(&|$)/.test(location.search);
@@ -190,13 +190,13 @@
   function onStatus(data) {
     $("by-email").hidden = !(data.offer_email && data.status === "waiting" && !(chat && chat.offline));
     if (data.status === "active") say(format(t["status.claimed"], { name: data.claimed_by || t["msg.librarian"] }));
-    else if (data.status === "closed") say(t["status.closed"]);
+    else if (data.status === "closed") say(data.abandoned ? t["status.abandoned"] : t["status.closed"]);
     else say(chat && chat.offline ? t["offline.thanks"] : t["status.waiting"]);
     closed = data.status === "closed";
     $("composer").hidden = closed;
     $("new-chat").hidden = !closed;
     $("after").hidden = !closed;
-    if (closed && source) { source.close(); source = null; }
+    if (closed && source && !data.abandoned) { source.close(); source = null; }  /* abandoned: a return reopens it */
   }
 
   /* Place in the queue (not history: these events carry no id). */
@@ -234,7 +234,8 @@
 
   /* Send everything still pending, oldest first; the server ignores a client_id it already has. */
   function flush() {
-    if (flushing || !pending.length || !chat) return;
+    if (flushing || !pending.length) return;
+    if (!chat) return startWithFirstMessage();
     flushing = true;
     var next = pending[0];
     api("/conversations/" + chat.id + "/messages", { method: "POST", body: JSON.stringify({ body: next.body, client_id: next.client_id }) })
@@ -284,15 +285,59 @@
     });
   }
 
-  $("start").addEventListener("submit", function (event) {
-    event.preventDefault();
-    begin({ name: $("start-name").value.trim() || null }).then(enterChat).catch(function (error) {
-      if (error.code !== "desk_busy") return fail(error);
-      $("offline-name").value = $("start-name").value;  /* too many waiting: leave a question instead */
+  /* No ghost chats: opening the widget or pressing "Start chat" creates nothing. The chat (and its staff
+     thread) is created by the first message, once; then every pending message is posted with its client_id. */
+  function enterDraft() {
+    show("chat");
+    say(t["status.ask"]);
+    pending.forEach(function (message) { render({ author: "patron", body: message.body, client_id: message.client_id, pending: true }); });
+    flush();
+    $("body").focus();
+  }
+
+  function ensureChat() {
+    if (chat) return Promise.resolve(chat);
+    creating = creating || begin({ name: (draft && draft.name) || null }).then(function () {
+      sessionStorage.removeItem(draftKey);
+      draft = null;
+      say(t["status.waiting"]);
+      follow();
+      return chat;
+    }, function (error) { creating = null; throw error; });
+    return creating;
+  }
+
+  function startWithFirstMessage() {
+    flushing = true;
+    ensureChat().then(function () { flushing = false; flush(); }, function (error) {
+      flushing = false;
+      if (!error.status || error.status >= 500) { if (!navigator.onLine) say(t["status.offline"]); return; }  /* kept: retried */
+      var typed = pending.map(function (message) { return message.body; }).join("\n\n");
+      pending = [];
+      write(pendingKey, pending);
+      list.textContent = "";
+      if (error.code !== "desk_busy") { $("body").value = typed; return fail(error); }
+      $("offline-name").value = (draft && draft.name) || "";  /* too many waiting: leave a question instead */
+      $("offline-question").value = typed;
       show("offline");
       say(t["status.busy"]);
       $("offline-question").focus();
     });
+  }
+
+  function backToStart() {
+    sessionStorage.removeItem(draftKey);
+    sessionStorage.removeItem(pendingKey);
+    draft = null; pending = [];
+    list.textContent = "";
+    choose();
+  }
+
+  $("start").addEventListener("submit", function (event) {
+    event.preventDefault();
+    draft = { name: $("start-name").value.trim() || null };
+    write(draftKey, draft);
+    enterDraft();
   });
 
   $("offline").addEventListener("submit", function (event) {
@@ -322,12 +367,12 @@
 
   $("attach").addEventListener("change", function () {
     var file = $("attach").files[0];
-    if (!file || !chat) return;  // the control is shown only once the chat exists
+    if (!file) return;
     var form = new FormData();
     form.append("file", file);
     form.append("client_id", uuid());
     errorLine.textContent = "";
-    api("/conversations/" + chat.id + "/files", { method: "POST", form: form })
+    ensureChat().then(function () { return api("/conversations/" + chat.id + "/files", { method: "POST", form: form }); })
       .then(function (message) { render(message); $("attach").value = ""; })
       .catch(function (error) { $("attach").value = ""; fail(error); });
   });
@@ -368,13 +413,15 @@
   });
 
   $("end").addEventListener("click", function () {
+    if (!chat) return backToStart();  /* nothing was created yet */
     api("/conversations/" + chat.id + "/close", { method: "POST" }).catch(fail);
   });
 
   $("new-chat").addEventListener("click", function () {
     sessionStorage.removeItem(chatKey);
     sessionStorage.removeItem(pendingKey);
-    chat = null; pending = []; seen = {}; closed = false;
+    sessionStorage.removeItem(draftKey);
+    chat = null; pending = []; seen = {}; closed = false; draft = null;
     list.textContent = "";
     follower.reset();
     $("rating").hidden = false;
@@ -416,5 +463,5 @@
       choose();
       fail(error);
     });
-  } else if (chat) enterChat(); else choose();
+  } else if (chat) enterChat(); else if (pending.length) enterDraft(); else choose();
 })();

@@ -1,0 +1,75 @@
+"""Ghost chats: a waiting patron who has gone is closed as abandoned, and reopened if they come back.
+
+A patron is "seen" when they start the chat, send a message, and while their event stream is open
+(it touches `last_seen_at` at connect and at each heartbeat). Presence lives in the database, not
+in a web process's memory, so it works with any number of web processes behind a load balancer.
+The worker's escalation sweep closes a waiting chat whose patron was not seen for the desk's
+`abandon_after`: it leaves the line (positions and estimates stop counting it), staff see that the
+patron left before anyone answered, no nudge or email offer follows, and statistics count it as
+abandoned (closed by the patron, unanswered). A patron who returns within the same window
+reopens it; it keeps its arrival time, so it is back in its old place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from router.journal import Desk, append_status, commit, enqueue
+from router.model import Author, Conversation, OutboxKind, Status
+from router.ports import UnitOfWork
+from router.staff import set_closed
+from router.staff_text import ABANDONED
+
+LEFT_NOTICE = f"Closed: {ABANDONED} (no chat window open for {{minutes}} min)."
+BACK_NOTICE = "The patron came back: the chat is waiting again, in its old place."
+
+
+def close_abandoned(desk: Desk) -> int:
+    """Close every waiting chat whose patron is gone; returns how many (run by the worker's sweep)."""
+    cutoff = desk.clock.now() - desk.abandon_after
+    with desk.uow(read_only=True) as uow:
+        candidates = uow.conversations.gone_since(cutoff)
+    return sum(_abandon(desk, candidate.id) for candidate in candidates)
+
+
+def _abandon(desk: Desk, conversation_id: str) -> int:
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        conversation = uow.conversations.get(conversation_id, for_update=True)
+        if conversation is None or not is_gone(conversation, now - desk.abandon_after):
+            return 0  # the patron came back, or staff claimed it, since the sweep looked
+        conversation.abandoned = True
+        set_closed(uow, conversation, Author.PATRON, None, now, abandoned=True)
+        minutes = f"{desk.abandon_after.total_seconds() / 60:g}"
+        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": LEFT_NOTICE.format(minutes=minutes)})
+        commit(desk, uow, conversation)
+    return 1
+
+
+def is_gone(conversation: Conversation, cutoff: datetime) -> bool:
+    """A live chat still waiting whose patron was last seen before `cutoff`."""
+    last_seen = conversation.last_seen_at or conversation.created_at
+    return conversation.status is Status.WAITING and not conversation.offline and last_seen < cutoff
+
+
+def seen(uow: UnitOfWork, conversation: Conversation, desk: Desk, now: datetime) -> bool:
+    """The patron is here (inside the caller's locked unit of work): reopen a chat abandoned within the
+    window, else note the time. Returns True when it reopened (the caller commits and wakes streams)."""
+    conversation.last_seen_at = now
+    reopen = conversation.abandoned and conversation.status is Status.CLOSED
+    if not reopen or conversation.closed_at is None or now - conversation.closed_at > desk.abandon_after:
+        return False
+    conversation.status, conversation.closed_at, conversation.closed_by = Status.WAITING, None, None
+    conversation.abandoned = False
+    uow.lines_moved.add(conversation.queue_slug)
+    append_status(uow, conversation, now)
+    enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now)
+    enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": BACK_NOTICE})
+    return True
+
+
+def still_here(desk: Desk, conversation_id: str) -> None:
+    """The patron's open stream says they are still there (its heartbeat): one cheap update, waiting chats only."""
+    with desk.uow() as uow:
+        uow.conversations.mark_seen(conversation_id, desk.clock.now())
+        uow.commit()
