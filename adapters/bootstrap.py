@@ -90,6 +90,7 @@ def bootstrap(
         resume_link_days=settings.resume_link_days,
         waiting_cap=settings.queue_waiting_cap,
         blocklist=make_blocklist(settings.rate_limit_storage, settings.rate_limit_prefix),
+        email_available=bool(settings.smtp_host),
     )
     desk.secret = secret_key(settings, engine, desk)
     log_redaction.install([*settings_secrets(settings), engine.url.password, desk.secret])

@@ -43,6 +43,7 @@ class Desk:
     resume_link_days: int = 30  # a follow-up email's link works this long after the chat's last activity
     waiting_cap: int = 0  # live chats waiting per queue before new ones are refused (0: no cap)
     blocklist: Blocklist | None = None  # address hashes for !block (router.blocking); None: token blocks only
+    email_available: bool = True  # a mail server is configured (REFDESK_SMTP_HOST): promise email only then
 
 
 @dataclass(frozen=True)
