@@ -49,6 +49,15 @@ def loader():
     return response
 
 
+ANSWERED_HERE = ("status.away", "status.busy", "offline.thanks")  # each has a `_here` twin in the catalogues
+
+
+def promises(strings: dict[str, str], email_available: bool) -> dict[str, str]:
+    """Without a mail server the widget promises an answer here, in the chat, never one by email."""
+    here = {key: strings.pop(f"{key}_here") for key in ANSWERED_HERE}
+    return strings if email_available else strings | here
+
+
 @bp.get("/widget/frame")
 def frame():
     slug = request.args.get("queue", "")
@@ -79,5 +88,14 @@ def frame():
             if days is not None
         ]
         strings["privacy"] = " ".join([strings["privacy"], *sentences])
-    html = render_template("widget.html", queue=queue, lang=lang, strings=strings, page=request.args.get("page", ""))
+    email_available = container().mailer is not None
+    strings = promises(strings, email_available)
+    html = render_template(
+        "widget.html",
+        queue=queue,
+        lang=lang,
+        strings=strings,
+        page=request.args.get("page", ""),
+        email_available=email_available,
+    )
     return html, 200, {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}
