@@ -9,15 +9,13 @@ from __future__ import annotations
 import pytest
 
 from router import duty
-from tests.e2e import test_widget
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.librarian import in_thread
 from tests.e2e.test_follow_up import offline_roots
-from tests.e2e.test_widget import assert_accessible, chat_frame, widget_frame
+from tests.e2e.test_widget import assert_accessible, chat_frame, context, site, widget_frame  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.synapse, pytest.mark.browser]
 
-library_site, browser_context = test_widget.site, test_widget.context  # the fixtures `site` and `context`
 HERE = "a librarian will answer here, in this chat"
 
 
@@ -29,7 +27,7 @@ def no_mail(desk):
     return desk
 
 
-def test_the_question_form_promises_an_answer_here_and_the_patron_finds_it_on_return(no_mail, site, context):
+def test_the_question_form_promises_an_answer_here_and_the_patron_finds_it_on_return(no_mail, site, context):  # noqa: F811
     desk = no_mail
     duty.go_off(desk.container.desk, ["general"], desk.librarian.user_id)  # nobody on duty: the question form
     page = context.new_page()
@@ -65,7 +63,7 @@ def test_the_question_form_promises_an_answer_here_and_the_patron_finds_it_on_re
     assert_accessible(widget_frame(back), "answered question without email")
 
 
-def test_no_answer_by_email_offer_and_no_transcript(no_mail, site, context):
+def test_no_answer_by_email_offer_and_no_transcript(no_mail, site, context):  # noqa: F811
     desk = no_mail
     with desk.container.desk.uow() as uow:
         queue = uow.queues.get("general")
