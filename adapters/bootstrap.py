@@ -91,6 +91,7 @@ def bootstrap(
         waiting_cap=settings.queue_waiting_cap,
         abandon_after=timedelta(minutes=settings.abandon_after_minutes),
         blocklist=make_blocklist(settings.rate_limit_storage, settings.rate_limit_prefix),
+        email_available=bool(settings.smtp_host),
     )
     desk.secret = secret_key(settings, engine, desk)
     log_redaction.install([*settings_secrets(settings), engine.url.password, desk.secret])

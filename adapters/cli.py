@@ -12,20 +12,31 @@ from datetime import date
 from pydantic import ValidationError
 
 from adapters.bootstrap import Container, bootstrap
+from adapters.cli_database import require_migrated, use_demo_database
 from adapters.cli_retention import register as register_retention
 from adapters.settings import Settings
 from adapters.storage.migrate import upgrade
-from router import availability, canned, queue_settings
+from router import availability, canned, queue_settings, queue_setup
 from router.errors import InvalidInput, RefdeskError
 from router.model import Backend, Queue
 
 
 def _settings() -> Settings:
+    demo = use_demo_database()  # no database configured, but `make demo` ran here: manage the demo's desk
+    if demo:
+        print(f"refdesk: using the demo's desk ({demo})", file=sys.stderr)
     try:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         sys.exit(f"refdesk: configuration error: {problems}")
+
+
+def _container() -> Container:
+    """The desk of a migrated database; otherwise a one-line exit that says `refdesk db upgrade`."""
+    settings = _settings()
+    require_migrated(settings)
+    return bootstrap(settings)
 
 
 def wait_for_signal() -> None:
@@ -47,7 +58,10 @@ def serve_http(container: Container, host: str, port: int) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    container = bootstrap(_settings(), migrate=args.migrate)
+    settings = _settings()
+    if not args.migrate:
+        require_migrated(settings)
+    container = bootstrap(settings, migrate=args.migrate)
     serve_http(container, args.host, args.port)
     worker = None
     if args.with_worker:
@@ -63,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     from adapters.worker import Worker
 
-    worker = Worker(bootstrap(_settings()))
+    worker = Worker(_container())
     worker.start()
     wait_for_signal()
     worker.stop()
@@ -99,21 +113,48 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 
 def cmd_queue_add(args: argparse.Namespace) -> None:
-    container = bootstrap(_settings())
-    with container.desk.uow() as uow:
-        queue = uow.queues.get(args.slug)  # updating keeps hours, away messages and the rest
-        if queue is None:
-            queue = Queue(args.slug, args.name or args.slug, Backend(args.backend), args.room, list(args.origin or []))
-        else:
-            queue.name, queue.backend, queue.room = args.name or queue.name, Backend(args.backend), args.room
-            queue.allowed_origins = list(args.origin or queue.allowed_origins)
-        uow.queues.add(queue)
-        uow.commit()
-    print(f"queue {args.slug} -> {args.backend} {args.room}")
+    """Create a queue, or update one: only what is given changes (`--replace`: exactly what is given)."""
+    container = _container()
+    try:
+        origins = queue_setup.check_origins(args.origin or [])
+        with container.desk.uow() as uow:
+            queue = uow.queues.get(queue_setup.check_slug(args.slug))
+            if queue is None or args.replace:
+                if not args.room:
+                    raise InvalidInput("a new queue needs --room (its Matrix room id or Slack channel id)")
+                backend = queue_setup.check_backend(args.backend or "matrix")
+                name = args.name or (queue.name if queue else args.slug)
+                fresh = Queue(args.slug, name, backend, queue_setup.check_room(backend, args.room), origins)
+                queue = _replace_wiring(queue, fresh) if queue else fresh
+            else:  # keeps hours, away messages, timers, and the backend and sites not named here
+                queue.backend = queue_setup.check_backend(args.backend) if args.backend else queue.backend
+                queue.room = queue_setup.check_room(queue.backend, args.room or queue.room)
+                queue.name = args.name or queue.name
+                queue.allowed_origins = [
+                    *queue.allowed_origins,
+                    *(o for o in origins if o not in queue.allowed_origins),
+                ]
+            uow.queues.add(queue)
+            uow.commit()
+    except RefdeskError as exc:
+        sys.exit(f"refdesk: {exc}")
+    sites = " ".join(queue.allowed_origins) or "none"
+    print(f"queue {queue.slug} -> {queue.backend.value} {queue.room} (sites allowed to embed the chat: {sites})")
+
+
+def _replace_wiring(queue: Queue, fresh: Queue) -> Queue:
+    """`--replace`: name, backend, room and allowed sites become what was given; hours and the rest stay."""
+    queue.name, queue.backend, queue.room, queue.allowed_origins = (
+        fresh.name,
+        fresh.backend,
+        fresh.room,
+        fresh.allowed_origins,
+    )
+    return queue
 
 
 def cmd_queue_list(args: argparse.Namespace) -> None:
-    with bootstrap(_settings()).desk.uow() as uow:
+    with _container().desk.uow() as uow:
         for queue in uow.queues.list():
             print(f"{queue.slug}\t{queue.backend}\t{queue.room}\t{queue.name}\t{' '.join(queue.allowed_origins)}")
 
@@ -121,7 +162,7 @@ def cmd_queue_list(args: argparse.Namespace) -> None:
 def _desk_policy(action) -> None:
     """Run an availability use case, turning its domain errors into a readable exit."""
     try:
-        action(bootstrap(_settings()).desk)
+        action(_container().desk)
     except RefdeskError as exc:
         sys.exit(f"refdesk: {exc}")
 
@@ -210,7 +251,7 @@ def cmd_canned_add(args: argparse.Namespace) -> None:
 
 
 def cmd_canned_list(args: argparse.Namespace) -> None:
-    for response in canned.listing(bootstrap(_settings()).desk):
+    for response in canned.listing(_container().desk):
         for language, text in sorted(response.texts.items()):
             print(f"{response.name}\t{language}\t{text}")
 
@@ -247,7 +288,7 @@ def cmd_admin_create(args: argparse.Namespace) -> None:
 def cmd_admin_list(args: argparse.Namespace) -> None:
     from router import admins
 
-    for user in admins.listing(bootstrap(_settings()).desk):
+    for user in admins.listing(_container().desk):
         print(f"{user.username}\t{user.role}\t{user.created_at:%Y-%m-%d %H:%M}")
 
 
@@ -299,13 +340,16 @@ def parser() -> argparse.ArgumentParser:
     queue = sub.add_parser("queue", help="map queues to staff rooms").add_subparsers(
         dest="queue_command", required=True
     )
-    add = queue.add_parser("add", help="create or update a queue")
+    add = queue.add_parser("add", help="create a queue, or update one (only what you give changes)")
     add.add_argument("slug")
     add.add_argument("--name")
-    add.add_argument("--backend", choices=[b.value for b in Backend], default="matrix")
-    add.add_argument("--room", required=True, help="Matrix room id (!abc:server) or Slack channel id")
+    add.add_argument("--backend", choices=[b.value for b in Backend], help="for a new queue: matrix (default)")
+    add.add_argument("--room", help="Matrix room id (!abc:server) or Slack channel id (needed for a new queue)")
     add.add_argument(
-        "--origin", action="append", help="a site allowed to embed the widget, e.g. https://library.example"
+        "--origin", action="append", help="add a site allowed to embed the widget, e.g. https://library.example"
+    )
+    add.add_argument(
+        "--replace", action="store_true", help="set name, backend, room and sites to exactly what is given"
     )
     add.set_defaults(func=cmd_queue_add)
     queue.add_parser("list", help="list queues").set_defaults(func=cmd_queue_list)

@@ -11,10 +11,9 @@ from router.errors import RefdeskError
 
 
 def _container():  # -> Container (imported lazily, as adapters.cli does)
-    from adapters.bootstrap import bootstrap
-    from adapters.cli import _settings
+    from adapters.cli import _container as migrated_container
 
-    return bootstrap(_settings())
+    return migrated_container()
 
 
 def cmd_purge(args: argparse.Namespace) -> None:

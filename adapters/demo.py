@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import sys
 from pathlib import Path
 
 from werkzeug.security import generate_password_hash
 
 from adapters.bootstrap import bootstrap
 from adapters.cli import serve_http, wait_for_signal
+from adapters.cli_database import write_demo_env
 from adapters.settings import Settings
 from adapters.synapse_local import LocalSynapse
 from adapters.worker import Worker
@@ -64,6 +66,11 @@ def run_demo(data_dir: str, port: int, synapse_port: int) -> None:
             matrix_password=state["bot_password"],
         )
         container = bootstrap(settings, migrate=True)
+        env_file = write_demo_env(  # `refdesk queue …` in another shell acts on this desk (adapters.cli_database)
+            data,
+            {"REFDESK_DATABASE_URL": settings.database_url, "REFDESK_PUBLIC_URL": settings.public_url},
+            bin_dir=str(Path(sys.executable).parent),
+        )
         with container.desk.uow() as uow:
             if uow.queues.get("general") is None:  # a second run keeps what was changed in the admin
                 uow.queues.add(Queue("general", "General reference", Backend.MATRIX, state["room_id"]))
@@ -84,7 +91,8 @@ def run_demo(data_dir: str, port: int, synapse_port: int) -> None:
             f"  Web admin:       http://127.0.0.1:{port}/admin/  user: admin  password: {state['admin_password']}\n"
             "Type !on in the room to go on duty (the widget offers live chat only then);\n"
             "claim a chat with ✋ on its thread root or !claim in the thread; answer in the thread;\n"
-            "start a line with // for a note the patron never sees. Ctrl-C stops everything.\n",
+            "start a line with // for a note the patron never sees. Ctrl-C stops everything.\n"
+            f"Manage this desk from another shell in this folder: `refdesk queue list` (or `. {env_file}` first).\n",
             flush=True,
         )
         wait_for_signal()

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from router import availability, blocking, canned, duty, errors, escalation, followup, staff, tagging, transfer
+from router.hours import schedule_from_dict
 from router.journal import Desk, Inbound
+from router.opening_text import opening_phrase
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,10 @@ def _transfer(desk: Desk, context: CommandContext, rest: str) -> str | None:
 
 
 def _followup(desk: Desk, context: CommandContext, rest: str) -> str | None:
-    followup.mark_for_follow_up(desk, context.conversation_id or "", context.staff_name, context.inbound)
+    try:
+        followup.mark_for_follow_up(desk, context.conversation_id or "", context.staff_name, context.inbound)
+    except errors.EmailUnavailable as exc:  # a refusal to explain, not a typing mistake: no usage line
+        return f"Not marked for follow-up: {exc}."
     return None
 
 
@@ -201,11 +207,17 @@ def _hours(desk: Desk, context: CommandContext, rest: str) -> str:
         status = availability.queue_status(desk, slug)
         state = "open" if status["open"] else "closed"
         today = status.get("hours_today") or "open around the clock"
-        opening = (
-            f"; next opening {status['next_opening'][:16].replace('T', ' ')}" if status.get("next_opening") else ""
-        )
+        opening = f"; next opening {_opening(desk, slug, status['next_opening'])}" if status.get("next_opening") else ""
         lines.append(f"{status['name']}: {state} now; today {today}{opening}.")
     return "\n".join(lines) or "No refdesk queue is mapped here."
+
+
+def _opening(desk: Desk, slug: str, iso: str) -> str:
+    """The next opening as patrons read it ("Wednesday 2 December, 9:00 (Chicago time)"), not an ISO time."""
+    with desk.uow(read_only=True) as uow:
+        queue = uow.queues.get(slug)
+    schedule = schedule_from_dict(queue.hours) if queue else None
+    return opening_phrase(datetime.fromisoformat(iso), schedule.timezone if schedule else "UTC")
 
 
 def _queues(desk: Desk, context: CommandContext, rest: str) -> str:

@@ -25,6 +25,10 @@ DEFAULTS = {"nudge_after": 60, "rollover_after": 120, "offer_email_after": 180, 
 TIMERS = ("nudge_after", "rollover_after", "offer_email_after")
 NUDGED, ROLLED_OVER, OFFERED = 1, 2, 3
 OFFER = "Sorry for the wait. You can keep waiting, or leave your email address and a librarian will answer by email."
+OFFER_HERE = (  # no mail server: nothing is promised by email (router.journal.Desk.email_available)
+    "Sorry for the wait. You can keep waiting, or come back to this chat later: "
+    "a librarian will answer here, in this chat."
+)
 
 
 def settings_for(escalation: dict[str, int]) -> dict[str, int]:
@@ -84,11 +88,13 @@ def _step(desk: Desk, conversation_id: str) -> int:
             steps += 1
         if conversation.escalation_stage < OFFERED and waited >= timers["offer_email_after"]:
             conversation.escalation_stage = OFFERED
-            append_message(uow, conversation, Author.SYSTEM, OFFER, now)
+            mail = desk.email_available
+            append_message(uow, conversation, Author.SYSTEM, OFFER if mail else OFFER_HERE, now)
             seq = conversation.next_seq()
-            data = {"seq": seq, "status": "waiting", "claimed_by": None, "offer_email": True}
+            data = {"seq": seq, "status": "waiting", "claimed_by": None, "offer_email": mail}
             uow.events.add(StreamEvent(conversation.id, seq, EventType.STATUS, data, now))
-            text = f"Still unclaimed after {int(waited // 60)} min: the patron was offered an answer by email."
+            offered = "offered an answer by email" if mail else "told to come back to this chat for the answer"
+            text = f"Still unclaimed after {int(waited // 60)} min: the patron was {offered}."
             enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": text})
             steps += 1
         if not steps:

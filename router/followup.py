@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from router import errors
 from router.journal import Desk, Inbound, append_message, commit, enqueue, lock_for_staff
 from router.model import Author, Conversation, Message, OutboxKind, Status
 from router.ports import UnitOfWork
@@ -27,6 +28,10 @@ NO_EMAIL_REPLY = "This patron left no email address, so this reply reaches them 
 TOLD_PATRON = "A librarian will follow up on your question. Replies are emailed to you with a link back to this chat."
 TOLD_PATRON_NO_EMAIL = (
     "A librarian will follow up on your question. Replies appear here: come back to this chat to read them."
+)
+NO_MAIL_SERVER = (
+    "no mail server is configured (REFDESK_SMTP_HOST is not set), so replies cannot be emailed. "
+    "The patron reads your replies in this chat while it is open, or when they come back to it in the same browser"
 )
 
 
@@ -73,7 +78,11 @@ def wants_email(conversation: Conversation) -> bool:
 def mark_for_follow_up(
     desk: Desk, conversation_id: str, staff_name: str, inbound: Inbound | None = None
 ) -> Conversation | None:
-    """Staff promise to answer later: replies are emailed from now on. None when `inbound` was handled already."""
+    """Staff promise to answer later: replies are emailed from now on. None when `inbound` was handled already.
+
+    Refused (EmailUnavailable) without a mail server: the patron would be promised emails that never leave."""
+    if not desk.email_available:
+        raise errors.EmailUnavailable(NO_MAIL_SERVER)
     now = desk.clock.now()
     with desk.uow() as uow:
         conversation = lock_for_staff(uow, conversation_id, inbound, now)

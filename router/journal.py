@@ -44,6 +44,7 @@ class Desk:
     waiting_cap: int = 0  # live chats waiting per queue before new ones are refused (0: no cap)
     blocklist: Blocklist | None = None  # address hashes for !block (router.blocking); None: token blocks only
     abandon_after: timedelta = timedelta(minutes=5)  # a waiting patron unseen this long has left (router.abandonment)
+    email_available: bool = True  # a mail server is configured (REFDESK_SMTP_HOST): promise email only then
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,20 @@ CLAIM_HELP = "Claim: react ✋ or reply !claim · Close: !close · Internal note
 
 def root_title(queue: Queue, conversation: Conversation) -> str:
     """'New chat · Queue · page · waiting since 14:05 UTC'."""
-    parts = ["Offline question (answered by email)" if conversation.offline else "New chat", queue.name]
+    parts = [_kind(conversation), queue.name]
     if conversation.page_url:
         parts.append(one_line(conversation.page_url))
     parts.append(f"waiting since {conversation.created_at:%H:%M} UTC")
     return " · ".join(parts)
+
+
+def _kind(conversation: Conversation) -> str:
+    """Offline questions left without an address (no mail server) are answered in the chat, not by email."""
+    if not conversation.offline:
+        return "New chat"
+    if conversation.email:
+        return "Offline question (answered by email)"
+    return "Offline question (no email: the patron reads the answer when they come back to the chat)"
 
 
 def root_details(conversation: Conversation, note: str | None = None) -> list[tuple[str, str]]:

@@ -11,9 +11,9 @@ import json
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 
-from router import retention
+from router import refused_origins, retention
 from router.queue_setup import SLUG
 from web.context import container, desk
 
@@ -49,6 +49,15 @@ def loader():
     return response
 
 
+ANSWERED_HERE = ("status.away", "status.busy", "offline.thanks")  # each has a `_here` twin in the catalogues
+
+
+def promises(strings: dict[str, str], email_available: bool) -> dict[str, str]:
+    """Without a mail server the widget promises an answer here, in the chat, never one by email."""
+    here = {key: strings.pop(f"{key}_here") for key in ANSWERED_HERE}
+    return strings if email_available else strings | here
+
+
 @bp.get("/widget/frame")
 def frame():
     slug = request.args.get("queue", "")
@@ -79,5 +88,30 @@ def frame():
             if days is not None
         ]
         strings["privacy"] = " ".join([strings["privacy"], *sentences])
-    html = render_template("widget.html", queue=queue, lang=lang, strings=strings, page=request.args.get("page", ""))
+    email_available = container().mailer is not None
+    strings = promises(strings, email_available)
+    html = render_template(
+        "widget.html",
+        queue=queue,
+        lang=lang,
+        strings=strings,
+        page=request.args.get("page", ""),
+        email_available=email_available,
+    )
     return html, 200, {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}
+
+
+@bp.get("/widget/check")
+def check_embedding():
+    """The loader asks whether its page may embed the chat: the browser refuses the frame silently
+    (CSP `frame-ancestors`), so the answer names the origin and the command that allows it, for the
+    console. The browser sets `Origin` on this cross-origin request; the refusal is noted for the admin."""
+    slug = request.args.get("queue", "")
+    if not SLUG.fullmatch(slug):
+        abort(404)
+    origin = request.headers.get("Origin", "")[:300]
+    refusal = refused_origins.check_embedding(desk(), slug, origin, request.host_url)
+    response = jsonify({"allowed": refusal is None, "message": refusal})
+    response.headers["Access-Control-Allow-Origin"] = "*"  # no credentials, nothing about patrons
+    response.headers["Cache-Control"] = "no-store"
+    return response

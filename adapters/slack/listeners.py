@@ -21,7 +21,7 @@ from adapters.slack.files import FileFetcher
 from adapters.slack.inbound import Kind, staff_intent, to_plain_text
 from adapters.slack.mrkdwn import mrkdwn_to_html
 from adapters.staff_html import staff_html
-from router import availability, commands, duty, escalation, followup, staff, staff_files, transfer
+from router import availability, blocking, commands, duty, escalation, followup, staff, staff_files, transfer
 from router.commands import is_command
 from router.errors import RefdeskError
 from router.journal import Desk, Inbound
@@ -167,10 +167,31 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
             )
 
     @app.action(render.FOLLOWUP_ACTION)
-    def on_followup(ack: Ack, body: dict[str, Any]) -> None:
+    def on_followup(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        user, conversation_id, _ = _action_context(body)
-        followup.mark_for_follow_up(desk, conversation_id, names(user), Inbound("slack", _action_id(body)))
+        user, conversation_id, where = _action_context(body)
+        try:
+            followup.mark_for_follow_up(desk, conversation_id, names(user), Inbound("slack", _action_id(body)))
+        except RefdeskError as exc:  # e.g. no mail server: say why instead of failing silently
+            client.chat_postEphemeral(
+                channel=where["channel"], user=user, text=f"refdesk: {exc}.", thread_ts=where.get("ts")
+            )
+
+    @app.action(render.BLOCK_ACTION)
+    def on_block(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """The overflow menu's Block (Slack showed the confirm dialog first): what `!block` does."""
+        ack()
+        user, _, where = _action_context(body)
+        conversation_id = str(body["actions"][0]["selected_option"]["value"])
+        hours = blocking.DEFAULT_HOURS
+        result = blocking.block(desk, conversation_id, names(user), hours, Inbound("slack", _action_id(body)))
+        if result is not None:
+            client.chat_postMessage(
+                channel=where["channel"],
+                thread_ts=where.get("ts"),
+                text=render.escape(blocking.summary(result, hours)),
+                unfurl_links=False,
+            )
 
     tag_modal.register(app, desk)
 

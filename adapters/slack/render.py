@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from router import blocking
 from router.model import Conversation, Message, Queue, Status
 from router.staff_text import patron_label, root_details, root_title
 
@@ -18,6 +19,7 @@ CLOSE_ACTION = "refdesk_close"
 TRANSFER_ACTION = "refdesk_transfer"
 FOLLOWUP_ACTION = "refdesk_followup"
 TAG_ACTION = "refdesk_tag"  # opens the "Tag / READ" dialog (adapters.slack.tag_modal)
+BLOCK_ACTION = "refdesk_block"  # the root's overflow menu: what `!block` does, after a confirm dialog
 METADATA_TYPE = "refdesk_delivery"
 SLACK_HELP = "Claim with the button (or just reply) · Close with the button · Internal note: start with //"
 
@@ -74,9 +76,35 @@ def root_blocks(
                 }
             )
     buttons.insert(len(buttons) - (1 if buttons and buttons[-1]["type"] == "static_select" else 0), tag_button)
+    if conversation.status is not Status.CLOSED:
+        buttons.append(block_menu(conversation))
     if buttons:
         blocks.append({"type": "actions", "block_id": "refdesk_actions", "elements": buttons})
     return blocks
+
+
+def block_menu(conversation: Conversation) -> dict[str, Any]:
+    """The overflow menu's **Block**: rare and drastic, so it sits out of the way and asks first."""
+    hours = f"{blocking.DEFAULT_HOURS:g}"
+    return {
+        "type": "overflow",
+        "action_id": BLOCK_ACTION,
+        "options": [{"text": {"type": "plain_text", "text": "Block this patron…"}, "value": conversation.id}],
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Block this patron?"},
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    "The chat ends, the patron's browser (and any emailed link) can no longer use it, and new "
+                    f"chats from the address that opened it are refused for {hours} hours. "
+                    "For other hours, write `!block HOURS` in the thread."
+                ),
+            },
+            "confirm": {"type": "plain_text", "text": "Block"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+            "style": "danger",
+        },
+    }
 
 
 def _button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:

@@ -153,7 +153,8 @@ def test_slack_transfer_menu_and_follow_up_button(emulator, tmp_path):
     from tests.e2e.test_slack_loop import start_slack_desk
 
     emulator.add_channel("C0YOUTH", "youth-desk")
-    desk, server = start_slack_desk(emulator, tmp_path, slack_post_rate=20.0, slack_post_burst=20)
+    mail = {"smtp_host": "127.0.0.1"}  # follow-up needs a mail server (without one it is refused); none is sent here
+    desk, server = start_slack_desk(emulator, tmp_path, slack_post_rate=20.0, slack_post_burst=20, **mail)
     try:
         with desk.container.desk.uow() as uow:
             uow.queues.add(Queue("youth", "Youth services", Backend.SLACK, "C0YOUTH"))

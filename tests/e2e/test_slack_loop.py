@@ -107,6 +107,7 @@ def test_patron_and_staff_talk_through_a_slack_thread(desk):
         render.CLOSE_ACTION,
         render.FOLLOWUP_ACTION,
         render.TAG_ACTION,
+        render.BLOCK_ACTION,
     ]
     wait_until(lambda: thread_texts(slack, root["ts"]))
     relayed = slack.thread(CHANNEL, root["ts"])[0]
@@ -134,6 +135,32 @@ def test_patron_and_staff_talk_through_a_slack_thread(desk):
     slack.click("U0ANN", CHANNEL, root["ts"], render.CLOSE_ACTION, value=chat["id"])
     assert sse.next_of("status").data["status"] == "closed"
     sse.close()
+
+
+def test_block_from_the_roots_overflow_menu_ends_the_chat_and_the_token_stops_working(desk):
+    slack = desk.slack
+    chat = start_chat(desk, "https://library.example/nuisance")
+    sse = stream(desk, chat)
+    say(desk, chat, "spam spam spam", "n1")
+    root = root_for(slack, "/nuisance")
+    menu = root["blocks"][-1]["elements"][-1]
+    assert menu["action_id"] == render.BLOCK_ACTION and menu["confirm"]["confirm"]["text"] == "Block"
+    slack.click("U0ANN", CHANNEL, root["ts"], render.BLOCK_ACTION, value=chat["id"])
+    assert sse.next_of("status").data["status"] == "closed"
+    sse.close()
+    summary = wait_until(lambda: [t for t in thread_texts(slack, root["ts"]) if t.startswith("Blocked: ")])
+    assert "the chat is closed and the patron's browser can no longer use it" in summary[0]
+    headers = {"Authorization": f"Bearer {chat['token']}"}
+    assert requests.get(desk.api(f"/conversations/{chat['id']}"), headers=headers, timeout=10).status_code == 404
+    again = requests.post(
+        desk.api(f"/conversations/{chat['id']}/messages"), json={"body": "let me in"}, headers=headers, timeout=10
+    )
+    assert again.status_code == 404
+    wait_until(
+        lambda: (
+            render.BLOCK_ACTION not in [e["action_id"] for e in root_for(slack, "/nuisance")["blocks"][-1]["elements"]]
+        )
+    )
 
 
 def test_forged_and_stale_requests_are_rejected(desk):

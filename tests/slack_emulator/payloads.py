@@ -162,7 +162,7 @@ def block_actions(
         "type": element.get("type", "button"),
         "action_ts": ws.next_ts(),
     }
-    if action["type"] == "static_select":  # a menu choice carries the option picked, not a value
+    if action["type"] in ("static_select", "overflow"):  # a menu choice carries the option picked, not a value
         chosen = [o for o in element.get("options") or [] if o.get("value") == value]
         if not chosen:
             raise ValueError(f"{value!r} is not an option of {action_id}")

@@ -48,6 +48,7 @@ def test_buttons_are_what_the_listeners_handle():
         render.FOLLOWUP_ACTION,
         render.TRANSFER_ACTION,
         render.TAG_ACTION,
+        render.BLOCK_ACTION,
     }
     menu = [e for e in elements if e["type"] == "static_select"][0]
     assert [o["value"] for o in menu["options"]] == ["c1:y"]  # never the chat's own queue

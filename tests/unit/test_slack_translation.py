@@ -45,16 +45,30 @@ def test_patron_text_cannot_ping_anyone(attack):
 def test_root_blocks_offer_claim_and_close_until_claimed_then_close_only():
     waiting = render.root_blocks(QUEUE, conversation(page_url="https://lib/?q=<b>"))
     actions = [e["action_id"] for e in waiting[-1]["elements"]]
-    assert actions == [render.CLAIM_ACTION, render.CLOSE_ACTION, render.FOLLOWUP_ACTION, render.TAG_ACTION]
+    assert actions == [
+        render.CLAIM_ACTION,
+        render.CLOSE_ACTION,
+        render.FOLLOWUP_ACTION,
+        render.TAG_ACTION,
+        render.BLOCK_ACTION,
+    ]
+    menu = waiting[-1]["elements"][-1]
+    assert menu["type"] == "overflow" and [o["value"] for o in menu["options"]] == ["c1"]
+    assert menu["confirm"]["confirm"]["text"] == "Block" and "24 hours" in menu["confirm"]["text"]["text"]
     assert "&lt;b&gt;" in waiting[0]["text"]["text"]
     claimed = render.root_blocks(QUEUE, conversation(status=Status.ACTIVE, claimed_by="Ann <@U1>"))
     assert [e["action_id"] for e in claimed[-1]["elements"]] == [
         render.CLOSE_ACTION,
         render.FOLLOWUP_ACTION,
         render.TAG_ACTION,
+        render.BLOCK_ACTION,
     ]
     marked = render.root_blocks(QUEUE, conversation(status=Status.ACTIVE, follow_up=True))
-    assert [e["action_id"] for e in marked[-1]["elements"]] == [render.CLOSE_ACTION, render.TAG_ACTION]
+    assert [e["action_id"] for e in marked[-1]["elements"]] == [
+        render.CLOSE_ACTION,
+        render.TAG_ACTION,
+        render.BLOCK_ACTION,
+    ]
     assert "claimed by Ann &lt;@U1&gt;" in claimed[0]["text"]["text"]
     closed = render.root_blocks(QUEUE, conversation(status=Status.CLOSED, closed_by=Author.STAFF))
     assert [e["action_id"] for e in closed[-1]["elements"]] == [render.TAG_ACTION]  # tagging happens at close

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, request, url_for
 
 from adapters.room_check import RoomCheck
-from router import escalation, health, queue_settings, queue_setup
+from router import escalation, health, queue_settings, queue_setup, refused_origins
 from router.errors import InvalidInput
 from router.model import Backend
 from web.admin import admin_bp
@@ -90,6 +90,7 @@ def _edit_page(slug: str, error: str | None = None, section: str | None = None):
         backends=list(Backend),
         timers=escalation.settings_for(queue.escalation),
         form=request.form,
+        refused=refused_origins.refused(desk(), slug),
     )
 
 

@@ -18,6 +18,9 @@
   var embeddedInPage = /[?&]embed=panel(&|$)/.test(location.search);
   var follower = refdeskFollow($("log"), $("new-message"), $("announce"), function () { $("body").focus(); });
   refdeskFitViewport(root);
+  var mailOn = root.dataset.email === "on";  /* no mail server: nothing is offered that needs email */
+  var returnKey = "refdesk-return:" + queue;
+  chat = chat || comeBack();
   /* A follow-up email's link (#resume=ID.TOKEN) reopens that chat here; the fragment is removed at once. */
   var resume = /^#resume=([\w-]+)\.([\w-]+)$/.exec(location.hash);
   if (resume) {
@@ -28,6 +31,18 @@
       write(chatKey, chat);
       write(pendingKey, pending);
     }
+  }
+
+  /* Without email, a question left here is answered in the chat: keep its key across browser sessions
+     (localStorage) so the patron who comes back on this device finds the answer, as promised. */
+  function comeBack() {
+    try { return mailOn ? null : JSON.parse(localStorage.getItem(returnKey)); } catch (e) { return null; }
+  }
+  function keepForReturn() {
+    try { if (!mailOn && chat && chat.offline) localStorage.setItem(returnKey, JSON.stringify(chat)); } catch (e) { /* private mode */ }
+  }
+  function forgetReturn() {
+    try { localStorage.removeItem(returnKey); } catch (e) { /* private mode */ }
   }
 
   function read(key) { try { return JSON.parse(sessionStorage.getItem(key)); } catch (e) { return null; } }
@@ -188,7 +203,7 @@
   }
 
   function onStatus(data) {
-    $("by-email").hidden = !(data.offer_email && data.status === "waiting" && !(chat && chat.offline));
+    $("by-email").hidden = !(mailOn && data.offer_email && data.status === "waiting" && !(chat && chat.offline));
     if (data.status === "active") say(format(t["status.claimed"], { name: data.claimed_by || t["msg.librarian"] }));
     else if (data.status === "closed") say(data.abandoned ? t["status.abandoned"] : t["status.closed"]);
     else say(chat && chat.offline ? t["offline.thanks"] : t["status.waiting"]);
@@ -343,8 +358,10 @@
   $("offline").addEventListener("submit", function (event) {
     event.preventDefault();
     var question = $("offline-question").value;
-    begin({ offline: true, email: $("offline-email").value.trim(), name: $("offline-name").value.trim() || null })
+    var address = $("offline-email");  /* absent without a mail server: the answer comes here */
+    begin({ offline: true, email: address ? address.value.trim() : null, name: $("offline-name").value.trim() || null })
       .then(function () {
+        keepForReturn();
         pending.push({ body: question, client_id: uuid() });
         write(pendingKey, pending);
         enterChat();
@@ -425,7 +442,8 @@
     list.textContent = "";
     follower.reset();
     $("rating").hidden = false;
-    $("transcript").hidden = false;
+    $("transcript").hidden = !mailOn;
+    forgetReturn();
     $("end-note").textContent = "";
     $("new-chat").hidden = true;
     $("composer").hidden = false;

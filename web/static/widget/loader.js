@@ -162,7 +162,18 @@
     if (invite) dismissInvite(); else if (open) toggle(false);
   });
 
+  /* On a site the queue does not allow, the browser refuses the frame without a word (CSP frame-ancestors):
+     the server says which origin was refused and how to allow it, for whoever is setting the widget up. */
+  function checkEmbedding() {
+    if (!window.fetch) return;
+    fetch(base + "/widget/check?queue=" + encodeURIComponent(queue), { credentials: "omit" })
+      .then(function (response) { return response.json(); })
+      .then(function (answer) { if (!answer.allowed && answer.message) console.error(answer.message); })
+      .catch(function () { /* the chat itself reports real trouble */ });
+  }
+
   function start() {
+    if (opts.mode !== "link") checkEmbedding();
     if (opts.mode === "panel") {
       var target = document.querySelector(opts.target || "#refdesk");
       if (target) target.appendChild(makeFrame(opts.height || "560px", "panel"));
