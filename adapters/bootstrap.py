@@ -15,10 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from adapters import log_redaction
+from adapters import log_redaction, logging_setup
 from adapters.blocklist import make_blocklist
 from adapters.clock import SystemClock
 from adapters.mail import SmtpMailer
+from adapters.metrics import DeliveryCounter
 from adapters.notify import InProcessNotifier, PostgresNotifier, SqliteNotifier
 from adapters.settings import Settings
 from adapters.storage.migrate import upgrade
@@ -75,6 +76,7 @@ def bootstrap(
     migrate: bool = False,
 ) -> Container:
     settings = settings or Settings()
+    logging_setup.configure_from(settings)
     if migrate:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -92,6 +94,7 @@ def bootstrap(
         blocklist=make_blocklist(settings.rate_limit_storage, settings.rate_limit_prefix),
     )
     desk.secret = secret_key(settings, engine, desk)
+    desk.observer = DeliveryCounter()
     log_redaction.install([*settings_secrets(settings), engine.url.password, desk.secret])
     return Container(settings=settings, desk=desk, engine=engine, notifier=notifier, mailer=make_mailer(settings))
 

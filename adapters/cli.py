@@ -11,6 +11,7 @@ from datetime import date
 
 from pydantic import ValidationError
 
+from adapters import logging_setup
 from adapters.bootstrap import Container, bootstrap
 from adapters.cli_retention import register as register_retention
 from adapters.settings import Settings
@@ -355,7 +356,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging_setup.configure()  # until `bootstrap` applies REFDESK_LOG_LEVEL and REFDESK_LOG_FORMAT
     args = parser().parse_args(argv)
     args.func(args)
 

@@ -23,6 +23,7 @@ from router import admins
 from router.model import Backend, Queue
 
 log = logging.getLogger(__name__)
+QUIET_LEVEL = "WARNING"  # the demo's default log level: problems only, so the logins above stay readable
 
 
 def _load_state(path: Path) -> dict:
@@ -63,6 +64,8 @@ def run_demo(data_dir: str, port: int, synapse_port: int) -> None:
             matrix_user_id=bot["user_id"],
             matrix_password=state["bot_password"],
         )
+        if settings.log_level is None:  # quiet unless asked (REFDESK_LOG_LEVEL=INFO): the banner stays in view
+            settings = settings.model_copy(update={"log_level": QUIET_LEVEL})
         container = bootstrap(settings, migrate=True)
         with container.desk.uow() as uow:
             if uow.queues.get("general") is None:  # a second run keeps what was changed in the admin
@@ -82,6 +85,7 @@ def run_demo(data_dir: str, port: int, synapse_port: int) -> None:
             f"  Librarian login: {librarian['user_id']}  password: {state['librarian_password']}\n"
             f"  Staff room:      'Reference desk' ({state['room_id']})\n"
             f"  Web admin:       http://127.0.0.1:{port}/admin/  user: admin  password: {state['admin_password']}\n"
+            f"  These logins are also in {state_file}.\n"
             "Type !on in the room to go on duty (the widget offers live chat only then);\n"
             "claim a chat with ✋ on its thread root or !claim in the thread; answer in the thread;\n"
             "start a line with // for a note the patron never sees. Ctrl-C stops everything.\n",

@@ -23,7 +23,7 @@ from router.model import (
     StoredFile,
     StreamEvent,
 )
-from router.ports import Blocklist, Clock, Notifier, UnitOfWork, UnitOfWorkFactory
+from router.ports import Blocklist, Clock, DeliveryObserver, Notifier, UnitOfWork, UnitOfWorkFactory
 from router.staff_names import shown_name
 
 OUTBOX_TOPIC = "outbox"
@@ -43,6 +43,7 @@ class Desk:
     resume_link_days: int = 30  # a follow-up email's link works this long after the chat's last activity
     waiting_cap: int = 0  # live chats waiting per queue before new ones are refused (0: no cap)
     blocklist: Blocklist | None = None  # address hashes for !block (router.blocking); None: token blocks only
+    observer: DeliveryObserver | None = None  # counts delivery outcomes for /metrics; None: nobody counts
 
 
 @dataclass(frozen=True)

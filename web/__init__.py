@@ -33,7 +33,13 @@ def create_app(container: Container | None = None, config: dict[str, Any] | None
     logging.getLogger("werkzeug").addFilter(RedactTokens())
 
     from web import api, errors, openapi, pages, security_headers, stream, validation, widget
+    from web.health import bp as health_bp
+    from web.log_context import register as name_conversations_in_logs
+    from web.metrics import register as register_metrics
 
+    register_metrics(app)  # first: its clock starts before any other hook can answer
+    name_conversations_in_logs(app)
+    app.register_blueprint(health_bp)
     errors.register(app)
     security_headers.register(app)
     validation.register(app)
