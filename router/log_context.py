@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 _conversation: ContextVar[str | None] = ContextVar("refdesk_conversation_id", default=None)
 
@@ -26,11 +26,20 @@ def name(conversation_id: str | None) -> None:
     _conversation.set(conversation_id)
 
 
+def enter(conversation_id: str | None) -> Token[str | None]:
+    """Name a conversation until `leave` is given the returned token (for hooks that cannot use `scope`)."""
+    return _conversation.set(conversation_id)
+
+
+def leave(token: Token[str | None]) -> None:
+    _conversation.reset(token)
+
+
 @contextmanager
 def scope(conversation_id: str | None = None) -> Iterator[None]:
     """Name a conversation (or none yet) for the length of the block, then restore what was named before."""
-    token = _conversation.set(conversation_id)
+    token = enter(conversation_id)
     try:
         yield
     finally:
-        _conversation.reset(token)
+        leave(token)

@@ -1,14 +1,15 @@
 """Each request's log lines name the conversation its URL is about (router/log_context.py).
 
-Set at the start of every request, so a thread or greenlet that served another chat before never
-carries that chat's id into this request's lines.
+Named when a request starts and forgotten when it ends, so a thread or greenlet that served one
+chat never carries its id into other lines. (A patron stream's generator runs after the request
+has ended, so its own lines, rare, name no conversation.)
 """
 
 from __future__ import annotations
 
 import re
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from router import log_context
 
@@ -17,8 +18,16 @@ ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a URL may carry anything: only an id-
 
 def _name_conversation() -> None:
     conversation_id = (request.view_args or {}).get("conversation_id")
-    log_context.name(conversation_id if isinstance(conversation_id, str) and ID.fullmatch(conversation_id) else None)
+    named = conversation_id if isinstance(conversation_id, str) and ID.fullmatch(conversation_id) else None
+    g.refdesk_log_context = log_context.enter(named)
+
+
+def _forget_conversation(_error: BaseException | None) -> None:
+    token = g.pop("refdesk_log_context", None)
+    if token is not None:
+        log_context.leave(token)
 
 
 def register(app: Flask) -> None:
     app.before_request(_name_conversation)
+    app.teardown_request(_forget_conversation)
