@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from adapters import log_redaction, logging_setup
+from adapters import log_redaction
 from adapters.blocklist import make_blocklist
 from adapters.clock import SystemClock
 from adapters.mail import SmtpMailer
@@ -76,7 +76,6 @@ def bootstrap(
     migrate: bool = False,
 ) -> Container:
     settings = settings or Settings()
-    logging_setup.configure_from(settings)
     if migrate:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url)

@@ -23,10 +23,12 @@ from router.model import Backend, Queue
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         sys.exit(f"refdesk: configuration error: {problems}")
+    logging_setup.configure_from(settings)  # every command reads its settings here: REFDESK_LOG_LEVEL, _FORMAT
+    return settings
 
 
 def wait_for_signal() -> None:
@@ -356,7 +358,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging_setup.configure()  # until `bootstrap` applies REFDESK_LOG_LEVEL and REFDESK_LOG_FORMAT
+    logging_setup.configure()  # until the settings are read (`_settings`)
     args = parser().parse_args(argv)
     args.func(args)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from werkzeug.security import generate_password_hash
 
+from adapters import logging_setup
 from adapters.bootstrap import bootstrap
 from adapters.cli import serve_http, wait_for_signal
 from adapters.settings import Settings
@@ -64,8 +65,7 @@ def run_demo(data_dir: str, port: int, synapse_port: int) -> None:
             matrix_user_id=bot["user_id"],
             matrix_password=state["bot_password"],
         )
-        if settings.log_level is None:  # quiet unless asked (REFDESK_LOG_LEVEL=INFO): the banner stays in view
-            settings = settings.model_copy(update={"log_level": QUIET_LEVEL})
+        logging_setup.configure_from(settings, QUIET_LEVEL)  # unless REFDESK_LOG_LEVEL says: the banner stays in view
         container = bootstrap(settings, migrate=True)
         with container.desk.uow() as uow:
             if uow.queues.get("general") is None:  # a second run keeps what was changed in the admin

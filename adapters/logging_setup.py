@@ -1,6 +1,8 @@
 """How refdesk logs: one line per event, with its level, logger and conversation id.
 
-Set up by the composition root (`bootstrap`), so web, worker, CLI and demo log alike.
+Set up once per process where its settings are read: the CLI's `_settings` (worker, serve, every
+command), `refdesk demo`, and `create_app()` without a container (gunicorn's `web.wsgi`). Not in
+`bootstrap`, which tests call many times and which must not undo a test's own logging set-up.
 `REFDESK_LOG_LEVEL` (INFO unless set) and `REFDESK_LOG_FORMAT`: `text` for people, `json` for log
 shippers (one JSON object per line: time, level, logger, message, conversation_id, exception).
 A line never spans several: a newline inside a message (a traceback, or text that reached a log
@@ -83,6 +85,6 @@ def configure(level: str = "INFO", fmt: str = "text", stream: IO[str] | None = N
         logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else max(logging.WARNING, root.level))
 
 
-def configure_from(settings: Any, default_level: str = "INFO") -> None:
+def configure_from(settings: Any, default_level: str = "INFO", stream: IO[str] | None = None) -> None:
     """From the settings: REFDESK_LOG_LEVEL (else `default_level`) and REFDESK_LOG_FORMAT."""
-    configure(settings.log_level or default_level, settings.log_format)
+    configure(settings.log_level or default_level, settings.log_format, stream)

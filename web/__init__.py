@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from adapters import logging_setup
 from adapters.bootstrap import Container, bootstrap
 
 TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"]+")
@@ -26,7 +27,10 @@ class RedactTokens(logging.Filter):
 
 def create_app(container: Container | None = None, config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
-    app.extensions["refdesk"] = container = container or bootstrap()
+    if container is None:  # a server's own process (gunicorn's web.wsgi): it logs as the settings say
+        container = bootstrap()
+        logging_setup.configure_from(container.settings)
+    app.extensions["refdesk"] = container
     app.config.update(MAX_CONTENT_LENGTH=container.settings.max_upload_bytes + 64 * 1024, JSON_SORT_KEYS=False)
     if config:
         app.config.update(config)

@@ -27,12 +27,10 @@ class DownChannel:
 
 @pytest.fixture
 def log_lines():
-    """Everything logged during the test, as configured by REFDESK_LOG_FORMAT=json; restored afterwards."""
+    """Everything logged during the test, as configured by REFDESK_LOG_FORMAT=json."""
     stream = io.StringIO()
-    settings = Settings(log_format="json")
-    logging_setup.configure(settings.log_level or "INFO", settings.log_format, stream)
+    logging_setup.configure_from(Settings(log_format="json"), stream=stream)
     yield stream
-    logging_setup.configure()
 
 
 def parsed(stream: io.StringIO) -> list[dict]:
@@ -87,10 +85,7 @@ def test_an_exception_stays_inside_its_one_json_line(log_lines):
 def test_text_lines_are_one_line_per_event_even_when_a_message_holds_a_newline():
     stream = io.StringIO()
     logging_setup.configure("INFO", "text", stream)
-    try:
-        logging.getLogger("tests.forged").warning("real event\n2025-01-01 00:00:00,000 INFO forged: fake event")
-    finally:
-        logging_setup.configure()
+    logging.getLogger("tests.forged").warning("real event\n2025-01-01 00:00:00,000 INFO forged: fake event")
     [line] = stream.getvalue().splitlines()
     assert " WARNING tests.forged: real event\\n" in line
 
@@ -99,11 +94,8 @@ def test_text_lines_are_one_line_per_event_even_when_a_message_holds_a_newline()
 def test_matrix_nio_says_handling_event_only_at_debug(level, heard):
     stream = io.StringIO()
     logging_setup.configure(level, "text", stream)
-    try:
-        logging.getLogger("nio.rooms").info("Room !abc:localhost handling event of type RoomMessageText")
-        logging.getLogger("nio.rooms").warning("something nio thinks is wrong")
-    finally:
-        logging_setup.configure()
+    logging.getLogger("nio.rooms").info("Room !abc:localhost handling event of type RoomMessageText")
+    logging.getLogger("nio.rooms").warning("something nio thinks is wrong")
     assert ("handling event" in stream.getvalue()) is heard
     assert "something nio thinks is wrong" in stream.getvalue()
 
