@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
@@ -169,3 +170,23 @@ def test_what_the_worker_counts_reaches_a_scrape_of_the_web_process(tmp_path):
 def test_malformed_authorisation_headers_get_the_same_404(container, header):
     client = app_with(container, TOKEN).test_client()
     assert client.get("/metrics", headers={"Authorization": header}).status_code == 404
+
+
+def test_a_slack_429_is_counted_by_api_method_and_the_item_is_retried_later():
+    from slack_sdk import WebClient
+
+    from adapters.slack.channel import SlackStaffChannel
+    from tests.slack_emulator import SlackEmulator
+
+    def counted() -> float:
+        return REGISTRY.get_sample_value("refdesk_slack_rate_limited_total", {"method": "chat_postMessage"}) or 0.0
+
+    before = counted()
+    with SlackEmulator(post_rate_per_second=0.01, post_burst=1) as slack:
+        slack.add_channel("C0DESK", "reference-desk")
+        channel = SlackStaffChannel(WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=5))
+        channel._call("chat_postMessage", "C0DESK", channel="C0DESK", text="first")
+        with pytest.raises(DeliveryError) as limited:
+            channel._call("chat_postMessage", "C0DESK", channel="C0DESK", text="second")
+    assert limited.value.retry_after is not None and delivery.failure_kind(limited.value) == "rate_limited"
+    assert counted() == before + 1
