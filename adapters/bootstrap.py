@@ -19,6 +19,7 @@ from adapters import log_redaction
 from adapters.blocklist import make_blocklist
 from adapters.clock import SystemClock
 from adapters.mail import SmtpMailer
+from adapters.metrics import DeliveryCounter
 from adapters.notify import InProcessNotifier, PostgresNotifier, SqliteNotifier
 from adapters.settings import Settings
 from adapters.storage.migrate import upgrade
@@ -94,6 +95,7 @@ def bootstrap(
         email_available=bool(settings.smtp_host),
     )
     desk.secret = secret_key(settings, engine, desk)
+    desk.observer = DeliveryCounter()
     log_redaction.install([*settings_secrets(settings), engine.url.password, desk.secret])
     return Container(settings=settings, desk=desk, engine=engine, notifier=notifier, mailer=make_mailer(settings))
 

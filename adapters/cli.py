@@ -11,6 +11,7 @@ from datetime import date
 
 from pydantic import ValidationError
 
+from adapters import logging_setup
 from adapters.bootstrap import Container, bootstrap
 from adapters.cli_database import require_migrated, use_demo_database
 from adapters.cli_retention import register as register_retention
@@ -26,10 +27,12 @@ def _settings() -> Settings:
     if demo:
         print(f"refdesk: using the demo's desk ({demo})", file=sys.stderr)
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         sys.exit(f"refdesk: configuration error: {problems}")
+    logging_setup.configure_from(settings)  # every command reads its settings here: REFDESK_LOG_LEVEL, _FORMAT
+    return settings
 
 
 def _container() -> Container:
@@ -433,7 +436,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging_setup.configure()  # until the settings are read (`_settings`)
     args = parser().parse_args(argv)
     args.func(args)
 

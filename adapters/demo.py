@@ -15,6 +15,7 @@ from pathlib import Path
 
 from werkzeug.security import generate_password_hash
 
+from adapters import logging_setup
 from adapters.bootstrap import bootstrap
 from adapters.cli import serve_http, wait_for_signal
 from adapters.cli_database import write_demo_env
@@ -25,6 +26,7 @@ from router import admins
 from router.model import Backend, Queue
 
 log = logging.getLogger(__name__)
+QUIET_LEVEL = "WARNING"  # the demo's default log level: problems only, so the logins above stay readable
 
 
 def _load_state(path: Path) -> dict:
@@ -65,6 +67,7 @@ def run_demo(data_dir: str, port: int, synapse_port: int) -> None:
             matrix_user_id=bot["user_id"],
             matrix_password=state["bot_password"],
         )
+        logging_setup.configure_from(settings, QUIET_LEVEL)  # unless REFDESK_LOG_LEVEL says: the banner stays in view
         container = bootstrap(settings, migrate=True)
         env_file = write_demo_env(  # `refdesk queue …` in another shell acts on this desk (adapters.cli_database)
             data,
@@ -89,6 +92,7 @@ def run_demo(data_dir: str, port: int, synapse_port: int) -> None:
             f"  Librarian login: {librarian['user_id']}  password: {state['librarian_password']}\n"
             f"  Staff room:      'Reference desk' ({state['room_id']})\n"
             f"  Web admin:       http://127.0.0.1:{port}/admin/  user: admin  password: {state['admin_password']}\n"
+            f"  These logins are also in {state_file}.\n"
             "Type !on in the room to go on duty (the widget offers live chat only then);\n"
             "claim a chat with ✋ on its thread root or !claim in the thread; answer in the thread;\n"
             "start a line with // for a note the patron never sees. Ctrl-C stops everything.\n"

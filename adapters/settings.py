@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     rate_limit_status_per_address: str = "120/minute"  # the widget asks once per page view
     queue_waiting_cap: int = Field(30, ge=0)  # live chats waiting per queue; beyond it "very busy" (0: no cap)
 
+    # Watching the desk (web/metrics.py, web/health.py, adapters/logging_setup.py).
+    metrics_token: SecretStr | None = None  # unset: /metrics answers 404; set: only with "Authorization: Bearer …"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = None  # unset: INFO (demo: WARNING)
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, for log shippers
+
     smtp_host: str | None = None
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_from: str = "refdesk@localhost"

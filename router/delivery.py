@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from router import followup, health, retention, scrubbed_copies, staff
+from router import followup, health, log_context, retention, scrubbed_copies, staff
 from router.errors import DeliveryError
 from router.followup_email import followup_email
 from router.journal import Desk
@@ -45,11 +45,32 @@ def deliver_one(
     mailer: Mailer | None = None,
 ) -> bool:
     """Deliver the next due item, if any; True when an item was taken (even if it failed)."""
+    with log_context.scope():  # every log line of this delivery names its conversation
+        return _deliver_next(desk, channels, lease_seconds, mailer)
+
+
+def failure_kind(error: DeliveryError) -> str:
+    """A label for metrics: what kind of failure, never its text (which may name a room or an address)."""
+    if error.retry_after is not None:
+        return "rate_limited"
+    return "permanent" if error.permanent else "temporary"
+
+
+def _observe(desk: Desk, item: OutboxItem, queue: Queue | None, error: DeliveryError | None) -> None:
+    if desk.observer is not None:
+        backend = "email" if item.lane == "email" else (queue.backend.value if queue else "none")
+        desk.observer.delivery_attempted(backend, item.lane, failure_kind(error) if error else None)
+
+
+def _deliver_next(
+    desk: Desk, channels: Mapping[Backend, StaffChannel], lease_seconds: float, mailer: Mailer | None
+) -> bool:
     now = desk.clock.now()
     with desk.uow() as uow:
         item = uow.outbox.lease_due(now, now + timedelta(seconds=lease_seconds))
         if item is None:
             return False
+        log_context.name(item.conversation_id)
         conversation = uow.conversations.get(item.conversation_id)
         queue = uow.queues.get(conversation.queue_slug) if conversation else None
         current = (queue, conversation)
@@ -74,11 +95,13 @@ def deliver_one(
                 subject, body, html = followup_email(queue, conversation, message, history, link)
                 mailer.send(str(item.payload["to"]), subject, body, message_id=item.idempotency_key, html=html)
             _mark_delivered(desk, item, None)
+            _observe(desk, item, queue, None)
             return True
         if item.kind is OutboxKind.TRANSCRIPT_EMAIL:
             subject, body = transcript_email(queue, conversation, history)
             mailer.send(str(item.payload["to"]), subject, body, message_id=item.idempotency_key)
             _mark_delivered(desk, item, None)
+            _observe(desk, item, queue, None)
             return True
         channel = channels.get(queue.backend)
         if channel is None:
@@ -87,6 +110,7 @@ def deliver_one(
         if item.kind is OutboxKind.REMOVE_COPIES:  # retention: copies first, then the rows (router.retention)
             retention.remove_platform_copies(desk, channels, item.conversation_id)
             _mark_delivered(desk, item, queue.slug)
+            _observe(desk, item, queue, None)
             retention.finish_deletion(desk, item.conversation_id)
             return True
         if item.kind is OutboxKind.SCRUB_COPIES:  # retention: an anonymised chat's staff-side copies
@@ -112,8 +136,10 @@ def deliver_one(
         error = exc if isinstance(exc, DeliveryError) else DeliveryError(f"{type(exc).__name__}: {exc}")
         staff_side = queue.slug if queue and item.lane == "staff" else None
         _schedule_retry(desk, item, error, staff_side)
+        _observe(desk, item, queue, error)
         return True
     _mark_delivered(desk, item, queue.slug)
+    _observe(desk, item, queue, None)
     return True
 
 

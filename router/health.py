@@ -2,7 +2,7 @@
 
 Recorded by the outbox when a delivery fails for good, cleared by the next
 success; the status API tells patrons the desk is unavailable meanwhile, and
-/healthz tells operators why. Email has its own record: the last error of the email lane
+/readyz tells operators why. Email has its own record: the last error of the email lane
 (cleared by the next email that leaves), and one notice per chat in the staff thread when an
 email for that chat is stuck, so the librarian does not count on an answer the patron never got.
 """
@@ -35,7 +35,7 @@ def problems(uow: UnitOfWork) -> dict[str, str]:
 
 
 # Warnings: the desk works, but something an operator should fix (the bot cannot redact staff
-# messages, so retention would leave them readable). Patrons are not told; /healthz and the admin are.
+# messages, so retention would leave them readable). Patrons are not told; /readyz and the admin are.
 WARNING_PREFIX = "queue_warning:"
 
 
@@ -64,13 +64,13 @@ ADDRESS = re.compile(r"[^\s<>'\"]+@[^\s<>'\":,;]+")
 MAIL_TOLD_PREFIX = "mail_stuck_told:"
 MAIL_STUCK = (
     "An email for this patron could not be sent yet ({error}). refdesk keeps retrying; until it leaves, "
-    "the patron has not received it. Tell whoever runs refdesk (see /healthz)."
+    "the patron has not received it. Tell whoever runs refdesk (see /readyz)."
 )
 
 
 def record_mail_problem(uow: UnitOfWork, conversation_id: str, error: str, now: datetime) -> None:
     """Keep the email lane's last error; tell the chat's thread once (not at every retry)."""
-    uow.kv.set(MAIL_PROBLEM, ADDRESS.sub("[address]", error)[:500])  # /healthz is public: no patron address
+    uow.kv.set(MAIL_PROBLEM, ADDRESS.sub("[address]", error)[:500])  # /readyz is public: no patron address
     told = MAIL_TOLD_PREFIX + conversation_id
     conversation = uow.conversations.get(conversation_id)
     if conversation is None or uow.kv.get(told) is not None:
@@ -84,6 +84,6 @@ def clear_mail_problem(uow: UnitOfWork) -> None:
 
 
 def mail_health(uow: UnitOfWork, configured: bool) -> dict[str, object]:
-    """For /healthz: whether a mail server is set, emails waiting, and the last error while any wait."""
+    """For /readyz: whether a mail server is set, emails waiting, and the last error while any wait."""
     pending = uow.outbox.pending_count("email")
     return {"configured": configured, "pending": pending, "last_error": uow.kv.get(MAIL_PROBLEM) if pending else None}

@@ -23,7 +23,7 @@ from router.model import (
     StoredFile,
     StreamEvent,
 )
-from router.ports import Blocklist, Clock, Notifier, UnitOfWork, UnitOfWorkFactory
+from router.ports import Blocklist, Clock, DeliveryObserver, Notifier, UnitOfWork, UnitOfWorkFactory
 from router.staff_names import shown_name
 
 OUTBOX_TOPIC = "outbox"
@@ -45,6 +45,7 @@ class Desk:
     blocklist: Blocklist | None = None  # address hashes for !block (router.blocking); None: token blocks only
     abandon_after: timedelta = timedelta(minutes=5)  # a waiting patron unseen this long has left (router.abandonment)
     email_available: bool = True  # a mail server is configured (REFDESK_SMTP_HOST): promise email only then
+    observer: DeliveryObserver | None = None  # counts delivery outcomes for /metrics; None: nobody counts
 
 
 @dataclass(frozen=True)

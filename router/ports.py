@@ -342,3 +342,13 @@ class StaffChannel(Protocol):
         `copies` are the bot's posts there with their scrubbed text. Idempotent like `remove_copies`.
         """
         ...
+
+
+class DeliveryObserver(Protocol):
+    """Told the outcome of every outbox delivery attempt, so operators can count them (adapters/metrics.py).
+
+    Labels only: the backend ("matrix", "slack", "email"), the lane and, for a failure, its kind
+    ("rate_limited", "permanent", "temporary"). Never a conversation, a patron or an error text.
+    """
+
+    def delivery_attempted(self, backend: str, lane: str, failure: str | None) -> None: ...

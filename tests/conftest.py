@@ -68,3 +68,16 @@ def container(request, tmp_path) -> Iterator[Container]:
         with built.engine.begin() as conn:
             conn.exec_driver_sql("TRUNCATE conversations, messages, events, outbox, inbound_events, kv, queues CASCADE")
     built.close()
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """`refdesk` commands run in-process set up logging for the whole process: undo it after each test."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, levels = list(root.handlers), {name: logging.getLogger(name).level for name in ("", "nio")}
+    yield
+    root.handlers[:] = handlers
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from adapters import logging_setup
 from adapters.bootstrap import Container, bootstrap
 
 TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"]+")
@@ -26,14 +27,23 @@ class RedactTokens(logging.Filter):
 
 def create_app(container: Container | None = None, config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
-    app.extensions["refdesk"] = container = container or bootstrap()
+    if container is None:  # a server's own process (gunicorn's web.wsgi): it logs as the settings say
+        container = bootstrap()
+        logging_setup.configure_from(container.settings)
+    app.extensions["refdesk"] = container
     app.config.update(MAX_CONTENT_LENGTH=container.settings.max_upload_bytes + 64 * 1024, JSON_SORT_KEYS=False)
     if config:
         app.config.update(config)
     logging.getLogger("werkzeug").addFilter(RedactTokens())
 
     from web import api, errors, openapi, pages, security_headers, stream, validation, widget
+    from web.health import bp as health_bp
+    from web.log_context import register as name_conversations_in_logs
+    from web.metrics import register as register_metrics
 
+    register_metrics(app)  # first: its clock starts before any other hook can answer
+    name_conversations_in_logs(app)
+    app.register_blueprint(health_bp)
     errors.register(app)
     security_headers.register(app)
     validation.register(app)

@@ -35,6 +35,7 @@ from adapters import log_redaction
 from adapters.matrix import power, relations, render
 from adapters.matrix.inbound import Action, StaffIntent, staff_intent
 from adapters.matrix.media import MediaFetcher
+from adapters.metrics import MATRIX_SYNCED_AT
 from router import commands, staff, staff_files
 from router.errors import DeliveryError, RefdeskError
 from router.journal import Desk, Inbound
@@ -295,7 +296,7 @@ class MatrixBridge:
                         await self._handle(room_id, event)
                     await self._typing(room_id, room.ephemeral)
                 token = response.next_batch
-                self._kv_set(token_key, token)
+                self._save_sync_token(token_key, token)
                 failures = 0
                 self.synced.set()
             except asyncio.CancelledError:
@@ -423,4 +424,11 @@ class MatrixBridge:
     def _kv_set(self, key: str, value: str) -> None:
         with self.desk.uow() as uow:
             uow.kv.set(key, value)
+            uow.commit()
+
+    def _save_sync_token(self, key: str, token: str) -> None:
+        """The token, and when it was saved: /metrics reads the sync lag from the database, whatever process asks."""
+        with self.desk.uow() as uow:
+            uow.kv.set(key, token)
+            uow.kv.set(MATRIX_SYNCED_AT + self.user_id, self.desk.clock.now().isoformat())
             uow.commit()

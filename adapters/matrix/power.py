@@ -2,7 +2,7 @@
 
 Retention redacts a whole thread, librarians' replies, edits and reactions included; without the
 room's `redact` level the homeserver refuses those and they stay readable. Checked when the bot
-joins a queue's room and every few minutes after, so /healthz and the admin show it early.
+joins a queue's room and every few minutes after, so /readyz and the admin show it early.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from adapters import metrics
 from adapters.slack import render
 from router.errors import DeliveryError
 from router.model import Conversation, Message, Queue, ScrubbedCopy, StoredFile
@@ -277,6 +278,7 @@ class SlackStaffChannel:
             error = str(exc.response.get("error", "")) if exc.response is not None else ""
             status = exc.response.status_code if exc.response is not None else 0
             if status == 429 or error == "ratelimited":
+                metrics.slack_rate_limited(method)
                 retry_after = float(exc.response.headers.get("Retry-After", 1))
                 self.pacer.pause(where, retry_after)
                 raise DeliveryError(f"Slack rate limit on {where}", retry_after=retry_after) from exc

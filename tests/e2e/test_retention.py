@@ -304,7 +304,7 @@ def test_the_tag_button_opens_a_modal_whose_submission_is_saved(slack_desk):
 
 
 @pytest.mark.synapse
-def test_healthz_names_a_matrix_queue_whose_room_does_not_let_the_bot_redact(desk, homeserver):
+def test_readyz_names_a_matrix_queue_whose_room_does_not_let_the_bot_redact(desk, homeserver):
     librarians_room = homeserver.server.create_room(
         homeserver.librarian["access_token"], "the librarian's own room", invite=[homeserver.bot_user_id]
     )  # the librarian created it: the bot joins with the default power level, 0
@@ -313,7 +313,7 @@ def test_healthz_names_a_matrix_queue_whose_room_does_not_let_the_bot_redact(des
         uow.commit()
 
     def warnings():
-        return requests.get(f"{desk.base_url}/healthz", timeout=5).json()["warnings"]
+        return requests.get(f"{desk.base_url}/readyz", timeout=5).json()["warnings"]
 
     found = wait_until(lambda: warnings().get("branch"), timeout=60)  # checked when the bot joins the room
     assert "power level is 0, redacting needs 50" in found and "moderator (power level 50)" in found

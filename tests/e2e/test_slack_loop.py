@@ -259,7 +259,7 @@ def test_bot_removed_from_channel_degrades_health_tells_the_patron_and_recovers(
     sse = stream(desk, chat)
     notice = sse.next_of("message", timeout=15)
     assert notice.data["author"] == "system" and "can't be reached" in notice.data["body"]
-    health = requests.get(f"{desk.base_url}/healthz", timeout=5).json()
+    health = requests.get(f"{desk.base_url}/readyz", timeout=5).json()
     assert health["status"] == "degraded" and "not_in_channel" in health["problems"]["ask"]
     status = requests.get(desk.api("/queues/ask/status"), timeout=5).json()
     assert status["staffed"] is False and status["message"]
@@ -273,7 +273,7 @@ def test_bot_removed_from_channel_degrades_health_tells_the_patron_and_recovers(
         )
         uow.commit()
     root_for(slack, "/removed")
-    wait_until(lambda: requests.get(f"{desk.base_url}/healthz", timeout=5).json()["status"] == "ok")
+    wait_until(lambda: requests.get(f"{desk.base_url}/readyz", timeout=5).json()["status"] == "ok")
     sse.close()
 
 

@@ -162,7 +162,7 @@ def test_patron_page_has_a_strict_csp_and_health_reports_the_backlog(client):
     page = client.get("/chat/general")
     assert page.status_code == 200 and "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert client.get("/chat/nowhere").status_code == 404
-    assert client.get("/healthz").json["outbox_pending"] == 0
+    assert client.get("/readyz").json["outbox_pending"] == 0
 
 
 @pytest.mark.parametrize("after", ["-1", "²", "1.5", "99999999999", "x"])

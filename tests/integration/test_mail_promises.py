@@ -57,7 +57,7 @@ def test_without_a_mail_server_nothing_is_promised_by_email(client, container):
         assert response.json["error"]["code"] == "email_unavailable"
         assert "no email set up" in response.json["error"]["message"]
     assert email_items(container) == 0
-    health = client.get("/healthz").json
+    health = client.get("/readyz").json
     assert health["email"] == {"configured": False, "pending": 0, "last_error": None} and health["status"] == "ok"
 
 
@@ -73,18 +73,18 @@ def test_a_failing_mail_server_shows_in_health_and_once_in_each_chats_thread(cli
         _deliver_every_due_item(container, mailer)
     _deliver_every_due_item(container, mailer)  # and the first chat's first email once more
 
-    health = client.get("/healthz").json
+    health = client.get("/readyz").json
     assert health["status"] == "degraded"
     assert health["email"]["configured"] is True and health["email"]["pending"] == 3
     assert health["email"]["last_error"] == "the mail server refused [address]: 550 mailbox unavailable"
-    assert "ada@example.org" not in str(health)  # /healthz is public
+    assert "ada@example.org" not in str(health)  # /readyz is public
     notices = _stuck_notices(container)
     assert sorted(notices) == sorted([first["id"], second["id"]])  # one per chat, not per email or retry
 
     mailer.fail = False
     while email_items(container):
         _deliver_every_due_item(container, mailer)
-    assert client.get("/healthz").json["email"] == {"configured": True, "pending": 0, "last_error": None}
+    assert client.get("/readyz").json["email"] == {"configured": True, "pending": 0, "last_error": None}
     assert mailer.sent == ["ada@example.org"] * 3
 
 
