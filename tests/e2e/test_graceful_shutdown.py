@@ -49,7 +49,7 @@ def test_sigterm_ends_open_streams_with_a_retry_hint_and_the_process_exits(tmp_p
     command += ["--graceful-timeout", str(GRACEFUL_TIMEOUT), "--bind", f"127.0.0.1:{port}", "web.wsgi:app"]
     web = subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), timeout=30)
+        wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), timeout=120)  # a cold boot on a busy machine
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=GRACEFUL_TIMEOUT - 5)
         connection.request("GET", f"/api/v1/conversations/{conversation.id}/events?token={token}")
         response = connection.getresponse()
