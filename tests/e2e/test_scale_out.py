@@ -64,7 +64,7 @@ def test_two_web_processes_and_a_worker_share_one_postgres(postgres_url, homeser
     worker = worker_process(homeserver, postgres_url)
     try:
         web_a, web_b = (f"http://127.0.0.1:{port}" for port in ports)
-        wait_until(lambda: healthy(web_a) and healthy(web_b), timeout=120)  # a cold gunicorn boot on a busy 2-core machine
+        wait_until(lambda: healthy(web_a) and healthy(web_b), timeout=120)  # a cold boot on a busy machine
         librarian.sync_once(0)
         librarian.events.clear()
         chat = requests.post(
