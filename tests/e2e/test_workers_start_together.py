@@ -69,7 +69,7 @@ def test_three_workers_starting_together_share_one_device_and_a_kill_duplicates_
     logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
     workers = [worker_process(homeserver, postgres_url, log, REFDESK_OUTBOX_LEASE_SECONDS="3") for log in logs]
     try:
-        wait_until(lambda: all(map(started, logs)) or any(w.poll() is not None for w in workers), timeout=60)
+        wait_until(lambda: all(map(started, logs)) or any(w.poll() is not None for w in workers), timeout=120)
         crashed = [
             log.read_text(errors="replace")[-2000:]
             for log, w in zip(logs, workers, strict=True)
@@ -98,7 +98,7 @@ def test_three_workers_starting_together_share_one_device_and_a_kill_duplicates_
         workers[0].send_signal(signal.SIGKILL)  # mid-burst: it holds leases on items it may have sent
         workers[0].wait(10)
         assert outbox(delivered=False) > 0, "the burst was over before the kill; the test proved nothing"
-        wait_until(lambda: outbox(delivered=False) == 0, timeout=120)
+        wait_until(lambda: outbox(delivered=False) == 0, timeout=240)
 
         relayed = Counter(body for body in room_bodies(homeserver, room_id) if body.startswith("Patron: burst "))
         assert {body: n for body, n in relayed.items() if n > 1} == {}, "messages posted twice"
