@@ -112,9 +112,9 @@ class MatrixBridge:
         self._thread.start()
         self._client = self._call(self._new_client())
         if self._access_token:
-            login.use_access_token(self.desk, self._client, self._call, self._access_token)
+            login.use_access_token(self.desk, self._client, self._call, self.user_id, self._access_token)
         else:
-            login.sign_in(self.desk, self._client, self._call, self._password, self._device_name)
+            login.sign_in(self.desk, self._client, self._call, self.user_id, self._password, self._device_name)
         log_redaction.remember([self._client.access_token])  # learnt at login: keep it out of every log line
         self._call(self._join_queue_rooms(), timeout=self._timeout * 3)
 

@@ -25,31 +25,31 @@ def session_key(user_id: str) -> str:
     return f"matrix.session.{user_id}"
 
 
-def sign_in(desk: Desk, client: AsyncClient, run: Run, password: str | None, device_name: str) -> None:
+def sign_in(desk: Desk, client: AsyncClient, run: Run, user_id: str, password: str | None, device_name: str) -> None:
     """Reuse the stored session, or log in once and store it, while other workers wait on the lock."""
-    key = session_key(client.user_id)
+    key = session_key(user_id)
     with desk.uow() as uow:
         uow.kv.lock(key)
         stored = json.loads(uow.kv.get(key) or "null")
         if stored:
-            client.restore_login(client.user_id, stored["device_id"], stored["access_token"])
+            client.restore_login(user_id, stored["device_id"], stored["access_token"])
             if _still_valid(client, run, can_log_in=bool(password)):
                 return
         if not password:
-            raise RuntimeError(f"Matrix needs a password to log {client.user_id} in")
+            raise RuntimeError(f"Matrix needs a password to log {user_id} in")
         response = run(client.login(password=password, device_name=device_name))
         if not getattr(response, "access_token", None):
-            raise RuntimeError(f"Matrix login failed for {client.user_id}: {getattr(response, 'message', response)}")
+            raise RuntimeError(f"Matrix login failed for {user_id}: {getattr(response, 'message', response)}")
         session = {"device_id": response.device_id, "access_token": response.access_token}
         uow.kv.set(key, json.dumps(session))
         uow.commit()
 
 
-def use_access_token(desk: Desk, client: AsyncClient, run: Run, access_token: str) -> None:
+def use_access_token(desk: Desk, client: AsyncClient, run: Run, user_id: str, access_token: str) -> None:
     """An operator-issued token: its device is whatever the homeserver says it is."""
     with desk.uow(read_only=True) as uow:
-        stored = json.loads(uow.kv.get(session_key(client.user_id)) or "null")
-    client.restore_login(client.user_id, (stored or {}).get("device_id", ""), access_token)
+        stored = json.loads(uow.kv.get(session_key(user_id)) or "null")
+    client.restore_login(user_id, (stored or {}).get("device_id", ""), access_token)
     _still_valid(client, run, can_log_in=False)
 
 

@@ -36,10 +36,10 @@ class FakeHomeserver:
 
 class FakeClient:
     def __init__(self, server: FakeHomeserver):
-        self.server, self.user_id, self.device_id, self.access_token = server, BOT, "", ""
+        self.server, self.user_id, self.device_id, self.access_token = server, "", "", ""  # as nio before login
 
     def restore_login(self, user_id: str, device_id: str, access_token: str) -> None:
-        self.device_id, self.access_token = device_id, access_token
+        self.user_id, self.device_id, self.access_token = user_id, device_id, access_token
 
     async def whoami(self):
         if self.server.down:
@@ -52,7 +52,7 @@ class FakeClient:
         if self.server.during_login:
             self.server.during_login()
         number = next(LOGINS)
-        self.device_id, self.access_token = f"DEVICE{number}", f"token-{number}"
+        self.user_id, self.device_id, self.access_token = BOT, f"DEVICE{number}", f"token-{number}"
         self.server.tokens.add(self.access_token)
         self.server.logins.append(self.device_id)
         return LoginResponse(BOT, self.device_id, self.access_token)
@@ -60,7 +60,7 @@ class FakeClient:
 
 def sign_in(container, server: FakeHomeserver) -> FakeClient:
     client = FakeClient(server)
-    login.sign_in(container.desk, client, asyncio.run, "password", "refdesk")
+    login.sign_in(container.desk, client, asyncio.run, BOT, "password", "refdesk")
     return client
 
 
