@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 import logging
 import threading
 import time
 from collections.abc import Coroutine
 from typing import Any
 
+import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -28,11 +28,10 @@ from nio import (
     RoomRedactError,
     RoomSendError,
     SyncError,
-    WhoamiError,
 )
 
 from adapters import log_redaction
-from adapters.matrix import power, relations, render
+from adapters.matrix import login, power, recovery, relations, render
 from adapters.matrix.inbound import Action, StaffIntent, staff_intent
 from adapters.matrix.media import MediaFetcher
 from adapters.metrics import MATRIX_SYNCED_AT
@@ -110,9 +109,15 @@ class MatrixBridge:
     # -- lifecycle --------------------------------------------------------
 
     def start(self) -> None:
-        """Log in (reusing a stored session so transaction ids stay deduplicated) and join rooms."""
+        """Log in once per deployment (see adapters.matrix.login) and join the queues' rooms."""
         self._thread.start()
-        self._call(self._connect(), timeout=self._timeout * 3)
+        self._client = self._call(self._new_client())
+        if self._access_token:
+            login.use_access_token(self.desk, self._client, self._call, self.user_id, self._access_token)
+        else:
+            login.sign_in(self.desk, self._client, self._call, self.user_id, self._password, self._device_name)
+        log_redaction.remember([self._client.access_token])  # learnt at login: keep it out of every log line
+        self._call(self._join_queue_rooms(), timeout=self._timeout * 3)
 
     def run_sync(self) -> None:
         """Start the sync loop in the background; `synced` is set after the first batch."""
@@ -131,32 +136,8 @@ class MatrixBridge:
     def _call(self, coroutine: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout or self._timeout + 5)
 
-    async def _connect(self) -> None:
-        session_key = f"matrix.session.{self.user_id}"
-        client = AsyncClient(self._homeserver, self.user_id, config=self._config)
-        self._client = client
-        stored = json.loads(self._kv_get(session_key) or "null")
-        if self._access_token:
-            client.restore_login(self.user_id, (stored or {}).get("device_id", ""), self._access_token)
-        elif stored:
-            client.restore_login(self.user_id, stored["device_id"], stored["access_token"])
-        if client.access_token:
-            whoami = await client.whoami()
-            if isinstance(whoami, WhoamiError):
-                if self._access_token or not self._password:
-                    raise RuntimeError(f"Matrix access token rejected: {whoami.message}")
-                client.access_token = ""
-            elif whoami.device_id:
-                client.device_id = whoami.device_id
-        if not client.access_token:
-            response = await client.login(password=self._password, device_name=self._device_name)
-            if not getattr(response, "access_token", None):
-                raise RuntimeError(f"Matrix login failed for {self.user_id}: {getattr(response, 'message', response)}")
-            self._kv_set(
-                session_key, json.dumps({"device_id": response.device_id, "access_token": response.access_token})
-            )
-        log_redaction.remember([client.access_token])  # learnt at login: keep it out of every log line
-        await self._join_queue_rooms()
+    async def _new_client(self) -> AsyncClient:
+        return AsyncClient(self._homeserver, self.user_id, config=self._config)
 
     async def _join_queue_rooms(self) -> None:
         rooms: dict[str, list[str]] = {}
@@ -304,9 +285,21 @@ class MatrixBridge:
             except Exception as exc:  # noqa: BLE001 - keep syncing; the token was not advanced
                 failures += 1
                 hint = getattr(exc, "retry_after", None)
-                delay = hint or min(2 ** min(failures, 6), 60)
-                log.warning("Matrix sync failed (%s), retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
+                log.warning("Matrix sync failed (%s); retrying", exc)
+                if hint:
+                    await asyncio.sleep(hint)  # a 429's retry_after_ms
+                    continue
+                await recovery.until_answering(self._homeserver_answers, self._stopping)
+                await asyncio.sleep(recovery.pause_before_retry(failures))
+
+    async def _homeserver_answers(self) -> bool:
+        """The recovery probe: a cheap unauthenticated request that succeeds as soon as the homeserver is back."""
+        try:
+            response = await self._client.send("GET", recovery.PROBE_PATH, timeout=recovery.PROBE_TIMEOUT)
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+        response.release()
+        return response.status == 200
 
     async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[dict[str, Any]]:
         """Fetch what a limited timeline left out, so a burst never drops a staff reply."""

@@ -514,11 +514,15 @@ class SqlKeyValue:
         self.session = session
 
     def get(self, key: str) -> str | None:
-        row = self.session.get(KeyValueRow, key)
+        row = self.session.get(KeyValueRow, key, populate_existing=True)  # `set` writes around the identity map
         return row.value if row else None
 
     def set(self, key: str, value: str) -> None:
-        self.session.merge(KeyValueRow(key=key, value=value))
+        """An upsert: two workers writing the same key at once must not fail on the primary key."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(KeyValueRow).values(key=key, value=value)
+        self.session.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
 
     def delete(self, key: str) -> None:
         self.session.execute(sa.delete(KeyValueRow).where(KeyValueRow.key == key))
@@ -526,6 +530,13 @@ class SqlKeyValue:
     def with_prefix(self, prefix: str) -> dict[str, str]:
         query = select(KeyValueRow).where(KeyValueRow.key.startswith(prefix, autoescape=True))
         return {row.key: row.value for row in self.session.exec(query).all()}
+
+    def lock(self, key: str) -> None:
+        """PostgreSQL: an advisory lock until commit. SQLite: the write lock BEGIN IMMEDIATE takes (see make_engine)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
+        else:
+            self.session.connection()  # starts the transaction, and with it BEGIN IMMEDIATE
 
 
 class SqlUnitOfWork(UnitOfWork):

@@ -188,8 +188,8 @@ def desk_without_worker(homeserver, librarian, tmp_path, request) -> Iterator[De
     running.container.close()
 
 
-def worker_process(homeserver: Homeserver, database_url: str, **env: str) -> subprocess.Popen:
-    """`refdesk worker` as a separate OS process, as in production."""
+def worker_process(homeserver: Homeserver, database_url: str, log: Path | None = None, **env: str) -> subprocess.Popen:
+    """`refdesk worker` as a separate OS process, as in production (its log in `log` when given)."""
     variables = dict(os.environ)
     variables.update(
         REFDESK_DATABASE_URL=database_url,
@@ -200,7 +200,11 @@ def worker_process(homeserver: Homeserver, database_url: str, **env: str) -> sub
     )
     variables.update(env)
     root = Path(__file__).resolve().parents[2]
-    return subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], env=variables, cwd=root)
+    command = [sys.executable, "-m", "adapters.cli", "worker"]
+    if log is None:
+        return subprocess.Popen(command, env=variables, cwd=root)
+    with log.open("ab") as stderr:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(command, env=variables, cwd=root, stderr=stderr)
 
 
 @contextmanager

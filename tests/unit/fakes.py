@@ -300,6 +300,9 @@ class FakeKeyValue(_Repo):
     def with_prefix(self, prefix):
         return {k: v for k, v in self.state.kv.items() if k.startswith(prefix)}
 
+    def lock(self, key):
+        pass  # one process, one thread: nothing to wait for
+
 
 class FakeCanned(_Repo):
     def get(self, name):
