@@ -2,7 +2,7 @@
 
 pip's own cache does not help here (this machine's index answers are not cacheable and local indexes
 are never cached), so the dependencies' wheels are kept in a wheelhouse keyed on pyproject.toml's hash
-and the Python version. Each test run still builds a new venv and installs refdesk from the source
+and the Python version. Each test run still builds a new venv and installs refdesk from a clean copy of the source
 tree with `pip install --no-index --find-links WHEELHOUSE .`: pip resolves the dependencies from
 pyproject.toml as an operator's install would, only without the network. A dependency missing from
 pyproject.toml is missing from the wheelhouse too, so the smoke test sees what a plain install sees.
@@ -60,6 +60,16 @@ def wheelhouse(root: Path = ROOT) -> Path:
     return target
 
 
+def clean_copy(root: Path, target: Path) -> Path:
+    """The source tree without build leftovers: setuptools builds in place and never prunes `build/`,
+    so a module deleted from the source would otherwise still be packaged."""
+    leftovers = shutil.ignore_patterns(
+        ".git", ".venv", ".demo", "build", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts", ".data"
+    )
+    shutil.copytree(root, target, ignore=leftovers)
+    return target
+
+
 def fresh_venv(where: Path, root: Path = ROOT) -> Path:
     """A new venv at `where` with refdesk installed as an operator would; returns its bin directory.
 
@@ -68,7 +78,8 @@ def fresh_venv(where: Path, root: Path = ROOT) -> Path:
     """
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True, capture_output=True)
     python = str(where / "bin" / "python")
-    wheels = str(wheelhouse(root))
+    source = clean_copy(root, where.with_name(f"{where.name}-source"))
+    wheels = str(wheelhouse(source))
     _pip(
         sys.executable,
         "--python",
@@ -79,6 +90,6 @@ def fresh_venv(where: Path, root: Path = ROOT) -> Path:
         "--no-index",
         "--find-links",
         wheels,
-        str(root),
+        str(source),
     )
     return where / "bin"
