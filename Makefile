@@ -5,13 +5,22 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench chromium
 
-$(BIN)/.installed: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# One stamp per extra: the demo needs only `.[demo]` (a homeserver), the tests `.[dev]`. A venv made by
+# `make demo` gets the dev extra when `make test` first runs in it; one made by `make test` already has
+# all the demo needs. Either stamp is redone when pyproject.toml changes.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(BIN)/.installed-demo: pyproject.toml | $(BIN)/python
+	[ $(BIN)/.installed-dev -nt pyproject.toml ] || $(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $@
+
+$(BIN)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed-demo
 	$(BIN)/refdesk demo
 
 chromium:
@@ -19,12 +28,12 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
-test: $(BIN)/.installed chromium
+test: $(BIN)/.installed-dev chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed-dev
 	$(BIN)/python bench/relay.py

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from datetime import date
+from importlib.metadata import PackageNotFoundError, version
 
 from pydantic import ValidationError
 
@@ -308,8 +309,17 @@ def cmd_demo(args: argparse.Namespace) -> None:
     run_demo(args.data_dir, args.port, args.synapse_port)
 
 
+def installed_version() -> str:
+    """The version pip installed (package metadata), so operators and bug reports name the code that runs."""
+    try:
+        return version("refdesk")
+    except PackageNotFoundError:
+        return "unknown (not installed: run from a source tree)"
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="refdesk", description="Library chat reference in Slack and Matrix.")
+    main.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = main.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run a local Synapse, the web app and the worker on SQLite")

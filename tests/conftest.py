@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -31,6 +32,13 @@ def _postgres_answers() -> str | None:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A private schema on the PostgreSQL server, dropped at the end of the session."""
+    with private_postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def private_postgres_schema() -> Iterator[str]:
+    """A new, empty schema (skipped, or failed when PostgreSQL is required, if no server answers); dropped after."""
     problem = _postgres_answers()
     if problem:
         if POSTGRES_REQUIRED:
@@ -42,9 +50,11 @@ def postgres_url() -> Iterator[str]:
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def make_container(url: str, notifier=None, **settings: object) -> Container:

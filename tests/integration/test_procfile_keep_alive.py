@@ -63,7 +63,8 @@ def web(tmp_path) -> Iterator[int]:
         BIND=f"127.0.0.1:{port}",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
-    process = subprocess.Popen(["sh", "-c", f"exec {procfile_command('web')}"], env=env, cwd=ROOT)
+    command = procfile_command("web").removeprefix("exec ")  # the Procfile execs already; the test does too
+    process = subprocess.Popen(["sh", "-c", f"exec {command}"], env=env, cwd=ROOT)
     try:
         wait_until(lambda: answers(port) or process.poll() is not None, timeout=60)
         assert process.poll() is None, "gunicorn did not start"
