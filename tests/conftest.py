@@ -70,14 +70,24 @@ def container(request, tmp_path) -> Iterator[Container]:
     else:
         url = request.getfixturevalue("postgres_url")
     built = make_container(url)
+    if request.param == "postgres":  # the schema is shared by the session: start from empty whatever ran before
+        empty_every_table(built)
     with built.desk.uow() as uow:
         uow.queues.add(Queue("general", "General", Backend.MATRIX, "!general:localhost"))
         uow.commit()
     yield built
     if request.param == "postgres":
-        with built.engine.begin() as conn:
-            conn.exec_driver_sql("TRUNCATE conversations, messages, events, outbox, inbound_events, kv, queues CASCADE")
+        empty_every_table(built)
     built.close()
+
+
+def empty_every_table(container: Container) -> None:
+    """Every table of the private schema but Alembic's, so no test sees another's rows."""
+    with container.engine.begin() as conn:
+        tables = conn.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
+        ).scalars()
+        conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " CASCADE")
 
 
 @pytest.fixture(autouse=True)
