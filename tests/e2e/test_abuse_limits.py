@@ -119,7 +119,8 @@ def test_widget_waits_out_a_429_and_sends_everything_once(limited, site, browser
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("limited", [{"queue_waiting_cap": 1}], indirect=True)
+# A mail server is configured (nothing listens there: the answer would wait in the outbox), so the form asks for email.
+@pytest.mark.parametrize("limited", [{"queue_waiting_cap": 1, "smtp_host": "127.0.0.1"}], indirect=True)
 def test_widget_offers_the_question_form_when_the_desk_is_very_busy(limited, site, browser):
     requests.post(limited.api("/conversations"), json={"queue": "general"}).raise_for_status()  # the one waiting
     page = browser.new_page()
