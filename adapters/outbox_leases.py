@@ -10,9 +10,8 @@ on the items still in flight: another worker takes them at once, with the same i
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -28,9 +27,11 @@ class LeaseTracker:
         self._held: dict[int, int] = {}  # thread ident -> outbox item id
 
     def tracking(self, desk: Desk) -> Desk:
-        """The same desk, whose units of work record the items their outbox leases."""
-        inner = desk.uow
-        return replace(desk, uow=lambda read_only=False: _TrackedUnitOfWork(inner(read_only), self))
+        """The same desk, whose units of work record the items their outbox leases.
+
+        A view, not a copy: everything but `uow` is read from `desk` at each use, so a setting changed
+        on the desk later (its clock in tests, say) is the one deliveries see."""
+        return cast(Desk, _TrackedDesk(desk, self))
 
     def leased(self, item_id: int) -> None:
         with self._lock:
@@ -84,3 +85,16 @@ class _RecordingOutbox:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._outbox, name)
+
+
+class _TrackedDesk:
+    """`desk` with units of work that report leases to the tracker; any other attribute is the desk's own."""
+
+    def __init__(self, desk: Desk, tracker: LeaseTracker) -> None:
+        self._desk, self._tracker = desk, tracker
+
+    def uow(self, read_only: bool = False) -> Any:
+        return _TrackedUnitOfWork(self._desk.uow(read_only), self._tracker)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._desk, name)
