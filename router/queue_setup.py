@@ -17,7 +17,8 @@ from router.journal import Desk
 from router.model import Backend, Queue
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
-MATRIX_ROOM = re.compile(r"![A-Za-z0-9._=+/-]+:[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+# `!opaque:server`, or from room version 12 on just `!` and the create event's hash (no server part).
+MATRIX_ROOM = re.compile(r"![A-Za-z0-9._=+/-]+(:[A-Za-z0-9.-]+(:[0-9]{1,5})?)?")
 SLACK_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,20}")
 ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?")
 
@@ -41,7 +42,7 @@ def check_room(backend: Backend, room: str) -> str:
     room = room.strip()
     if backend is Backend.MATRIX and not MATRIX_ROOM.fullmatch(room):
         hint = " (that is an alias; use the room id from the room's settings)" if room.startswith("#") else ""
-        raise errors.InvalidInput(f"a Matrix room id looks like !abc123:example.org{hint}")
+        raise errors.InvalidInput(f"a Matrix room id looks like !abc123:example.org (or !abc123 in newer rooms){hint}")
     if backend is Backend.SLACK and not SLACK_CHANNEL.fullmatch(room):
         hint = " (that is the channel name; use its id)" if room.startswith("#") or room.islower() else ""
         raise errors.InvalidInput(f"a Slack channel id looks like C0123ABCD{hint}")

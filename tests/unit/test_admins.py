@@ -98,6 +98,16 @@ def test_a_queue_with_a_badly_formed_room_is_refused(backend, room, message):
     assert store.queues == {}
 
 
+@pytest.mark.parametrize(
+    "room", ["!abc:example.org", "!abc:localhost:8448", "!63l26YnG6NoB5mOl2SrtjLA5KzPDGC1bbToLvMSMftE"]
+)
+def test_matrix_room_ids_of_every_room_version_are_accepted(room):
+    """Room version 12 ids carry no server part (a hash of the room's create event)."""
+    from router import queue_setup
+
+    assert queue_setup.check_room(Backend.MATRIX, room) == room
+
+
 def test_a_queue_keeps_its_hours_when_edited_and_origins_are_normalised():
     from router import queue_setup
 
