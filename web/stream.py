@@ -58,12 +58,26 @@ def drain_on_sigterm(app: Flask) -> None:
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: Any) -> None:
-        # Not in the handler itself: it may interrupt code holding the notifier's lock.
-        threading.Thread(target=begin_shutdown, args=(app,), name="drain-streams", daemon=True).start()
+        # Not in the handler itself: it may interrupt code holding the notifier's lock. Under gevent a
+        # greenlet, as gunicorn's own handler does: starting a thread waits, and a handler must not block.
+        if _gevent_patched():
+            import gevent
+
+            gevent.spawn(begin_shutdown, app)
+        else:
+            threading.Thread(target=begin_shutdown, args=(app,), name="drain-streams", daemon=True).start()
         if callable(previous):
             previous(signum, frame)
 
     signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _gevent_patched() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("threading")
 
 
 def format_event(seq: int, event_type: str, data: dict) -> str:

@@ -6,7 +6,6 @@ The end-to-end proof against Synapse is tests/e2e/test_workers_start_together.py
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import threading
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from nio import LoginResponse, WhoamiError, WhoamiResponse
 
 from adapters.matrix import login
+from tests import own_loop
 from tests.conftest import make_container
 from tests.e2e.conftest import wait_until
 
@@ -60,7 +60,7 @@ class FakeClient:
 
 def sign_in(container, server: FakeHomeserver) -> FakeClient:
     client = FakeClient(server)
-    login.sign_in(container.desk, client, asyncio.run, BOT, "password", "refdesk")
+    login.sign_in(container.desk, client, own_loop.run, BOT, "password", "refdesk")
     return client
 
 

@@ -1,8 +1,7 @@
 """Finding every event of a thread: recursive /relations, the walk for servers without it, paging, order."""
 
-import asyncio
-
 from adapters.matrix.relations import related_events
+from tests import own_loop
 
 # root ← reply (thread) ← edit of the reply, reaction on the reply; root ← root edit; reply ← reaction on the edit
 THREAD = {
@@ -45,7 +44,7 @@ class Server:
 
 
 def found(server, known=()):
-    return asyncio.run(related_events(server.fetch, "$root", known))
+    return own_loop.run(related_events(server.fetch, "$root", known))
 
 
 ALL = {"$root", "$reply", "$root-edit", "$reply-edit", "$reply-reaction", "$deep-reaction"}
@@ -75,4 +74,4 @@ def test_a_root_that_is_not_in_the_room_gives_nothing():
     async def missing(event_id, recurse, token):
         return None
 
-    assert asyncio.run(related_events(missing, "$root", ["$x"])) == []
+    assert own_loop.run(related_events(missing, "$root", ["$x"])) == []
