@@ -6,11 +6,13 @@ viewport, in the widget (floating panel, panel in the page, direct link) and on 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e import test_widget
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, _start_desk
 from tests.e2e.librarian import roots
 from tests.e2e.test_widget import assert_accessible
 
@@ -19,6 +21,20 @@ site, context = test_widget.site, test_widget.context  # the widget tests' libra
 pytestmark = [pytest.mark.e2e, pytest.mark.synapse, pytest.mark.browser]
 
 ROUNDS = 40
+
+
+@pytest.fixture
+def desk(homeserver, librarian, tmp_path, request) -> Iterator:
+    """The usual desk, but a patron may send ROUNDS messages within the minute (the default limit is 30):
+    these tests are about the layout of a long chat, not about the abuse limits."""
+    limits = {"rate_limit_messages_per_conversation": f"{ROUNDS * 2}/minute"}
+    running, server = _start_desk(homeserver, librarian, tmp_path, request.node.name, settings=limits)
+    yield running
+    server.shutdown()
+    running.worker.stop()
+    running.container.close()
+
+
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 KEYBOARD_OPEN = {"width": 390, "height": 450}  # a phone with the on-screen keyboard up (interactive-widget)
 
