@@ -70,7 +70,9 @@ def refdesk(env: dict[str, str], cwd: Path, *args: str) -> str:
 
 def healthy(base_url: str) -> bool:
     try:
-        return requests.get(f"{base_url}/healthz", timeout=2).status_code == 200
+        # Connection: close — a probe that timed out while gunicorn booted would otherwise leave an idle
+        # keep-alive connection (75 s) that gunicorn waits for at shutdown, past honcho's 5 s.
+        return requests.get(f"{base_url}/healthz", timeout=2, headers={"Connection": "close"}).status_code == 200
     except requests.RequestException:
         return False
 
@@ -140,9 +142,10 @@ def test_a_plain_install_runs_the_procfile_and_stops_cleanly(
         chat = requests.post(
             f"{base_url}/api/v1/conversations",
             json={"queue": "smoke", "page_url": "https://library.example/smoke"},
+            headers={"Connection": "close"},  # no idle keep-alive connection left for shutdown to wait on
             timeout=10,
         ).json()
-        headers = {"Authorization": f"Bearer {chat['token']}"}
+        headers = {"Authorization": f"Bearer {chat['token']}", "Connection": "close"}
         said = requests.post(
             f"{base_url}/api/v1/conversations/{chat['id']}/messages",
             json={"body": "is the production install working?", "client_id": "smoke-1"},
