@@ -36,4 +36,4 @@ lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: $(BIN)/.installed-dev
-	$(BIN)/python bench/relay.py
+	$(BIN)/python -m bench

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/relay.py
+    .venv/bin/python -m bench.relay   (or `make bench` for every benchmark)
 
 One run starts one throwaway Synapse (LocalSynapse in a temporary directory,
 deleted afterwards) and refdesk in this process (the patron web API served by
@@ -74,6 +74,7 @@ from adapters.matrix.render import in_thread  # noqa: E402
 from adapters.notify import InProcessNotifier  # noqa: E402
 from adapters.synapse_local import LocalSynapse  # noqa: E402
 from adapters.worker import Worker  # noqa: E402
+from bench.report import write_section  # noqa: E402
 from router.model import Backend, Queue  # noqa: E402
 from tests.e2e.conftest import BOT, BOT_PASSWORD, LIBRARIAN, LIBRARIAN_PASSWORD, Homeserver, desk_settings, serve  # noqa: E402
 from tests.e2e.librarian import roots  # noqa: E402
@@ -489,7 +490,6 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=20, help="parallel conversations")
     parser.add_argument("--per-conversation", type=int, default=5, help="messages per conversation when parallel")
     parser.add_argument("--timeout", type=float, default=240, help="abort the whole run after this many seconds")
-    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
@@ -557,10 +557,10 @@ def main() -> int:
         watchdog.cancel()
 
     table = report(results, command, started, setup_seconds)
-    args.output.write_text(table)
+    write_section("relay", table)
     print()
     print(table)
-    print(f"written to {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    print("written to bench/results.md (section relay)")
     return 0
 
 
