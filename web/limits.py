@@ -127,6 +127,9 @@ def install(app: Flask, settings: Settings) -> Limiter:
             else:  # a queue's quota counts chats that were created, not attempts
                 view = limiter.limit(limit, key_func=key, deduct_when=created if key is queue_key else None)(view)
         app.view_functions[rule.endpoint] = view
+    if "widget.check_embedding" in app.view_functions:  # the loader's question on every page view; it may write
+        check = limiter.limit(settings.rate_limit_status_per_address, key_func=address_key)
+        app.view_functions["widget.check_embedding"] = check(app.view_functions["widget.check_embedding"])
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(exc: RateLimitExceeded):

@@ -168,6 +168,22 @@ def test_status_and_email_endpoints_are_limited(build):
     assert_limited(client.post(by_email, json={"email": "x@example.org"}, headers=auth))  # shares the allowance
 
 
+def test_the_widget_loaders_embedding_check_is_limited_per_address(build):
+    """Each check from a site not allowed notes the origin for the admin: a flood must not become writes."""
+    _, client = build(rate_limit_status_per_address="2/minute")
+    checks = [
+        client.get(
+            f"/widget/check?queue=general&n={n}",
+            headers={"Origin": f"https://site{n}.example"},
+            environ_base={"REMOTE_ADDR": ALICE},
+        )
+        for n in range(3)
+    ]
+    assert [r.status_code for r in checks[:2]] == [200, 200]
+    assert_limited(checks[2])
+    assert client.get("/widget/check?queue=general", environ_base={"REMOTE_ADDR": BOB}).status_code == 200
+
+
 def test_ratelimit_enabled_false_switches_every_limit_off(build):
     _, client = build({"RATELIMIT_ENABLED": False}, rate_limit_new_chats_per_address="1/minute")
     assert [new_chat(client).status_code for _ in range(3)] == [201, 201, 201]
