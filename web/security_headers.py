@@ -14,7 +14,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 
 SELF_ONLY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 ADMIN_POLICY = SELF_ONLY + "; frame-src 'self'"  # the snippet page previews the widget frame

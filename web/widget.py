@@ -70,7 +70,7 @@ def frame():
     lang = language(request.args.get("lang"))
     ancestors = " ".join(["'self'", *queue.allowed_origins])
     policy = (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
         f"form-action 'none'; base-uri 'none'; frame-ancestors {ancestors}"
     )
     strings = dict(catalogues()[lang])

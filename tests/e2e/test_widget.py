@@ -419,3 +419,43 @@ def test_an_unclaimed_patron_is_offered_an_answer_by_email(desk, site, context):
     assert hint.is_visible()
     frame.get_by_role("button", name="Send transcript").click()
     frame.get_by_text("The transcript is on its way to ada@example.org.").wait_for()
+
+
+def tiny_png(width: int = 40, height: int = 30) -> bytes:
+    """A real, decodable PNG (solid colour), so the browser's image decoder has something to show."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x20\x60\xa0" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_a_picture_a_librarian_sends_is_shown_in_the_chat_and_a_pdf_stays_a_download(desk, site, context):
+    page = context.new_page()
+    page.goto(site.page("/pictures", attributes='data-mode="panel" data-target="main"'))
+    frame = chat_frame(page)
+    frame.get_by_role("button", name="Start chat").click()
+    frame.get_by_label("Your message").fill("Where is the map room?")
+    frame.get_by_role("button", name="Send").click()
+    root = desk.librarian.wait_for(lambda events: roots(events, desk.room_id))[0]["event_id"]
+    png, pdf = tiny_png(), b"%PDF-1.4\n%%EOF"
+    for name, mimetype, data, msgtype in (
+        ("floor-2.png", "image/png", png, "m.image"),
+        ("guide.pdf", "application/pdf", pdf, "m.file"),
+    ):
+        uri = desk.librarian.upload(data, mimetype, name)
+        content = {"msgtype": msgtype, "body": name, "url": uri, "info": {"mimetype": mimetype, "size": len(data)}}
+        desk.librarian.send_file_in_thread(desk.room_id, root, content)
+
+    picture = frame.locator("li.staff img.picture[alt='floor-2.png']")
+    picture.wait_for()
+    wait_until(lambda: picture.evaluate("img => img.complete && img.naturalWidth") == 40)
+    assert frame.locator("li.staff a.file").filter(has_text="floor-2.png").count() == 1  # still downloadable
+    frame.locator("li.staff a.file").filter(has_text="guide.pdf").wait_for()
+    assert frame.locator("li.staff img.picture").count() == 1  # the PDF is a link only
+    assert_accessible(widget_frame(page), "a picture from the librarian")
+    page.screenshot(path=str(ARTIFACTS / "widget-picture.png"))

@@ -52,24 +52,6 @@
     });
   }
 
-  // With the Authorization header, saved from a blob: the server takes ?token= only on the event stream.
-  function download(url, name) {
-    fetch(url, { headers: { Authorization: "Bearer " + chat.token } })
-      .then(function (response) {
-        if (!response.ok) throw new Error(response.statusText);
-        return response.blob();
-      })
-      .then(function (blob) {
-        const save = document.createElement("a");
-        save.href = URL.createObjectURL(blob);
-        save.download = name;
-        document.body.appendChild(save);
-        save.click();
-        save.remove();
-        setTimeout(function () { URL.revokeObjectURL(save.href); }, 60000);
-      });
-  }
-
   function fill(item, event) {
     item.textContent = "";
     if (event.author === "staff") {
@@ -89,14 +71,7 @@
       item.appendChild(document.createTextNode(event.deleted ? "(message deleted)" : event.body));
     }
     (event.attachments || []).forEach(function (file) {
-      const link = document.createElement("a");
-      link.href = "/api/v1/conversations/" + chat.id + "/files/" + file.id;
-      link.addEventListener("click", function (click) { click.preventDefault(); download(link.href, file.name); });
-      link.rel = "noopener";
-      link.download = file.name;
-      link.textContent = file.name;
-      link.className = "file";
-      item.appendChild(link);
+      refdeskAttach(item, chat.id, chat.token, file, file.name, null, follower.changed);
     });
     if (event.edited && !event.deleted) {
       const mark = document.createElement("span");

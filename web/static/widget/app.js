@@ -93,26 +93,6 @@
       });
   }
 
-  /* Files are fetched with the Authorization header, then saved from a blob: a token in a URL would
-     end up in history and logs, so the server accepts ?token= only on the event stream. */
-  function download(url, name) {
-    fetch(url, { headers: { Authorization: "Bearer " + chat.token } })
-      .then(function (response) {
-        if (!response.ok) throw new Error(t["error.generic"]);
-        return response.blob();
-      })
-      .then(function (blob) {
-        var save = document.createElement("a");
-        save.href = URL.createObjectURL(blob);
-        save.download = name;
-        document.body.appendChild(save);
-        save.click();
-        save.remove();
-        setTimeout(function () { URL.revokeObjectURL(save.href); }, 60000);
-      })
-      .catch(fail);
-  }
-
   /* Staff links become real links (http/https only); everything else stays text. */
   function appendText(parent, text) {
     var pattern = /https?:\/\/[^\s<>"')]+/g, last = 0, match;
@@ -154,15 +134,8 @@
     if (message.author === "staff" && message.html) appendHtml(item, message.html);
     else appendText(item, message.body || "");
     (message.attachments || []).forEach(function (file) {
-      var link = document.createElement("a");
-      link.href = "/api/v1/conversations/" + chat.id + "/files/" + file.id;
-      link.download = file.name;
-      link.addEventListener("click", function (event) { event.preventDefault(); download(link.href, file.name); });
-      link.rel = "noopener";
-      link.textContent = format(t["msg.file"], { name: file.name });
-      link.className = "file";
-      item.appendChild(document.createElement("br"));
-      item.appendChild(link);
+      if (item.lastChild && item.lastChild.textContent) item.appendChild(document.createElement("br"));
+      refdeskAttach(item, chat.id, chat.token, file, format(t["msg.file"], { name: file.name }), fail, follower.changed);
     });
     if (message.edited || message.pending) {
       var note = document.createElement("span");
