@@ -72,7 +72,7 @@ from tests.e2e.librarian import roots  # noqa: E402
 log = logging.getLogger("bench.relay")
 
 LIBRARIAN, LIBRARIAN_PASSWORD = "ann", "ann-password-for-bench"
-SHAPES: dict[str, Callable[[dict[str, str], str, Path], Shape]] = {
+SHAPES: dict[str, Callable[[dict[str, str], str, Path, dict[str, str]], Shape]] = {
     "production": start_production,
     "embedded": start_embedded,
 }
@@ -237,7 +237,8 @@ def run(args: argparse.Namespace, tmp: Path, server: LocalSynapse, shapes: list[
     for name, start in SHAPES.items():
         print(f"starting the {name} shape ...", flush=True)
         bot = register(server, f"deskbot-{name}", bot=True)
-        shapes.append(start(bot, staff_room(server, bot, librarian_session, f"{name} desk"), tmp))
+        room = staff_room(server, bot, librarian_session, f"{name} desk")
+        shapes.append(start(bot, room, tmp, dict(args.setting)))
     by_name = {shape.name: shape for shape in shapes}
 
     clients = [SyncingClient(server.base_url, s) for s in (alice_session, bob_session, librarian_session)]
@@ -303,12 +304,27 @@ def run(args: argparse.Namespace, tmp: Path, server: LocalSynapse, shapes: list[
     }
 
 
+def setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not name.startswith("REFDESK_") or not equals:
+        raise argparse.ArgumentTypeError(f"expected REFDESK_NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds at each concurrency")
     parser.add_argument("--sequential", type=int, default=20, help="messages per round with 1 conversation")
     parser.add_argument("--concurrency", type=int, default=20, help="parallel conversations")
     parser.add_argument("--per-conversation", type=int, default=2, help="messages per conversation per round")
+    parser.add_argument(
+        "--setting",
+        type=setting,
+        action="append",
+        default=[],
+        metavar="REFDESK_NAME=VALUE",
+        help="an extra setting for both desks (repeatable), e.g. to try REFDESK_OUTBOX_WORKERS=20",
+    )
     parser.add_argument("--profile", type=Path, help="py-spy the production shape into this directory (no results.md)")
     parser.add_argument("--timeout", type=float, default=360, help="abort the whole run after this many seconds")
     args = parser.parse_args()

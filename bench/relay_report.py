@@ -168,6 +168,11 @@ def report(
         f"({limits}: the bench sends hundreds of messages a minute from one address) and "
         "`REFDESK_LOG_LEVEL=WARNING`; each desk has its own bot (exempt from Synapse's rate limits with "
         "`override_ratelimit`, as the README says) and its own staff room",
+        *(
+            [f"- extra settings for both desks in this run: {', '.join(f'`{n}={v}`' for n, v in args.setting)}"]
+            if args.setting
+            else []
+        ),
         f"- {args.rounds} interleaved rounds per concurrency, each round in this order: bare, production "
         f"patron → librarian, production librarian → patron, embedded patron → librarian, embedded "
         f"librarian → patron; a round is {args.sequential} messages with 1 conversation, "

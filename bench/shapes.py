@@ -216,12 +216,12 @@ def redis_prefix() -> tuple[str | None, Callable[[], None]]:
 # -- the two shapes -------------------------------------------------------------------
 
 
-def start_production(matrix: dict[str, str], staff_room: str, workdir: Path) -> Shape:
+def start_production(matrix: dict[str, str], staff_room: str, workdir: Path, extra: dict[str, str]) -> Shape:
     database_url, drop = create_database()
     prefix, forget = redis_prefix()
     limits = {"REFDESK_RATE_LIMIT_STORAGE": REDIS_URL, "REFDESK_RATE_LIMIT_PREFIX": prefix} if prefix else {}
     port = free_port()
-    env = operator_environment(matrix, database_url, BIND=f"127.0.0.1:{port}", **limits)
+    env = operator_environment(matrix, database_url, BIND=f"127.0.0.1:{port}", **limits, **extra)
     web, worker = procfile_command("web"), procfile_command("worker")
     counters = f"Redis ({REDIS_URL.rsplit('@', 1)[-1]})" if prefix else "memory (no Redis answered)"
     shape = Shape(
@@ -245,10 +245,10 @@ def start_production(matrix: dict[str, str], staff_room: str, workdir: Path) -> 
     return shape
 
 
-def start_embedded(matrix: dict[str, str], staff_room: str, workdir: Path) -> Shape:
+def start_embedded(matrix: dict[str, str], staff_room: str, workdir: Path, extra: dict[str, str]) -> Shape:
     database_url = f"sqlite:///{workdir / 'embedded.db'}"
     port = free_port()
-    env = operator_environment(matrix, database_url)
+    env = operator_environment(matrix, database_url, **extra)
     shape = Shape(
         "embedded",
         "`refdesk serve --with-worker` (werkzeug threaded + worker threads, one process); SQLite,"
