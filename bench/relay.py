@@ -61,6 +61,8 @@ import requests  # noqa: E402
 
 from adapters.matrix.render import in_thread  # noqa: E402
 from adapters.synapse_local import LocalSynapse  # noqa: E402
+from bench import cpu  # noqa: E402
+from bench.cpu import CpuMeter  # noqa: E402
 from bench.observers import WAIT_SECONDS, Arrival, Arrivals, PatronStream, SyncingClient, new_token  # noqa: E402
 from bench.relay_hops import database_load, hops  # noqa: E402
 from bench.relay_profile import Profiler  # noqa: E402
@@ -225,6 +227,20 @@ def staff_room(server: LocalSynapse, bot: dict[str, str], librarian: dict[str, s
     return room
 
 
+def groups(server: LocalSynapse, shapes: list[Shape]) -> dict[str, Callable]:
+    """The processes whose CPU time the report shows, each desk's on its own."""
+    production, embedded = shapes
+    database = production.database_url.rsplit("/", 1)[-1]
+    return {
+        "Synapse": cpu.command_with(str(server.config_path)),
+        "PostgreSQL backends of the production desk": cpu.postgres_backends_of(database),
+        "production web (gunicorn: arbiter + 2 gevent workers)": cpu.tree_of(production.pid("web")),
+        "production `refdesk worker`": cpu.tree_of(production.pid("worker")),
+        "embedded `refdesk serve --with-worker`": cpu.tree_of(embedded.pid("serve")),
+        "the benchmark (its nio clients and SSE readers)": cpu.only(os.getpid()),
+    }
+
+
 def run(args: argparse.Namespace, tmp: Path, server: LocalSynapse, shapes: list[Shape], closers: list) -> dict:
     """Set everything up, measure the interleaved rounds, collect the hop timestamps; returns what to report."""
     clock_start = time.perf_counter()
@@ -264,13 +280,17 @@ def run(args: argparse.Namespace, tmp: Path, server: LocalSynapse, shapes: list[
     results = {(shape, path, n): Result(shape, path, n) for shape, path in ORDER for n in (1, args.concurrency)}
     print(f"measuring {args.rounds} interleaved rounds (set-up took {setup_seconds:.0f}s) ...", flush=True)
     profiler = Profiler(args.profile, by_name["production"]) if args.profile else None
+    meters: dict[str, CpuMeter] = {}
     for concurrency, per_lane in ((1, args.sequential), (args.concurrency, args.per_conversation)):
+        meter = meters[f"x{concurrency}"] = CpuMeter(groups(server, shapes))
+        meter.start()
         if profiler:
             profiler.start(f"x{concurrency}")
         for _ in range(args.rounds):
             for shape, path in ORDER:
                 samples, wall = batch(bench.lanes(shape, path, chats[shape, concurrency]), per_lane)
                 results[shape, path, concurrency].add(samples, wall)
+        meter.stop()
         if profiler:
             profiler.stop()
         for shape, path in ORDER:
@@ -300,6 +320,7 @@ def run(args: argparse.Namespace, tmp: Path, server: LocalSynapse, shapes: list[
         "timelines": timelines,
         "loads": loads,
         "reconnects": reconnects,
+        "cpu": cpu.table(meters, len(os.sched_getaffinity(0))),
         "setup_seconds": setup_seconds,
     }
 

@@ -19,6 +19,9 @@ from pathlib import Path
 
 from bench.shapes import BIN, Shape
 
+# Innermost frames that are a thread waiting (for PostgreSQL's answer, a condition, a socket) although py-spy,
+# which sees them inside C calls holding no lock it knows of, does not count them as idle.
+WAITING = ("Connection.wait (", "Condition.wait (", "EpollSelector.select (", "poll.poll (", "wait_poll (")
 PY_SPY = shutil.which("py-spy", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
 RATE = 250  # samples a second
 
@@ -88,7 +91,7 @@ def frames(stack: str) -> list[str]:
 
 def summarize(path: Path, top: int = 15) -> list[str]:
     """Samples by refdesk's own innermost function, and by the innermost frame at all (self time)."""
-    total = 0
+    total = waiting = 0
     own: collections.Counter[str] = collections.Counter()
     innermost: collections.Counter[str] = collections.Counter()
     for line in path.read_text().splitlines():
@@ -99,12 +102,17 @@ def summarize(path: Path, top: int = 15) -> list[str]:
         if chain[-1].startswith("Hub.run (gevent/hub.py"):
             continue  # gevent's hub inside libev: waiting for sockets and timers, idle to us
         total += samples
+        waiting += samples if chain[-1].startswith(WAITING) else 0
         innermost[short(chain[-1])] += samples
         ours = [f for f in chain if any(f"({layer}/" in f for layer in ("router", "adapters", "web"))]
         own[short(ours[-1]) if ours else "(outside refdesk's code)"] += samples
     if not total:
         return ["no samples (the process was idle)"]
-    lines = [f"{total} samples = {total / RATE:.1f} s of CPU", ""]
+    lines = [
+        f"{total} samples ({total / RATE:.1f} s of a thread's time), {100 * waiting / total:.0f}% of them waiting"
+        " in psycopg, a threading condition or a selector (the rest is Python running)",
+        "",
+    ]
     lines += ["| refdesk's innermost frame | share |", "|---|---:|"]
     lines += [f"| `{name}` | {100 * n / total:.1f}% |" for name, n in own.most_common(top)]
     lines += ["", "| innermost frame (self time) | share |", "|---|---:|"]

@@ -86,5 +86,5 @@ def test_the_profile_summary_counts_gevent_waiting_in_libev_as_idle(tmp_path):
         "handle (gunicorn/workers/ggevent.py:120);jsonify (flask/json/__init__.py:170) 1\n"
     )
     lines = summarize(raw)
-    assert lines[0].startswith("4 samples")
+    assert lines[0].startswith("4 samples (0.0 s of a thread's time), 0% of them waiting")
     assert "| `get (sql.py)` | 75.0% |" in lines
