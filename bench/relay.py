@@ -1,41 +1,37 @@
-"""Relay latency benchmark: how much does refdesk add on top of plain Matrix?
+"""Relay latency benchmark: how much does refdesk add on top of plain Matrix, as it is deployed?
 
 Run from the repository root:
 
     .venv/bin/python -m bench.relay   (or `make bench` for every benchmark)
 
-One run starts one throwaway Synapse (LocalSynapse in a temporary directory,
-deleted afterwards) and refdesk in this process (the patron web API served by
-werkzeug, threaded, plus the in-process Worker with its Matrix bridge), then
-measures three paths side by side:
+One run starts one throwaway Synapse (LocalSynapse in a temporary directory, deleted afterwards) and,
+against it, refdesk twice (bench/shapes.py):
 
-1. bare nio -> nio: user "alice" sends a message with matrix-nio, user "bob"
-   (a second nio client) sees it through /sync. This is the floor: what Matrix
-   itself costs on this machine, with no refdesk involved.
-2. patron POST -> librarian: from the patron's HTTP POST of a message until the
-   librarian's nio client sees the relayed event in the conversation's thread
-   (HTTP -> database -> outbox -> bot's room_send -> Synapse -> librarian /sync).
-3. librarian reply -> patron SSE: from the librarian's room_send of a thread
-   reply until the patron's Server-Sent Events stream yields it
-   (Synapse -> bot's /sync -> database -> notifier -> SSE).
+- production: the Procfile's `web` (gunicorn, gevent worker class, same flags) and `refdesk worker`
+  as separate processes on a throwaway PostgreSQL database, rate-limit counters in Redis;
+- embedded: `refdesk serve --with-worker`, one process on SQLite, as the README offers a small desk.
 
-Each runs with 1 conversation (sequential messages) and with 20 concurrent
-conversations (20 threads, each sending its messages one after another). Every
-sender is closed-loop: it sends the next message once the previous one arrived,
-so msgs/s (messages / wall time) is the throughput at that concurrency, not a
-saturation limit.
+Each desk has its own bot account and staff room; the librarian (a matrix-nio client) is in both.
+Three paths are measured:
 
-The receivers never poll: each nio client long-polls /sync (timeout 30 s) in a
-loop on its own event-loop thread and stamps every event with
-time.perf_counter() the moment its /sync response is parsed; each SSE stream has
-a reader thread that stamps events as they are read off the socket. A message
-is matched by a unique token in its body, so the numbers are arrival times,
-not "when the benchmark got round to checking".
+1. bare nio -> nio: user "alice" sends a message with matrix-nio, user "bob" (a second nio client)
+   sees it through /sync. This is the floor: what Matrix itself costs on this machine.
+2. patron POST -> librarian: from the patron's HTTP POST until the librarian's nio client sees the
+   relayed event in the conversation's thread (HTTP -> database -> outbox -> bot's room_send ->
+   Synapse -> librarian /sync).
+3. librarian reply -> patron SSE: from the librarian's room_send of a thread reply until the
+   patron's Server-Sent Events stream yields it (Synapse -> bot's /sync -> database -> notifier -> SSE).
 
-For "where the time goes", a second table gives each path's timeline (medians
-since the send started): when the sending HTTP call returned (patron POST or
-room_send), when Synapse stamped the Matrix event (its origin_server_ts), and
-when the receiver saw it.
+Each runs with 1 conversation (sequential messages) and with 20 concurrent conversations. Rounds are
+interleaved (bare, production, embedded, bare, production, ... each a small batch), so the load of a
+shared machine falls on all alike, and the report gives each shape's ratios to bare from the same run.
+Every sender is closed-loop: it sends its next message once the previous one arrived, so msgs/s
+(messages / wall time of the batches) is the throughput at that concurrency, not a saturation limit.
+
+The receivers never poll: each nio client long-polls /sync on its own event-loop thread and stamps
+every event the moment its /sync response is parsed; each SSE stream has a reader thread that stamps
+events as they are read off the socket (bench/observers.py). A message is matched by a unique token
+in its body, so the numbers are arrival times, not "when the benchmark got round to checking".
 """
 
 from __future__ import annotations
@@ -48,240 +44,161 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import importlib.metadata  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
 import shutil  # noqa: E402
-import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from collections.abc import Callable, Coroutine  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
 import requests  # noqa: E402
-from nio import AsyncClient, AsyncClientConfig, RoomSendResponse, SyncError, SyncResponse  # noqa: E402
 
-from adapters.bootstrap import Container, bootstrap  # noqa: E402
 from adapters.matrix.render import in_thread  # noqa: E402
-from adapters.notify import InProcessNotifier  # noqa: E402
 from adapters.synapse_local import LocalSynapse  # noqa: E402
-from adapters.worker import Worker  # noqa: E402
+from bench import cpu  # noqa: E402
+from bench.cpu import CpuMeter  # noqa: E402
+from bench.observers import WAIT_SECONDS, Arrival, Arrivals, PatronStream, SyncingClient, new_token  # noqa: E402
+from bench.relay_hops import database_load, hops  # noqa: E402
+from bench.relay_profile import Profiler  # noqa: E402
+from bench.relay_report import Result, Sample, report  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from router.model import Backend, Queue  # noqa: E402
-from tests.e2e.conftest import BOT, BOT_PASSWORD, LIBRARIAN, LIBRARIAN_PASSWORD, Homeserver, desk_settings, serve  # noqa: E402
+from bench.shapes import Shape, start_embedded, start_production  # noqa: E402
 from tests.e2e.librarian import roots  # noqa: E402
-from tests.e2e.sse import SseReader  # noqa: E402
 
 log = logging.getLogger("bench.relay")
 
-TOKEN = re.compile(r"#m-[0-9a-f]{12}")
-WAIT_SECONDS = 30.0  # one message taking longer than this is a failure, not a data point
-LONG_POLL_MS = 30_000
-SYNC_FILTER: dict[str, Any] = {
-    "presence": {"not_types": ["*"]},
-    "account_data": {"not_types": ["*"]},
-    "room": {
-        "timeline": {"limit": 200, "types": ["m.room.message"]},
-        "state": {"lazy_load_members": True},
-        "ephemeral": {"not_types": ["*"]},
-        "account_data": {"not_types": ["*"]},
-    },
+LIBRARIAN, LIBRARIAN_PASSWORD = "ann", "ann-password-for-bench"
+SHAPES: dict[str, Callable[[dict[str, str], str, Path, dict[str, str]], Shape]] = {
+    "production": start_production,
+    "embedded": start_embedded,
 }
+ORDER = [
+    ("bare", "bare"),
+    ("production", "patron"),
+    ("production", "staff"),
+    ("embedded", "patron"),
+    ("embedded", "staff"),
+]
 
 
-def new_token() -> str:
-    return f"#m-{uuid.uuid4().hex[:12]}"
+def since(wall_start: float, arrival: Arrival | None) -> float | None:
+    return None if arrival is None or arrival.origin_ts is None else arrival.origin_ts / 1000 - wall_start
 
 
-# -- arrival bookkeeping ------------------------------------------------------------
+def sample(
+    token: str, wall: float, began: float, returned: float, seen: Arrival | None, stamped: Arrival | None
+) -> Sample:
+    """A message not seen within WAIT_SECONDS counts as that long (a lower bound) and as late."""
+    if seen is None:
+        return Sample(token, wall, WAIT_SECONDS, returned - began, since(wall, stamped), late=True)
+    return Sample(token, wall, seen.seen - began, returned - began, since(wall, stamped))
 
 
-@dataclass
-class Arrival:
-    seen: float  # time.perf_counter() when the receiver got it
-    origin_ts: int | None  # Synapse's origin_server_ts (ms since the epoch), when known
-
-
-class Arrivals:
-    """Tokens seen by one observer, with the moment each was seen; waiters block on a condition."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, Arrival] = {}
-        self._changed = threading.Condition()
-
-    def record(self, body: str, seen: float, origin_ts: int | None = None) -> None:
-        tokens = TOKEN.findall(body)
-        if not tokens:
-            return
-        with self._changed:
-            for token in tokens:
-                self._seen.setdefault(token, Arrival(seen, origin_ts))
-            self._changed.notify_all()
-
-    def wait(self, token: str, timeout: float = WAIT_SECONDS) -> Arrival:
-        with self._changed:
-            if not self._changed.wait_for(lambda: token in self._seen, timeout):
-                raise TimeoutError(f"{token} not seen within {timeout}s")
-            return self._seen[token]
-
-
-# -- clients --------------------------------------------------------------------------
-
-
-class SyncingClient:
-    """A matrix-nio client on its own event-loop thread that long-polls /sync back to back.
-
-    Every timeline event is stamped on arrival (`arrivals`) and kept (`events`),
-    so nothing depends on when the benchmark thread looks.
-    """
-
-    def __init__(self, homeserver: str, session: dict[str, str]) -> None:
-        self.user_id = session["user_id"]
-        self.arrivals = Arrivals()
-        self.events: list[dict[str, Any]] = []
-        self._changed = threading.Condition()
-        self._token: str | None = None
-        self._task: Any = None
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name=f"nio-{self.user_id}", daemon=True)
-        self._thread.start()
-        self.client: AsyncClient = self._run(self._make(homeserver, session))
-
-    async def _make(self, homeserver: str, session: dict[str, str]) -> AsyncClient:
-        config = AsyncClientConfig(store_sync_tokens=False, encryption_enabled=False, request_timeout=60)
-        client = AsyncClient(homeserver, session["user_id"], config=config)
-        client.restore_login(session["user_id"], session["device_id"], session["access_token"])
-        return client
-
-    def _run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = WAIT_SECONDS) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
-
-    def start_syncing(self) -> None:
-        """Skip history with one immediate sync, then long-poll forever in the background."""
-        response = self._run(self.client.sync(timeout=0, sync_filter=SYNC_FILTER))
-        if not isinstance(response, SyncResponse):
-            raise RuntimeError(f"initial sync failed for {self.user_id}: {response}")
-        self._token = response.next_batch
-        self._task = asyncio.run_coroutine_threadsafe(self._sync_forever(), self._loop)
-
-    async def _sync_forever(self) -> None:
-        while True:
-            response = await self.client.sync(timeout=LONG_POLL_MS, sync_filter=SYNC_FILTER, since=self._token)
-            seen = time.perf_counter()
-            if isinstance(response, SyncError) or not isinstance(response, SyncResponse):
-                log.warning("sync failed for %s: %s", self.user_id, response)
-                await asyncio.sleep(0.5)
-                continue
-            self._token = response.next_batch
-            batch = []
-            for room_id, room in response.rooms.join.items():
-                for event in room.timeline.events:
-                    source = {**event.source, "room_id": room_id}
-                    body = (source.get("content") or {}).get("body")
-                    if isinstance(body, str):
-                        self.arrivals.record(body, seen, source.get("origin_server_ts"))
-                    batch.append(source)
-            if batch:
-                with self._changed:
-                    self.events.extend(batch)
-                    self._changed.notify_all()
-
-    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], Any], timeout: float = WAIT_SECONDS) -> Any:
-        """Block until `predicate(all events so far)` is truthy (woken by each sync batch)."""
-        with self._changed:
-            found = self._changed.wait_for(lambda: predicate(self.events), timeout)
-        if not found:
-            raise TimeoutError(f"{self.user_id} did not see the expected events within {timeout}s")
-        return found
-
-    def send(self, room_id: str, content: dict[str, Any]) -> str:
-        response = self._run(self.client.room_send(room_id, "m.room.message", content))
-        if not isinstance(response, RoomSendResponse):
-            raise RuntimeError(f"send failed for {self.user_id}: {response}")
-        return response.event_id
-
-    def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        try:
-            self._run(self.client.close(), timeout=5)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
-
-
-class PatronStream:
-    """A patron's SSE stream with a reader thread that stamps staff messages as they arrive."""
-
-    def __init__(self, url: str, arrivals: Arrivals) -> None:
-        self._reader = SseReader(url)
-        if self._reader.status_code != 200:
-            raise RuntimeError(f"SSE stream answered {self._reader.status_code}")
-        self._arrivals = arrivals
-        self._thread = threading.Thread(target=self._stamp, name="sse-stamp", daemon=True)
-        self._thread.start()
-
-    def _stamp(self) -> None:
-        while True:
-            event = self._reader.events.get()
-            seen = time.perf_counter()
-            if event is None:
-                return
-            if event.type == "message" and event.data.get("author") == "staff":
-                self._arrivals.record(str(event.data.get("body", "")), seen)
-
-    def close(self) -> None:
-        self._reader.close()
-        self._reader.events.put(None)  # type: ignore[arg-type]  # ends _stamp
-
-
-# -- measurement ----------------------------------------------------------------------
+def arrival(arrivals: Arrivals, token: str) -> Arrival | None:
+    try:
+        return arrivals.wait(token)
+    except TimeoutError:
+        log.warning("%s not seen within %.0f s", token, WAIT_SECONDS)
+        return None
 
 
 @dataclass
-class Sample:
-    latency: float  # seconds from the send call to the receiver seeing it
-    call: float  # seconds until the sending HTTP call (room_send or POST) returned
-    stamped: float | None  # seconds from the send call to Synapse's origin_server_ts, when known
+class Chat:
+    """One patron's conversation on one desk: API credentials, the Matrix thread root, a live SSE stream."""
+
+    shape: Shape
+    id: str
+    token: str
+    page_url: str
+    http: requests.Session
+    root: str = ""
+    stream: PatronStream | None = None
+
+    def api(self, path: str) -> str:
+        return f"{self.shape.base_url}/api/v1{path}"
 
 
 @dataclass
-class Result:
-    scenario: str
-    concurrency: int
-    samples: list[Sample]
-    wall: float
+class Bench:
+    bare_room: str
+    alice: SyncingClient
+    bob: SyncingClient
+    librarian: SyncingClient
+    patron_arrivals: Arrivals = field(default_factory=Arrivals)
 
-    def percentiles_ms(self) -> tuple[float, float, float]:
-        values = sorted(s.latency * 1000 for s in self.samples)
-        if len(values) == 1:
-            return values[0], values[0], values[0]
-        cuts = statistics.quantiles(values, n=100, method="inclusive")
-        return cuts[49], cuts[89], cuts[98]
+    # 1. bare client -> client
+    def bare_message(self, number: int) -> Sample:
+        token = new_token()
+        wall, began = time.time(), time.perf_counter()
+        self.alice.send(self.bare_room, {"msgtype": "m.text", "body": f"bare {number} {token}"})
+        returned = time.perf_counter()
+        seen = arrival(self.bob.arrivals, token)
+        return sample(token, wall, began, returned, seen, seen)
 
-    def timeline_ms(self) -> tuple[float, float | None, float]:
-        """Medians since the send started: call returned, Synapse stamped the event, receiver saw it."""
-        stamps = [s.stamped * 1000 for s in self.samples if s.stamped is not None]
-        return (
-            statistics.median(s.call * 1000 for s in self.samples),
-            statistics.median(stamps) if stamps else None,
-            statistics.median(s.latency * 1000 for s in self.samples),
+    # 2. patron POST -> librarian
+    def patron_message(self, chat: Chat, number: int) -> Sample:
+        token = new_token()
+        wall, began = time.time(), time.perf_counter()
+        response = chat.http.post(
+            chat.api(f"/conversations/{chat.id}/messages"),
+            json={"body": f"question {number} {token}", "client_id": token},
+            headers={"Authorization": f"Bearer {chat.token}"},
+            timeout=WAIT_SECONDS,
         )
+        returned = time.perf_counter()
+        if response.status_code != 201:
+            raise RuntimeError(f"POST message answered {response.status_code}: {response.text}")
+        seen = arrival(self.librarian.arrivals, token)
+        return sample(token, wall, began, returned, seen, seen)
+
+    # 3. librarian reply -> patron SSE
+    def staff_reply(self, chat: Chat, number: int) -> Sample:
+        token = new_token()
+        wall, began = time.time(), time.perf_counter()
+        content = in_thread({"msgtype": "m.text", "body": f"answer {number} {token}"}, chat.root)
+        self.librarian.send(chat.shape.staff_room, content)
+        returned = time.perf_counter()
+        seen = arrival(self.patron_arrivals, token)
+        stamped = arrival(self.librarian.arrivals, token)  # the librarian's own sync carries origin_server_ts
+        return sample(token, wall, began, returned, seen, stamped)
+
+    def open_chat(self, shape: Shape, label: str) -> Chat:
+        """Start a conversation and warm it up: thread root posted, first reply (the claim) relayed."""
+        page_url = f"https://bench.example/{shape.name}-{label}-{uuid.uuid4().hex[:8]}"
+        http = requests.Session()
+        response = http.post(
+            f"{shape.base_url}/api/v1/conversations", json={"queue": "general", "page_url": page_url}, timeout=10
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"{shape.name}: POST conversation answered {response.status_code}: {response.text}")
+        created = response.json()
+        chat = Chat(shape, created["id"], created["token"], page_url, http)
+        events = chat.api(f"/conversations/{chat.id}/events?token={chat.token}")
+        chat.stream = PatronStream(events, self.patron_arrivals)
+        if self.patron_message(chat, -1).late:
+            raise RuntimeError(f"{shape.name}: the first patron message did not reach the librarian")
+        found = self.librarian.wait_for(lambda events: [e for e in roots(events) if page_url in e["content"]["body"]])
+        chat.root = found[0]["event_id"]
+        if self.staff_reply(chat, -1).late:  # the first reply claims the chat; later replies are plain relays
+            raise RuntimeError(f"{shape.name}: the first reply did not reach the patron's stream")
+        return chat
+
+    def lanes(self, shape: str, path: str, chats: list[Chat]) -> list[Callable[[int], Sample]]:
+        if path == "bare":
+            return [self.bare_message for _ in chats]
+        if path == "patron":
+            return [lambda number, chat=chat: self.patron_message(chat, number) for chat in chats]
+        return [lambda number, chat=chat: self.staff_reply(chat, number) for chat in chats]
 
 
-def measure(scenario: str, lanes: list[Callable[[int], Sample]], per_lane: int) -> Result:
-    """Run every lane in its own thread, each sending `per_lane` messages one after another.
-
-    `scenario` is a key of SCENARIOS.
-    """
+def batch(lanes: list[Callable[[int], Sample]], per_lane: int) -> tuple[list[Sample], float]:
+    """Every lane in its own thread, each sending `per_lane` messages one after another; returns samples, wall."""
     start = threading.Barrier(len(lanes) + 1)
 
     def run(lane: Callable[[int], Sample]) -> list[Sample]:
@@ -293,274 +210,194 @@ def measure(scenario: str, lanes: list[Callable[[int], Sample]], per_lane: int) 
         start.wait()
         began = time.perf_counter()
         samples = [sample for future in futures for sample in future.result()]
-        wall = time.perf_counter() - began
-    result = Result(scenario, len(lanes), samples, wall)
-    p50, p90, p99 = result.percentiles_ms()
-    print(
-        f"  {SCENARIOS[scenario]:<32} x{len(lanes):<3} {len(samples):>4} msgs  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms",
-        flush=True,
-    )
-    return result
+        return samples, time.perf_counter() - began
 
 
-def since(wall_start: float, arrival: Arrival) -> float | None:
-    return None if arrival.origin_ts is None else arrival.origin_ts / 1000 - wall_start
+def register(server: LocalSynapse, name: str, *, bot: bool = False) -> dict[str, str]:
+    password = f"{name}-password-for-bench"
+    session = server.register(name, password, admin=bot, displayname=name)
+    if bot:  # a relay bot is exempt from Synapse's message rate limits, as the README tells operators
+        server.override_ratelimit(session["access_token"], session["user_id"])
+    return session | {"password": password, "homeserver": server.base_url}
 
 
-# -- the three paths ----------------------------------------------------------------
+def staff_room(server: LocalSynapse, bot: dict[str, str], librarian: dict[str, str], name: str) -> str:
+    room = server.create_room(bot["access_token"], name, invite=[librarian["user_id"]])
+    server.join(librarian["access_token"], room)
+    return room
 
 
-@dataclass
-class Chat:
-    """One patron's conversation: API credentials, the Matrix thread root, and a live SSE stream."""
+def groups(server: LocalSynapse, shapes: list[Shape]) -> dict[str, Callable]:
+    """The processes whose CPU time the report shows, each desk's on its own."""
+    production, embedded = shapes
+    database = production.database_url.rsplit("/", 1)[-1]
+    return {
+        "Synapse": cpu.command_with(str(server.config_path)),
+        "PostgreSQL backends of the production desk": cpu.postgres_backends_of(database),
+        "production web (gunicorn: arbiter + 2 gevent workers)": cpu.tree_of(production.pid("web")),
+        "production `refdesk worker`": cpu.tree_of(production.pid("worker")),
+        "embedded `refdesk serve --with-worker`": cpu.tree_of(embedded.pid("serve")),
+        "the benchmark (its nio clients and SSE readers)": cpu.only(os.getpid()),
+    }
 
-    id: str
-    token: str
-    page_url: str
-    http: requests.Session
-    root: str = ""
-    stream: PatronStream | None = None
 
+def run(args: argparse.Namespace, tmp: Path, server: LocalSynapse, shapes: list[Shape], closers: list) -> dict:
+    """Set everything up, measure the interleaved rounds, collect the hop timestamps; returns what to report."""
+    clock_start = time.perf_counter()
+    print("starting Synapse ...", flush=True)
+    server.start()
+    librarian_session = register(server, LIBRARIAN)
+    alice_session, bob_session = register(server, "alice"), register(server, "bob")
+    bare_room = server.create_room(alice_session["access_token"], "bare", invite=[bob_session["user_id"]])
+    server.join(bob_session["access_token"], bare_room)
+    for name, start in SHAPES.items():
+        print(f"starting the {name} shape ...", flush=True)
+        bot = register(server, f"deskbot-{name}", bot=True)
+        room = staff_room(server, bot, librarian_session, f"{name} desk")
+        shapes.append(start(bot, room, tmp, dict(args.setting)))
+    by_name = {shape.name: shape for shape in shapes}
 
-@dataclass
-class Bench:
-    server: LocalSynapse
-    base_url: str
-    staff_room: str
-    bare_room: str
-    alice: SyncingClient
-    bob: SyncingClient
-    librarian: SyncingClient
-    patron_arrivals: Arrivals = field(default_factory=Arrivals)
+    clients = [SyncingClient(server.base_url, s) for s in (alice_session, bob_session, librarian_session)]
+    closers += [client.close for client in clients]
+    alice, bob, librarian = clients
+    bob.start_syncing()
+    librarian.start_syncing()
+    bench = Bench(bare_room, alice, bob, librarian)
 
-    def api(self, path: str) -> str:
-        return f"{self.base_url}/api/v1{path}"
+    chats: dict[tuple[str, int], list[Chat]] = {}
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        for shape in shapes:
+            chats[shape.name, 1] = [bench.open_chat(shape, "solo")]
+            chats[shape.name, args.concurrency] = list(
+                pool.map(lambda n, shape=shape: bench.open_chat(shape, f"crowd-{n}"), range(args.concurrency))
+            )
+    closers += [chat.stream.close for group in chats.values() for chat in group if chat.stream]
+    chats["bare", 1], chats["bare", args.concurrency] = chats["production", 1], chats["production", args.concurrency]
+    for number in range(3):  # warm the bare path's connections too
+        bench.bare_message(-1 - number)
+    setup_seconds = time.perf_counter() - clock_start
 
-    # 1. bare client -> client
-    def bare_message(self, number: int) -> Sample:
-        token = new_token()
-        wall, began = time.time(), time.perf_counter()
-        self.alice.send(self.bare_room, {"msgtype": "m.text", "body": f"bare {number} {token}"})
-        returned = time.perf_counter()
-        arrival = self.bob.arrivals.wait(token)
-        return Sample(arrival.seen - began, returned - began, since(wall, arrival))
+    results = {(shape, path, n): Result(shape, path, n) for shape, path in ORDER for n in (1, args.concurrency)}
+    print(f"measuring {args.rounds} interleaved rounds (set-up took {setup_seconds:.0f}s) ...", flush=True)
+    profiler = Profiler(args.profile, by_name["production"]) if args.profile else None
+    meters: dict[str, CpuMeter] = {}
+    for concurrency, per_lane in ((1, args.sequential), (args.concurrency, args.per_conversation)):
+        meter = meters[f"x{concurrency}"] = CpuMeter(groups(server, shapes))
+        meter.start()
+        if profiler:
+            profiler.start(f"x{concurrency}")
+        for _ in range(args.rounds):
+            for shape, path in ORDER:
+                samples, wall = batch(bench.lanes(shape, path, chats[shape, concurrency]), per_lane)
+                results[shape, path, concurrency].add(samples, wall)
+        meter.stop()
+        if profiler:
+            profiler.stop()
+        for shape, path in ORDER:
+            print("  " + results[shape, path, concurrency].summary(), flush=True)
+    if profiler:
+        print(profiler.summary())
 
-    # 2. patron POST -> librarian
-    def patron_message(self, chat: Chat, number: int) -> Sample:
-        token = new_token()
-        wall, began = time.time(), time.perf_counter()
-        response = chat.http.post(
-            self.api(f"/conversations/{chat.id}/messages"),
-            json={"body": f"question {number} {token}", "client_id": token},
-            headers={"Authorization": f"Bearer {chat.token}"},
-            timeout=WAIT_SECONDS,
+    reconnects = {
+        shape.name: sum(
+            chat.stream.reconnects
+            for (name, _), group in chats.items()
+            if name == shape.name
+            for chat in group
+            if chat.stream
         )
-        returned = time.perf_counter()
-        if response.status_code != 201:
-            raise RuntimeError(f"POST message answered {response.status_code}: {response.text}")
-        arrival = self.librarian.arrivals.wait(token)
-        return Sample(arrival.seen - began, returned - began, since(wall, arrival))
-
-    # 3. librarian reply -> patron SSE
-    def staff_reply(self, chat: Chat, number: int) -> Sample:
-        token = new_token()
-        wall, began = time.time(), time.perf_counter()
-        self.librarian.send(
-            self.staff_room, in_thread({"msgtype": "m.text", "body": f"answer {number} {token}"}, chat.root)
-        )
-        returned = time.perf_counter()
-        arrival = self.patron_arrivals.wait(token)
-        stamped = self.librarian.arrivals.wait(token)  # the librarian's own sync carries origin_server_ts
-        return Sample(arrival.seen - began, returned - began, since(wall, stamped))
-
-    def open_chat(self, label: str) -> Chat:
-        """Start a conversation and warm it up: thread root posted, first reply (the claim) relayed."""
-        page_url = f"https://bench.example/{label}-{uuid.uuid4().hex[:8]}"
-        http = requests.Session()
-        response = http.post(self.api("/conversations"), json={"queue": "general", "page_url": page_url}, timeout=10)
-        if response.status_code != 201:
-            raise RuntimeError(f"POST conversation answered {response.status_code}: {response.text}")
-        created = response.json()
-        chat = Chat(created["id"], created["token"], page_url, http)
-        chat.stream = PatronStream(
-            self.api(f"/conversations/{chat.id}/events?token={chat.token}"), self.patron_arrivals
-        )
-        self.patron_message(chat, -1)
-        found = self.librarian.wait_for(lambda events: [e for e in roots(events) if page_url in e["content"]["body"]])
-        chat.root = found[0]["event_id"]
-        self.staff_reply(chat, -1)  # the first reply claims the chat; later replies are plain relays
-        return chat
+        for shape in shapes
+    }
+    timelines, loads = {}, {}
+    for shape in shapes:
+        shape.stop_processes()  # PostgreSQL counts a backend's statistics when it disconnects
+        measured = [r for (name, _, _), r in results.items() if name == shape.name]
+        timelines[shape.name] = hops(shape.database_url, measured)
+        loads[shape.name] = database_load(shape.database_url)
+    return {
+        "results": list(results.values()),
+        "shapes": {name: shape.description for name, shape in by_name.items()},
+        "timelines": timelines,
+        "loads": loads,
+        "reconnects": reconnects,
+        "cpu": cpu.table(meters, len(os.sched_getaffinity(0))),
+        "setup_seconds": setup_seconds,
+    }
 
 
-def make_lanes(bench: Bench, scenario: str, chats: list[Chat]) -> list[Callable[[int], Sample]]:
-    if scenario == "bare":
-        return [bench.bare_message for _ in chats]
-    if scenario == "patron":
-        return [lambda number, chat=chat: bench.patron_message(chat, number) for chat in chats]
-    return [lambda number, chat=chat: bench.staff_reply(chat, number) for chat in chats]
-
-
-SCENARIOS = {
-    "bare": "bare nio → nio (/sync)",
-    "patron": "patron POST → librarian (nio)",
-    "staff": "librarian reply → patron SSE",
-}
-
-
-# -- setup, report ------------------------------------------------------------------
-
-
-def start_desk(server: LocalSynapse, bot: dict[str, str], librarian: dict[str, str], db: Path) -> tuple:
-    """refdesk as the e2e tests run it: web (werkzeug, threaded) and Worker in this process."""
-    staff_room = server.create_room(bot["access_token"], "bench desk", invite=[librarian["user_id"]])
-    server.join(librarian["access_token"], staff_room)
-    homeserver = Homeserver(server, bot["user_id"], bot["access_token"], librarian, librarian)
-    settings = desk_settings(homeserver, f"sqlite:///{db}", outbox_poll_seconds=0.05)
-    container: Container = bootstrap(settings, notifier=InProcessNotifier(), migrate=True)
-    with container.desk.uow() as uow:
-        uow.queues.add(Queue("general", "General", Backend.MATRIX, staff_room))
-        uow.commit()
-    base_url, web = serve(container, {"RATELIMIT_ENABLED": False})  # measures relaying, not abuse limits
-    worker = Worker(container)
-    worker.start()
-    if not worker.matrix.synced.wait(WAIT_SECONDS):
-        raise RuntimeError("the worker's Matrix sync did not complete its first batch")
-    return container, web, worker, base_url, staff_room
-
-
-def machine() -> str:
-    versions = [
-        f"{len(os.sched_getaffinity(0))} CPUs (nproc)",
-        f"Python {platform.python_version()}",
-        f"Synapse {importlib.metadata.version('matrix-synapse')} (SQLite)",
-        f"matrix-nio {importlib.metadata.version('matrix-nio')}",
-        platform.platform(terse=True),
-    ]
-    return ", ".join(versions)
-
-
-def report(results: list[Result], command: str, started: datetime, setup_seconds: float) -> str:
-    lines = [
-        "# Relay latency: bare Matrix vs. refdesk",
-        "",
-        f"- date: {started.strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {machine()}",
-        f"- command: `{command}`",
-        "- refdesk: web (werkzeug, threaded) + Worker in one process, SQLite, InProcessNotifier, "
-        "outbox_poll_seconds=0.05, 4 outbox threads",
-        "",
-        "| scenario | concurrency | messages | p50 ms | p90 ms | p99 ms | msgs/s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for result in results:
-        p50, p90, p99 = result.percentiles_ms()
-        rate = len(result.samples) / result.wall
-        lines.append(
-            f"| {SCENARIOS[result.scenario]} | {result.concurrency} | {len(result.samples)} "
-            f"| {p50:.1f} | {p90:.1f} | {p99:.1f} | {rate:.1f} |"
-        )
-    lines += [
-        "",
-        "Where the time goes: medians in ms since the send started. The send call is alice's or the librarian's",
-        "`room_send` (it returns once Synapse has persisted the event) or the patron's POST (it returns once",
-        "refdesk has committed; the bot's Matrix send follows from the outbox). Stamped is the event's",
-        "`origin_server_ts` (1 ms resolution, wall clock), set by Synapse when it creates the event.",
-        "",
-        "| scenario | concurrency | send call returned | Synapse stamped event | receiver saw it |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for result in results:
-        call, stamped, seen = result.timeline_ms()
-        shown = "–" if stamped is None else f"{stamped:.1f}"
-        lines.append(f"| {SCENARIOS[result.scenario]} | {result.concurrency} | {call:.1f} | {shown} | {seen:.1f} |")
-    lines += [
-        "",
-        "Senders are closed-loop (each sends its next message once the previous one arrived), so msgs/s is the",
-        "throughput at that concurrency, not a saturation limit. With 60 samples p99 is close to the maximum.",
-        "All 20 conversations (and the bare test) share one Matrix room, as a desk's queue does.",
-        f"Set-up (Synapse start, accounts, 21 warmed-up conversations) took {setup_seconds:.0f} s and is not measured.",
-        "",
-    ]
-    return "\n".join(lines)
+def setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not name.startswith("REFDESK_") or not equals:
+        raise argparse.ArgumentTypeError(f"expected REFDESK_NAME=VALUE, got {text!r}")
+    return name, value
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sequential", type=int, default=60, help="messages per scenario with 1 conversation")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds at each concurrency")
+    parser.add_argument("--sequential", type=int, default=20, help="messages per round with 1 conversation")
     parser.add_argument("--concurrency", type=int, default=20, help="parallel conversations")
-    parser.add_argument("--per-conversation", type=int, default=5, help="messages per conversation when parallel")
-    parser.add_argument("--timeout", type=float, default=240, help="abort the whole run after this many seconds")
+    parser.add_argument("--per-conversation", type=int, default=2, help="messages per conversation per round")
+    parser.add_argument(
+        "--setting",
+        type=setting,
+        action="append",
+        default=[],
+        metavar="REFDESK_NAME=VALUE",
+        help="an extra setting for both desks (repeatable), e.g. to try REFDESK_OUTBOX_WORKERS=20",
+    )
+    parser.add_argument("--profile", type=Path, help="py-spy the production shape into this directory (no results.md)")
+    parser.add_argument("--timeout", type=float, default=360, help="abort the whole run after this many seconds")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
 
-    command = " ".join([".venv/bin/python", "bench/relay.py", *sys.argv[1:]])
+    command = " ".join(["python -m bench.relay", *sys.argv[1:]])
     started = datetime.now(UTC)
-    clock_start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="refdesk-bench-"))
     server = LocalSynapse(tmp / "synapse")
+    shapes: list[Shape] = []
+    closers: list[Callable[[], Any]] = []
+    teardown_lock = threading.Lock()
+
+    def teardown() -> None:
+        with teardown_lock:
+            for close in reversed(closers):
+                try:
+                    close()
+                except Exception as exc:  # noqa: BLE001 - best-effort teardown; keep closing the rest
+                    log.warning("teardown: %s", exc)
+            closers.clear()
+            for shape in shapes:
+                try:
+                    shape.stop()
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("teardown of %s: %s", shape.name, exc)
+            shapes.clear()
+            server.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def give_up() -> None:
         print(f"bench/relay.py: no result after {args.timeout:.0f}s, aborting", file=sys.stderr, flush=True)
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        teardown()
         os._exit(2)
 
     watchdog = threading.Timer(args.timeout, give_up)
     watchdog.daemon = True
     watchdog.start()
-
-    closers: list[Callable[[], Any]] = []
     try:
-        print("starting Synapse ...", flush=True)
-        server.start()
-        bot = server.register(BOT, BOT_PASSWORD, admin=True, displayname="refdesk")
-        server.override_ratelimit(bot["access_token"], bot["user_id"])
-        librarian_session = server.register(LIBRARIAN, LIBRARIAN_PASSWORD, displayname="Ann Librarian")
-        alice_session = server.register("alice", "alice-password-for-bench", displayname="Alice")
-        bob_session = server.register("bob", "bob-password-for-bench", displayname="Bob")
-        bare_room = server.create_room(alice_session["access_token"], "bare", invite=[bob_session["user_id"]])
-        server.join(bob_session["access_token"], bare_room)
-
-        print("starting refdesk (web + worker) ...", flush=True)
-        container, web, worker, base_url, staff_room = start_desk(server, bot, librarian_session, tmp / "desk.db")
-        closers += [container.close, worker.stop, web.shutdown]
-
-        clients = [SyncingClient(server.base_url, s) for s in (alice_session, bob_session, librarian_session)]
-        closers += [client.close for client in clients]
-        alice, bob, librarian = clients
-        bob.start_syncing()
-        librarian.start_syncing()
-        bench = Bench(server, base_url, staff_room, bare_room, alice, bob, librarian)
-
-        solo = [bench.open_chat("solo")]
-        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-            crowd = list(pool.map(lambda n: bench.open_chat(f"crowd-{n}"), range(args.concurrency)))
-        closers += [chat.stream.close for chat in solo + crowd if chat.stream]
-        for number in range(3):  # warm the bare path's connections too
-            bench.bare_message(-1 - number)
-        setup_seconds = time.perf_counter() - clock_start
-
-        results: list[Result] = []
-        print(f"measuring (set-up took {setup_seconds:.0f}s) ...", flush=True)
-        for chats, per_lane in ((solo, args.sequential), (crowd, args.per_conversation)):
-            for scenario in SCENARIOS:
-                results.append(measure(scenario, make_lanes(bench, scenario, chats), per_lane))
+        measured = run(args, tmp, server, shapes, closers)
     finally:
-        for close in reversed(closers):
-            try:
-                close()
-            except Exception as exc:  # noqa: BLE001 - best-effort teardown; keep closing the rest
-                log.warning("teardown: %s", exc)
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
         watchdog.cancel()
+        teardown()
 
-    table = report(results, command, started, setup_seconds)
-    write_section("relay", table)
+    table = report(command=command, started=started, args=args, **measured)
     print()
     print(table)
-    print("written to bench/results.md (section relay)")
+    if args.profile:
+        print(f"profiled: {args.profile}/summary.md (figures under py-spy; bench/results.md left as it was)")
+    else:
+        write_section("relay", table)
+        print("written to bench/results.md (section relay)")
     return 0
 
 
