@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -23,6 +24,7 @@ from router.journal import Desk
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 4  # batches fetched but not yet handled; beyond this the next /sync waits
+HEARTBEAT_SECONDS = 20.0  # an idle desk's token may not change: still record the sync this often (sync lag metric)
 
 
 class BatchFailed(Exception):
@@ -52,6 +54,7 @@ class Batches:
         self.lanes = Lanes()
         self.handled: str | None = None  # the token after the newest batch handled with all before it
         self._saved: str | None = None
+        self._saved_at = float("-inf")  # time.monotonic() of the last save
         self._in_flight: deque[asyncio.Task[None]] = deque()
         self._failure: BaseException | None = None
         self._saving: asyncio.Task[None] | None = None
@@ -86,10 +89,15 @@ class Batches:
         if not batch.cancelled() and batch.exception() is not None and self._failure is None:
             self._failure = batch.exception()
 
+    def _save_due(self) -> bool:
+        if self.handled is None:
+            return False
+        return self._saved != self.handled or time.monotonic() >= self._saved_at + HEARTBEAT_SECONDS
+
     async def _save(self) -> None:
         """Write the newest handled token until the saved one is current (one write may cover several batches)."""
-        while self.handled is not None and self._saved != self.handled:
-            token = self.handled
+        while self._save_due():
+            token, self._saved_at = self.handled, time.monotonic()
             try:
                 await self._connection.run_blocking(save_token, self._desk, self._connection.user_id, token)
             except Exception as exc:  # noqa: BLE001 - the next batch saves again; a replay is deduplicated

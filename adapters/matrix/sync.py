@@ -33,13 +33,18 @@ GAP_PAGES = 50
 LONG_POLL_MS = 25_000
 
 
-def sync_filter(timeline_limit: int) -> dict[str, Any]:
-    """Only what staff actions need; a large timeline limit so bursts rarely need back-filling."""
+def sync_filter(timeline_limit: int, bot_user_id: str) -> dict[str, Any]:
+    """Only what staff actions need; a large timeline limit so bursts rarely need back-filling.
+
+    The bot's own events are left out (`not_senders`): every relayed patron message would
+    otherwise wake the long-poll, to be parsed on the loop that sends and then ignored.
+    """
+    timeline_types = ["m.room.message", "m.reaction", "m.room.redaction"]
     return {
         "presence": {"not_types": ["*"]},
         "account_data": {"not_types": ["*"]},
         "room": {
-            "timeline": {"limit": timeline_limit, "types": ["m.room.message", "m.reaction", "m.room.redaction"]},
+            "timeline": {"limit": timeline_limit, "types": timeline_types, "not_senders": [bot_user_id]},
             "state": {"lazy_load_members": True},
             "ephemeral": {"types": ["m.typing"]},
             "account_data": {"not_types": ["*"]},
@@ -52,7 +57,7 @@ class MatrixSync:
         self, connection: MatrixConnection, desk: Desk, rooms: QueueRooms, events: StaffEvents, timeline_limit: int
     ):
         self._connection, self._desk, self._rooms, self._events = connection, desk, rooms, events
-        self._filter = sync_filter(timeline_limit)
+        self._filter = sync_filter(timeline_limit, connection.user_id)
         self._stopping = threading.Event()
         self._task: Any = None
         self.synced = threading.Event()  # set once the first batch is handled
