@@ -41,6 +41,24 @@ def conversation_for(desk: Desk, slugs: list[str], thread_root: str) -> Conversa
     return None
 
 
+def act(desk: Desk, slugs: list[str], intent: StaffIntent, name: str, inbound: Inbound) -> str | None:
+    """The use case behind a reply, a claim or a `!command`; returns the command's answer for the room."""
+    conversation = conversation_for(desk, slugs, intent.thread_root) if intent.thread_root else None
+    context = commands.CommandContext(slugs, intent.sender, name, conversation.id if conversation else None, inbound)
+    if intent.action is Action.COMMAND:
+        return commands.run(desk, context, intent.body)
+    if conversation is None:
+        return None
+    try:
+        if intent.action is Action.REPLY:
+            staff.staff_says(desk, conversation.id, intent.sender, name, intent.body, inbound, html=intent.html)
+            return None
+        return commands.run(desk, context, "!claim")
+    except RefdeskError as exc:  # e.g. the chat was deleted meanwhile: skip it, keep syncing
+        log.warning("ignored %s on %s: %s", intent.action, intent.thread_root, exc)
+        return None
+
+
 class StaffEvents:
     def __init__(self, connection: MatrixConnection, desk: Desk, rooms: QueueRooms, media: MediaFetcher):
         self._connection, self._desk, self._rooms, self._media = connection, desk, rooms, media
@@ -59,51 +77,14 @@ class StaffEvents:
         if intent.action is Action.DELETE:
             await self._blocking(staff.staff_deletes, intent.target, inbound)
             return
-        conversation = None
-        if intent.thread_root:
-            conversation = await self._blocking(conversation_for, self._rooms.slugs(room_id), intent.thread_root)
         name = await self._display_name(room_id, intent.sender)
-        if intent.action is Action.COMMAND:
-            await self._command(room_id, intent, conversation, name, inbound)
-            return
-        if conversation is None:
-            return
-        try:
-            if intent.action is Action.REPLY and intent.media is not None:
+        slugs = self._rooms.slugs(room_id)
+        if intent.action is Action.REPLY and intent.media is not None:
+            conversation = await self._blocking(conversation_for, slugs, intent.thread_root)
+            if conversation is not None:
                 await self._staff_sends_file(conversation, intent, name, inbound)
-            elif intent.action is Action.REPLY:
-                await self._blocking(
-                    staff.staff_says, conversation.id, intent.sender, name, intent.body, inbound, html=intent.html
-                )
-            else:
-                await self._command(room_id, intent, conversation, name, inbound, "!claim")
-        except RefdeskError as exc:  # e.g. the chat was deleted meanwhile: skip it, keep syncing
-            log.warning("ignored %s on %s: %s", intent.action, intent.thread_root, exc)
-
-    async def _staff_sends_file(
-        self, conversation: Conversation, intent: StaffIntent, name: str, inbound: Inbound
-    ) -> None:
-        """Download the file (off the event loop) and relay it; a file that stays behind is named in the thread."""
-        files, unfetched = await self._connection.run_blocking(self._media, [intent.media])
-        body = "\n".join(p for p in (intent.body, staff_files.patron_note([u.name for u in unfetched])) if p)
-        await self._blocking(staff.staff_says, conversation.id, intent.sender, name, body, inbound, files)
-        unsent = [(u.name, u.reason) for u in unfetched]
-        await self._blocking(staff_files.tell_staff_files_not_sent, conversation.id, unsent, inbound)
-
-    async def _command(
-        self,
-        room_id: str,
-        intent: StaffIntent,
-        conversation: Conversation | None,
-        name: str,
-        inbound: Inbound,
-        text: str | None = None,
-    ) -> None:
-        """Run a `!command` (or a claim by reaction) and answer in the thread or the room."""
-        context = commands.CommandContext(
-            self._rooms.slugs(room_id), intent.sender, name, conversation.id if conversation else None, inbound
-        )
-        answer = await self._blocking(commands.run, context, text or intent.body)
+            return
+        answer = await self._blocking(act, slugs, intent, name, inbound)  # one hop off the loop per event
         if answer:
             content = {"msgtype": "m.notice", "body": answer, "m.mentions": {}}
             if intent.thread_root:
@@ -111,6 +92,20 @@ class StaffEvents:
             await self._connection.client.room_send(
                 room_id, "m.room.message", content, tx_id=f"refdesk-reply-{intent.event_id}"
             )
+
+    async def _staff_sends_file(
+        self, conversation: Conversation, intent: StaffIntent, name: str, inbound: Inbound
+    ) -> None:
+        """Download the file (off the event loop) and relay it; a file that stays behind is named in the thread."""
+        files, unfetched = await self._connection.run_blocking(self._media, [intent.media])
+        body = "\n".join(p for p in (intent.body, staff_files.patron_note([u.name for u in unfetched])) if p)
+        try:
+            await self._blocking(staff.staff_says, conversation.id, intent.sender, name, body, inbound, files)
+        except RefdeskError as exc:  # e.g. the chat was deleted meanwhile: skip it, keep syncing
+            log.warning("ignored a file on %s: %s", intent.thread_root, exc)
+            return
+        unsent = [(u.name, u.reason) for u in unfetched]
+        await self._blocking(staff_files.tell_staff_files_not_sent, conversation.id, unsent, inbound)
 
     async def typing(self, room_id: str, ephemeral: list[Any]) -> None:
         for event in ephemeral:
