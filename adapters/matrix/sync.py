@@ -80,7 +80,9 @@ class MatrixSync:
                 batches.raise_failure()
                 await batches.room_for_more()
                 asked = time.monotonic()
-                response = await client.sync(timeout=LONG_POLL_MS, sync_filter=self._filter, since=since)
+                response = await client.sync(  # "offline": with presence on, each sync would mark the bot online
+                    timeout=LONG_POLL_MS, sync_filter=self._filter, since=since, set_presence="offline"
+                )
                 if isinstance(response, SyncError):
                     raise DeliveryError(
                         str(response.message), retry_after=(response.retry_after_ms or 0) / 1000 or None
