@@ -162,7 +162,7 @@ def connect_matrix(container: Container):  # -> MatrixBridge (imported lazily: w
         max_file_bytes=settings.max_file_bytes,
     )
     bridge.start()
-    container.channels[Backend.MATRIX] = bridge
+    container.channels[Backend.MATRIX] = bridge.channel
     return bridge
 
 

@@ -8,6 +8,7 @@ joins a queue's room and every few minutes after, so /readyz and the admin show 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nio import AsyncClient, RoomGetStateError
@@ -16,6 +17,7 @@ from router import health
 from router.journal import Desk
 
 log = logging.getLogger(__name__)
+RunBlocking = Callable[..., Awaitable[None]]  # adapters.matrix.connection.MatrixConnection.run_blocking
 DEFAULT_REDACT = 50  # the spec's default for `redact`, and Element's "Moderator"
 
 
@@ -56,13 +58,21 @@ def shortfall_warning(room_id: str, level: int, needed: int) -> str:
     )
 
 
-async def check_redact_power(client: AsyncClient, desk: Desk, user_id: str, room_id: str, slugs: list[str]) -> None:
-    """Record (or clear) a health warning for the room's queues when the bot cannot redact there."""
+async def check_redact_power(
+    client: AsyncClient, desk: Desk, user_id: str, room_id: str, slugs: list[str], run_blocking: RunBlocking
+) -> None:
+    """Record (or clear) a health warning for the room's queues when the bot cannot redact there.
+
+    The warning is written through `run_blocking`: this runs on the loop that also sends and syncs.
+    """
     response = await client.room_get_state(room_id)
     if isinstance(response, RoomGetStateError):
         log.warning("matrix: cannot read the power levels of %s: %s", room_id, response.message)
         return
-    shortfall = redact_shortfall(response.events, user_id)
+    await run_blocking(record_redact_power, desk, slugs, room_id, redact_shortfall(response.events, user_id))
+
+
+def record_redact_power(desk: Desk, slugs: list[str], room_id: str, shortfall: tuple[int, int] | None) -> None:
     with desk.uow() as uow:
         for slug in slugs:
             if shortfall:

@@ -1,0 +1,156 @@
+"""The inbound half of the Matrix bridge: long-poll /sync and hand staff events to the desk.
+
+The sync token is ours to persist (nio's `store_sync_tokens` is off: it saves `next_batch`
+before callbacks run, which would skip events after a crash): adapters.matrix.batches saves
+it once a batch's events are handled. The loop itself only fetches, reads intent (pure
+functions, adapters.matrix.inbound) and hands each event to its conversation's lane; the
+database work runs on other threads, so outbound sends on the same loop never wait for it
+and the next /sync goes out at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import Any
+
+import aiohttp
+from nio import MessageDirection, RoomMessagesError, SyncError, SyncResponse
+
+from adapters.matrix import recovery
+from adapters.matrix.batches import Batches, BatchFailed
+from adapters.matrix.connection import MatrixConnection
+from adapters.matrix.inbound import staff_intent
+from adapters.matrix.rooms import QueueRooms
+from adapters.matrix.staff_events import StaffEvents, lane_of
+from router.errors import DeliveryError
+from router.journal import Desk
+
+log = logging.getLogger(__name__)
+GAP_PAGES = 50
+LONG_POLL_MS = 25_000
+
+
+def sync_filter(timeline_limit: int, bot_user_id: str) -> dict[str, Any]:
+    """Only what staff actions need; a large timeline limit so bursts rarely need back-filling.
+
+    The bot's own events are left out (`not_senders`): every relayed patron message would
+    otherwise wake the long-poll, to be parsed on the loop that sends and then ignored.
+    """
+    timeline_types = ["m.room.message", "m.reaction", "m.room.redaction"]
+    return {
+        "presence": {"not_types": ["*"]},
+        "account_data": {"not_types": ["*"]},
+        "room": {
+            "timeline": {"limit": timeline_limit, "types": timeline_types, "not_senders": [bot_user_id]},
+            "state": {"lazy_load_members": True},
+            "ephemeral": {"types": ["m.typing"]},
+            "account_data": {"not_types": ["*"]},
+        },
+    }
+
+
+class MatrixSync:
+    def __init__(
+        self, connection: MatrixConnection, desk: Desk, rooms: QueueRooms, events: StaffEvents, timeline_limit: int
+    ):
+        self._connection, self._desk, self._rooms, self._events = connection, desk, rooms, events
+        self._filter = sync_filter(timeline_limit, connection.user_id)
+        self._stopping = threading.Event()
+        self._task: Any = None
+        self.synced = threading.Event()  # set once the first batch is handled
+
+    def start(self) -> None:
+        self._task = asyncio.run_coroutine_threadsafe(self._sync_forever(), self._connection.loop)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._connection.loop.call_soon_threadsafe(self._task.cancel)
+
+    async def _sync_forever(self) -> None:
+        client = self._connection.client
+        batches = Batches(self._connection, self._desk, self.synced)
+        since = await batches.load()
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                batches.raise_failure()
+                await batches.room_for_more()
+                asked = time.monotonic()
+                response = await client.sync(  # "offline": with presence on, each sync would mark the bot online
+                    timeout=LONG_POLL_MS, sync_filter=self._filter, since=since, set_presence="offline"
+                )
+                if isinstance(response, SyncError):
+                    raise DeliveryError(
+                        str(response.message), retry_after=(response.retry_after_ms or 0) / 1000 or None
+                    )
+                await self._hand_over(response, since, asked, batches)
+                since = response.next_batch
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep syncing from the last handled token
+                failures += 1
+                if isinstance(exc, BatchFailed):
+                    since = await batches.restart()
+                hint = getattr(exc, "retry_after", None)
+                log.warning("Matrix sync failed (%s); retrying", exc)
+                if hint:
+                    await asyncio.sleep(hint)  # a 429's retry_after_ms
+                    continue
+                await recovery.until_answering(self._homeserver_answers, self._stopping)
+                await asyncio.sleep(recovery.pause_before_retry(failures))
+
+    async def _hand_over(self, response: SyncResponse, since: str | None, asked: float, batches: Batches) -> None:
+        """Give every staff event of the batch to its lane, in timeline order; then the batch is in flight."""
+        joined = response.rooms.join
+        active = [room_id for room_id, room in joined.items() if room.timeline.events]
+        if self._rooms.due() or response.rooms.invite or self._rooms.stale_for(active, asked):
+            await self._rooms.refresh()
+        timelines = []  # gaps first: a failed back-fill hands over nothing, and the batch is fetched again
+        for room_id, room in joined.items():
+            if room_id not in self._rooms:
+                continue
+            events = [event.source for event in room.timeline.events]
+            if room.timeline.limited and since:
+                events = await self._fill_gap(room_id, room.timeline.prev_batch, since) + events
+            timelines.append((room_id, events, room.ephemeral))
+        jobs = []
+        for room_id, events, ephemeral in timelines:
+            for event in events:
+                intent = staff_intent(event, self._connection.user_id)
+                if intent is not None:
+                    job = lambda room_id=room_id, intent=intent: self._events.handle(room_id, intent)  # noqa: E731
+                    jobs.append(batches.lanes.submit(lane_of(room_id, intent), job))
+            if ephemeral:
+                job = lambda room_id=room_id, ephemeral=ephemeral: self._events.typing(room_id, ephemeral)  # noqa: E731
+                jobs.append(batches.lanes.submit(("typing", room_id), job))
+        batches.add(jobs, response.next_batch)
+
+    async def _homeserver_answers(self) -> bool:
+        """The recovery probe: a cheap unauthenticated request that succeeds as soon as the homeserver is back."""
+        try:
+            response = await self._connection.client.send("GET", recovery.PROBE_PATH, timeout=recovery.PROBE_TIMEOUT)
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+        response.release()
+        return response.status == 200
+
+    async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[dict[str, Any]]:
+        """Fetch what a limited timeline left out, so a burst never drops a staff reply."""
+        missing: list[dict[str, Any]] = []
+        start = prev_batch
+        for _ in range(GAP_PAGES):
+            response = await self._connection.client.room_messages(
+                room_id, start=start, end=since, direction=MessageDirection.back, limit=100
+            )
+            if isinstance(response, RoomMessagesError):
+                raise DeliveryError(f"could not fetch missed events: {response.message}")
+            missing.extend(event.source for event in response.chunk)
+            if not response.chunk or not response.end or response.end == start:
+                break
+            start = response.end
+        return list(reversed(missing))
