@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from adapters.bootstrap import Container, connect_matrix, connect_slack
 from adapters.outbox_leases import LeaseTracker
 from router.delivery import deliver_one
 from router.escalation import escalate_due
 from router.journal import OUTBOX_TOPIC
+from router.pruning import prune_delivery_logs
 from router.retention import purge
 
 log = logging.getLogger(__name__)
@@ -84,13 +86,17 @@ class Worker:
                 log.exception("escalation sweep error")
 
     def _purge_forever(self) -> None:
-        """The retention policy, applied at start and then every REFDESK_PURGE_INTERVAL_MINUTES."""
+        """The retention policy and delivery-log pruning, at start and then every REFDESK_PURGE_INTERVAL_MINUTES."""
         settings = self.container.settings
         while not self.stopping.is_set():
             try:
                 purge(self.container.desk, self.container.channels, settings.card_number_pattern)
             except Exception:  # noqa: BLE001 - e.g. database restarting; the next run catches up
                 log.exception("retention purge error")
+            try:
+                prune_delivery_logs(self.container.desk, timedelta(days=settings.keep_delivered_days))
+            except Exception:  # noqa: BLE001 - as above
+                log.exception("delivery log pruning error")
             if self.stopping.wait(settings.purge_interval_minutes * 60):
                 return
 
