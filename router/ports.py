@@ -159,9 +159,9 @@ class Outbox(Protocol):
     def prune_settled(self, before: datetime, limit: int) -> int:
         """Delete up to `limit` items settled before `before` that nothing reads any more; how many went.
 
-        Kept whatever their age: items that record a platform copy (`staff_ref`) or an earlier
-        thread (a payload `thread`), which retention needs to find and remove the chat's copies.
-        They go with their chat."""
+        Kept whatever their age, until their chat is deleted: items that record a platform copy
+        (`staff_ref`) or an earlier thread (a payload `thread`), which retention needs to find and
+        remove the chat's copies, and transcript requests (one per chat, `router.patron_email`)."""
         ...
 
 

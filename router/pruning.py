@@ -14,8 +14,9 @@ Why the window (REFDESK_KEEP_DELIVERED_DAYS, at least 1 day, 7 by default) reope
 - An outbox item counts as settled once delivered or cancelled; nothing leases it again.
 
 What is kept whatever its age (see `Outbox.prune_settled`): items that record a platform copy or
-an earlier thread. Retention (router.retention) reads them to remove the chat's copies from Slack
-and Matrix, and deletes them with the chat.
+an earlier thread, which retention (router.retention) reads to remove the chat's copies from Slack
+and Matrix, and transcript requests, which allow one transcript per chat (router.patron_email).
+They go when retention deletes their chat.
 """
 
 from __future__ import annotations

@@ -499,6 +499,7 @@ class SqlOutbox:
                 OutboxRow.delivered_at < before,
                 OutboxRow.staff_ref.is_(None),
                 OutboxRow.payload["thread"].as_string().is_(None),
+                OutboxRow.kind != OutboxKind.TRANSCRIPT_EMAIL.value,
             )
             .limit(limit)
         )

@@ -47,7 +47,7 @@ def test_settled_items_past_the_window_go_and_what_retention_needs_stays(contain
     old = WEEK + timedelta(hours=1)
     gone = {
         add_item(container, conversation.id, OutboxKind.UPDATE_ROOT, age=old),
-        add_item(container, conversation.id, OutboxKind.TRANSCRIPT_EMAIL, age=old, payload={"to": "a@example.org"}),
+        add_item(container, conversation.id, OutboxKind.FOLLOWUP_EMAIL, age=old, payload={"to": "a@example.org"}),
         add_item(container, conversation.id, OutboxKind.NOTICE, age=old, payload={"text": "cancelled"}),
     }
     kept = {
@@ -62,6 +62,8 @@ def test_settled_items_past_the_window_go_and_what_retention_needs_stays(contain
             age=old,
             payload={"queue": "general", "thread": "$old", "note": "transferred to Maps"},
         ),
+        # one transcript per chat: the request is how refdesk knows one was sent
+        add_item(container, conversation.id, OutboxKind.TRANSCRIPT_EMAIL, age=old, payload={"to": "a@example.org"}),
         add_item(container, conversation.id, OutboxKind.UPDATE_ROOT, age=timedelta(days=6)),  # inside the window
         add_item(container, conversation.id, OutboxKind.NOTICE, age=old, delivered=False, payload={"text": "late"}),
     }
