@@ -90,7 +90,7 @@ class SlowishChannel:
                 raise TimeoutError(f"{conversation_id} got {len(self.received.get(conversation_id, []))}/{count}")
 
 
-def run(workers: int, send_ms: float, idle_seconds: float) -> list[tuple[str, int, int, str]]:
+def run(workers: int, send_ms: float, idle_seconds: float) -> list[tuple[str, int, int, str, float]]:
     tmp = Path(tempfile.mkdtemp(prefix="refdesk-bench-wakeups-"))
     counting = CountingLeases()
     settings = Settings(database_url=f"sqlite:///{tmp / 'desk.db'}", outbox_workers=workers, outbox_poll_seconds=1.0)
@@ -102,7 +102,7 @@ def run(workers: int, send_ms: float, idle_seconds: float) -> list[tuple[str, in
         uow.commit()
     worker = Worker(container)
     worker.start()
-    rows: list[tuple[str, int, int, str]] = []
+    rows: list[tuple[str, int, int, str, float]] = []
     try:
         desk = container.desk
 
@@ -119,10 +119,12 @@ def run(workers: int, send_ms: float, idle_seconds: float) -> list[tuple[str, in
 
         def scenario(name: str, body: Callable[[], list[tuple[str, list[str]]]]) -> None:
             before, delivered_before = counting.calls, sum(len(v) for v in channel.received.values())
+            clock = time.perf_counter()
             results = body()
+            seconds = time.perf_counter() - clock
             delivered = sum(len(v) for v in channel.received.values()) - delivered_before
             in_order = all(channel.received[cid] == ["root", *bodies] for cid, bodies in results)
-            rows.append((name, counting.calls - before, delivered, "yes" if in_order else "NO"))
+            rows.append((name, counting.calls - before, delivered, "yes" if in_order else "NO", seconds))
 
         time.sleep(1.5)  # let the start-up poll settle (not measured)
         scenario("one at a time (1 chat, 50 messages)", lambda: [chat("solo", 50, wait_each=True)])
@@ -134,7 +136,7 @@ def run(workers: int, send_ms: float, idle_seconds: float) -> list[tuple[str, in
         time.sleep(1.5)  # the burst's stragglers (threads that found nothing) settle
         before = counting.calls
         time.sleep(idle_seconds)
-        rows.append((f"idle {idle_seconds:.0f} s (poll every 1 s)", counting.calls - before, 0, "–"))
+        rows.append((f"idle {idle_seconds:.0f} s (poll every 1 s)", counting.calls - before, 0, "–", idle_seconds))
     finally:
         worker.stop()
         container.close()
@@ -161,12 +163,12 @@ def main() -> int:
         f"- `refdesk worker` with {args.workers} delivery threads on SQLite, in-process notifier; the staff channel",
         f"  answers after {args.send_ms:g} ms. Delivered items include each chat's thread root.",
         "",
-        "| scenario | lease queries | items delivered | queries per item | each chat in order |",
-        "|---|---:|---:|---:|---|",
+        "| scenario | lease queries | items delivered | queries per item | each chat in order | wall time s |",
+        "|---|---:|---:|---:|---|---:|",
     ]
-    for name, queries, delivered, in_order in rows:
+    for name, queries, delivered, in_order, seconds in rows:
         per_item = f"{queries / delivered:.2f}" if delivered else "–"
-        lines.append(f"| {name} | {queries} | {delivered} | {per_item} | {in_order} |")
+        lines.append(f"| {name} | {queries} | {delivered} | {per_item} | {in_order} | {seconds:.2f} |")
     table = "\n".join(lines)
     print(table)
     write_section("outbox_wakeups", table)
