@@ -78,17 +78,18 @@ def _deliver_next(
         if isinstance(delivery, DeliveryError):
             raise delivery
         ref = HANDLERS[item.kind](delivery)
-        if ref is not None:
-            item.staff_ref = ref
-        _mark_delivered(desk, item, queue.slug if item.lane == "staff" else None)
-        _observe(desk, item, queue, None)
-        if item.kind in AFTER_DELIVERED:
-            AFTER_DELIVERED[item.kind](delivery)
     except Exception as exc:  # noqa: BLE001 - any failure must become a retry, never a loss
         error = exc if isinstance(exc, DeliveryError) else DeliveryError(f"{type(exc).__name__}: {exc}")
         staff_side = queue.slug if queue and item.lane == "staff" else None
         _schedule_retry(desk, item, error, staff_side)
         _observe(desk, item, queue, error)
+        return True
+    if ref is not None:
+        item.staff_ref = ref
+    _mark_delivered(desk, item, queue.slug if item.lane == "staff" else None)
+    _observe(desk, item, queue, None)
+    if item.kind in AFTER_DELIVERED:  # a failure here is left to the next retention run (router.retention.purge)
+        AFTER_DELIVERED[item.kind](delivery)
     return True
 
 
