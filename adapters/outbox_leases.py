@@ -10,6 +10,7 @@ on the items still in flight: another worker takes them at once, with the same i
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -22,9 +23,10 @@ from router.journal import Desk
 class LeaseTracker:
     """Remembers the item each delivery thread leased until `deliver_one` returns."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_lease: Callable[[], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._held: dict[int, int] = {}  # thread ident -> outbox item id
+        self._on_lease = on_lease  # told of every lease taken (the worker wakes a colleague: there may be more)
 
     def tracking(self, desk: Desk) -> Desk:
         """The same desk, whose units of work record the items their outbox leases.
@@ -36,6 +38,8 @@ class LeaseTracker:
     def leased(self, item_id: int) -> None:
         with self._lock:
             self._held[threading.get_ident()] = item_id
+        if self._on_lease is not None:
+            self._on_lease()
 
     def done(self) -> None:
         """The calling thread settled its item (delivered, or a retry scheduled): the lease is gone."""

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     privacy_note: str | None = None  # replaces the widget's default privacy text (every language)
     card_number_pattern: str = r"\b\d{14}\b"  # library card numbers scrubbed from FAQ exports and old chats
     purge_interval_minutes: float = Field(60, gt=0)  # how often the worker applies the retention policy
+    # Settled outbox items and the inbound dedupe log are forgotten after this (router/pruning.py says why
+    # a day is already longer than any platform replays); items retention needs stay with their chat.
+    keep_delivered_days: int = Field(7, ge=1, le=3650)
 
     # Abuse limits (web/limits.py); limit strings use flask-limiter's notation, ";" separates several.
     rate_limit_storage: str = "memory://"  # redis://host:6379/0 shares counters and blocks among processes

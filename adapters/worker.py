@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from adapters.bootstrap import Container, connect_matrix, connect_slack
 from adapters.outbox_leases import LeaseTracker
+from adapters.outbox_wakeups import WorkSignal
 from router.delivery import deliver_one
 from router.escalation import escalate_due
 from router.journal import OUTBOX_TOPIC
+from router.pruning import prune_delivery_logs
 from router.retention import purge
 
 log = logging.getLogger(__name__)
@@ -28,7 +31,8 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self.matrix = None
         self.socket_mode = None
-        self.leases = LeaseTracker()
+        self.work = WorkSignal()  # one idle delivery thread per wake-up (adapters/outbox_wakeups.py)
+        self.leases = LeaseTracker(on_lease=self.work.give)
 
     def start(self) -> None:
         self.matrix = connect_matrix(self.container)
@@ -41,39 +45,49 @@ class Worker:
         purger = threading.Thread(target=self._purge_forever, name="retention", daemon=True)
         purger.start()
         self._threads.append(purger)
+        listener = threading.Thread(target=self._listen_for_work, name="outbox-wakeups", daemon=True)
+        listener.start()
+        self._threads.append(listener)
         for number in range(self.container.settings.outbox_workers):
             thread = threading.Thread(target=self._deliver_forever, name=f"outbox-{number}", daemon=True)
             thread.start()
             self._threads.append(thread)
         log.info(
             "worker started: %d outbox threads, matrix=%s, slack=%s",
-            len(self._threads),
+            self.container.settings.outbox_workers,
             self.matrix is not None,
             "socket mode" if self.socket_mode else bool(self.container.slack),
         )
 
-    def _deliver_forever(self) -> None:
-        settings = self.container.settings
+    def _listen_for_work(self) -> None:
+        """The worker's one outbox subscription: each wake-up, or poll interval without one, sends one thread to look.
+
+        The poll finds what no publish announces: retries whose backoff ran out, leases a dead worker left."""
         subscription = self.container.notifier.subscribe(OUTBOX_TOPIC)
-        desk = self.leases.tracking(self.container.desk)
         try:
             while not self.stopping.is_set():
+                self.work.give()
+                subscription.wait(self.container.settings.outbox_poll_seconds)
+        finally:
+            subscription.close()
+
+    def _deliver_forever(self) -> None:
+        settings = self.container.settings
+        desk = self.leases.tracking(self.container.desk)
+        while not self.stopping.is_set():
+            if not self.work.take(settings.outbox_poll_seconds):
+                continue  # no news: idle threads do not poll, the listener does
+            busy = True
+            while busy and not self.stopping.is_set():  # deliver until nothing is due
                 try:
                     busy = deliver_one(
-                        desk,
-                        self.container.channels,
-                        settings.outbox_lease_seconds,
-                        self.container.mailer,
+                        desk, self.container.channels, settings.outbox_lease_seconds, self.container.mailer
                     )
-                except Exception:  # noqa: BLE001 - e.g. database restarting; try again shortly
+                except Exception:  # noqa: BLE001 - e.g. database restarting; the next poll tries again
                     log.exception("outbox delivery loop error")
                     busy = False
                 finally:
                     self.leases.done()
-                if not busy:
-                    subscription.wait(settings.outbox_poll_seconds)
-        finally:
-            subscription.close()
 
     def _escalate_forever(self) -> None:
         """Escalation timers live in the database; this only looks at them every couple of seconds."""
@@ -84,20 +98,25 @@ class Worker:
                 log.exception("escalation sweep error")
 
     def _purge_forever(self) -> None:
-        """The retention policy, applied at start and then every REFDESK_PURGE_INTERVAL_MINUTES."""
+        """The retention policy and delivery-log pruning, at start and then every REFDESK_PURGE_INTERVAL_MINUTES."""
         settings = self.container.settings
         while not self.stopping.is_set():
             try:
                 purge(self.container.desk, self.container.channels, settings.card_number_pattern)
             except Exception:  # noqa: BLE001 - e.g. database restarting; the next run catches up
                 log.exception("retention purge error")
+            try:
+                prune_delivery_logs(self.container.desk, timedelta(days=settings.keep_delivered_days))
+            except Exception:  # noqa: BLE001 - as above
+                log.exception("delivery log pruning error")
             if self.stopping.wait(settings.purge_interval_minutes * 60):
                 return
 
     def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Let in-flight deliveries finish within `grace` seconds; hand back the leases of those that do not."""
         self.stopping.set()
-        self.container.notifier.publish_all()  # idle delivery threads stop waiting for work
+        self.work.close()  # idle delivery threads stop waiting for work
+        self.container.notifier.publish_all()  # and so does the listener
         deadline = time.monotonic() + grace
         for thread in self._threads:
             thread.join(timeout=max(deadline - time.monotonic(), 0))

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from router.journal import Desk, append_status, commit, enqueue
 from router.model import Author, Conversation, OutboxKind, Status
+from router.outbox_payloads import Notice
 from router.ports import UnitOfWork
 from router.staff import set_closed
 from router.staff_text import ABANDONED
@@ -41,7 +42,7 @@ def _abandon(desk: Desk, conversation_id: str) -> int:
         conversation.abandoned = True
         set_closed(uow, conversation, Author.PATRON, None, now, abandoned=True)
         minutes = f"{desk.abandon_after.total_seconds() / 60:g}"
-        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": LEFT_NOTICE.format(minutes=minutes)})
+        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(LEFT_NOTICE.format(minutes=minutes)))
         commit(desk, uow, conversation)
     return 1
 
@@ -64,7 +65,7 @@ def seen(uow: UnitOfWork, conversation: Conversation, desk: Desk, now: datetime)
     uow.lines_moved.add(conversation.queue_slug)
     append_status(uow, conversation, now)
     enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now)
-    enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": BACK_NOTICE})
+    enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(BACK_NOTICE))
     return True
 
 

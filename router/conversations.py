@@ -16,6 +16,7 @@ from router import abandonment, errors, followup
 from router.hours import schedule_from_dict
 from router.journal import Desk, append_message, commit, enqueue, hash_token, store_file
 from router.model import Author, Conversation, Message, OutboxKind, Status, StoredFile, StreamEvent
+from router.outbox_payloads import Email, Notice
 from router.patron_email import EMAIL, address_for, ensure_no_transcript_yet
 from router.ports import UnitOfWork
 from router.single_line import safe_file_name
@@ -179,7 +180,7 @@ def close_by_patron(desk: Desk, conversation_id: str, token: str) -> Conversatio
         conversation = authenticate(uow, conversation_id, token, for_update=True, desk=desk)
         if conversation.status is not Status.CLOSED:
             set_closed(uow, conversation, Author.PATRON, None, now)
-            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": "The patron ended the chat."})
+            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice("The patron ended the chat."))
             commit(desk, uow, conversation)
     return conversation
 
@@ -205,7 +206,7 @@ def request_transcript(desk: Desk, conversation_id: str, token: str, email: obje
         conversation = authenticate(uow, conversation_id, token, for_update=True, desk=desk)
         ensure_no_transcript_yet(uow, conversation)
         to = address_for(conversation, email, may_set=opened_with_own_token(conversation, token))
-        enqueue(uow, conversation, OutboxKind.TRANSCRIPT_EMAIL, now, payload={"to": to})
+        enqueue(uow, conversation, OutboxKind.TRANSCRIPT_EMAIL, now, payload=Email(to))
         commit(desk, uow, conversation)
     return to
 

@@ -4,7 +4,8 @@ The worker calls `deliver_one` in a loop. An item is leased (not locked for the
 length of a network call), sent with a stable idempotency key, then marked
 delivered. A crash between send and mark means one more send with the same key,
 which the platform recognises; a failure schedules a retry with backoff that
-honours the platform's own `retry_after`.
+honours the platform's own `retry_after`. What delivering means for each kind of
+item lives in `router.outbox_handlers`; this module does what they all share.
 """
 
 from __future__ import annotations
@@ -14,15 +15,14 @@ import random
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
-from router import followup, health, log_context, retention, scrubbed_copies, staff
+from router import health, log_context, staff
 from router.errors import DeliveryError
-from router.followup_email import followup_email
 from router.journal import Desk
-from router.model import Backend, OutboxItem, OutboxKind, Queue
+from router.model import Backend, Conversation, OutboxItem, OutboxKind, Queue
+from router.outbox_handlers import AFTER_DELIVERED, HANDLERS, Delivery
+from router.outbox_payloads import Notice, Payload, parse
 from router.ports import Mailer, StaffChannel, UnitOfWork
-from router.transcript import transcript_email
 
 log = logging.getLogger(__name__)
 
@@ -71,88 +71,67 @@ def _deliver_next(
         if item is None:
             return False
         log_context.name(item.conversation_id)
-        conversation = uow.conversations.get(item.conversation_id)
-        queue = uow.queues.get(conversation.queue_slug) if conversation else None
-        current = (queue, conversation)
-        if conversation is not None and "thread" in item.payload:  # for a thread the chat has left (transfer)
-            queue = uow.queues.get(str(item.payload["queue"]))
-            conversation = replace(
-                conversation, queue_slug=str(item.payload["queue"]), staff_thread_id=item.payload["thread"]
-            )
-        linked = _linked_thread(uow, item, current)
-        message = uow.messages.get(item.message_id) if item.message_id else None
-        files = [uow.files.get(item.conversation_id, a["id"]) for a in message.attachments] if message else []
-        history = uow.messages.after(item.conversation_id, 0, limit=10_000) if item.lane == "email" else []
+        delivery = _read(uow, desk, item, channels, mailer)
+        queue = delivery.queue if isinstance(delivery, Delivery) else None
         uow.commit()
     try:
-        if conversation is None or queue is None:
-            raise DeliveryError("conversation or queue no longer exists", permanent=True)
-        if item.lane == "email" and mailer is None:
-            raise DeliveryError("no mail server is configured (REFDESK_SMTP_HOST)", permanent=True)
-        if item.kind is OutboxKind.FOLLOWUP_EMAIL:
-            if message is not None and message.deleted_at is None:  # a reply deleted before it went out stays unsent
-                link = followup.resume_link(desk, conversation)
-                subject, body, html = followup_email(queue, conversation, message, history, link)
-                mailer.send(str(item.payload["to"]), subject, body, message_id=item.idempotency_key, html=html)
-            _mark_delivered(desk, item, None)
-            _observe(desk, item, queue, None)
-            return True
-        if item.kind is OutboxKind.TRANSCRIPT_EMAIL:
-            subject, body = transcript_email(queue, conversation, history)
-            mailer.send(str(item.payload["to"]), subject, body, message_id=item.idempotency_key)
-            _mark_delivered(desk, item, None)
-            _observe(desk, item, queue, None)
-            return True
-        channel = channels.get(queue.backend)
-        if channel is None:
-            raise DeliveryError(f"no {queue.backend} connection is configured", permanent=True)
-        key, again = item.idempotency_key, item.maybe_sent
-        if item.kind is OutboxKind.REMOVE_COPIES:  # retention: copies first, then the rows (router.retention)
-            retention.remove_platform_copies(desk, channels, item.conversation_id)
-            _mark_delivered(desk, item, queue.slug)
-            _observe(desk, item, queue, None)
-            retention.finish_deletion(desk, item.conversation_id)
-            return True
-        if item.kind is OutboxKind.SCRUB_COPIES:  # retention: an anonymised chat's staff-side copies
-            scrubbed_copies.apply(desk, channels, item.conversation_id)
-        elif item.kind is OutboxKind.OPEN_THREAD:
-            item.staff_ref = channel.open_thread(queue, conversation, key, again)
-        elif conversation.staff_thread_id is None:
-            raise DeliveryError("thread root not posted yet")
-        elif item.kind is OutboxKind.PATRON_MESSAGE and message is not None:
-            item.staff_ref = channel.post_patron_message(
-                queue, conversation, message, key, again, [f for f in files if f is not None]
-            )
-        elif item.kind is OutboxKind.UPDATE_ROOT:
-            channel.update_root(queue, conversation, key, again, note=item.payload.get("note"))
-        elif item.kind is OutboxKind.NOTICE:
-            text = str(item.payload.get("text", ""))
-            if linked is not None:
-                link = channels[linked[0].backend].thread_link(*linked) if linked[0].backend in channels else ""
-                text += f"\n{item.payload.get('link_label', 'Thread')}: {link or linked[0].name}"
-            mentions = [str(m) for m in item.payload.get("mention") or []]
-            item.staff_ref = channel.post_notice(queue, conversation, text, key, again, mentions=mentions)
+        if isinstance(delivery, DeliveryError):
+            raise delivery
+        ref = HANDLERS[item.kind](delivery)
     except Exception as exc:  # noqa: BLE001 - any failure must become a retry, never a loss
         error = exc if isinstance(exc, DeliveryError) else DeliveryError(f"{type(exc).__name__}: {exc}")
         staff_side = queue.slug if queue and item.lane == "staff" else None
         _schedule_retry(desk, item, error, staff_side)
         _observe(desk, item, queue, error)
         return True
-    _mark_delivered(desk, item, queue.slug)
+    if ref is not None:
+        item.staff_ref = ref
+    _mark_delivered(desk, item, queue.slug if item.lane == "staff" else None)
     _observe(desk, item, queue, None)
+    if item.kind in AFTER_DELIVERED:  # a failure here is left to the next retention run (router.retention.purge)
+        AFTER_DELIVERED[item.kind](delivery)
     return True
 
 
-def _linked_thread(uow: UnitOfWork, item: OutboxItem, current: tuple[Any, Any]) -> tuple[Queue, str] | None:
+def _read(
+    uow: UnitOfWork,
+    desk: Desk,
+    item: OutboxItem,
+    channels: Mapping[Backend, StaffChannel],
+    mailer: Mailer | None,
+) -> Delivery | DeliveryError:
+    """What the item's handler needs, or why it cannot go (its chat or queue is gone, its payload unreadable)."""
+    try:
+        payload = parse(item.kind, item.payload)
+    except DeliveryError as error:
+        return error
+    conversation = uow.conversations.get(item.conversation_id)
+    queue = uow.queues.get(conversation.queue_slug) if conversation else None
+    linked = _linked_thread(uow, payload, queue, conversation)
+    pinned = getattr(payload, "pinned", None)
+    if conversation is not None and pinned is not None:  # for a thread the chat has left (transfer)
+        queue = uow.queues.get(pinned.queue)
+        conversation = replace(conversation, queue_slug=pinned.queue, staff_thread_id=pinned.thread)
+    if conversation is None or queue is None:
+        return DeliveryError("conversation or queue no longer exists", permanent=True)
+    message = uow.messages.get(item.message_id) if item.message_id else None
+    files = [uow.files.get(item.conversation_id, a["id"]) for a in message.attachments] if message else []
+    history = uow.messages.after(item.conversation_id, 0, limit=10_000) if item.lane == "email" else []
+    return Delivery(desk, item, payload, queue, conversation, channels, mailer, message, files, history, linked)
+
+
+def _linked_thread(
+    uow: UnitOfWork, payload: Payload, queue: Queue | None, conversation: Conversation | None
+) -> tuple[Queue, str] | None:
     """The other thread a transfer notice points to: the chat's current one, or one it left."""
-    if item.payload.get("link_current"):
-        queue, conversation = current
-        return (
-            (queue, conversation.staff_thread_id) if queue and conversation and conversation.staff_thread_id else None
-        )
-    if item.payload.get("link_thread"):
-        queue = uow.queues.get(str(item.payload.get("link_queue")))
-        return (queue, str(item.payload["link_thread"])) if queue else None
+    if not isinstance(payload, Notice):
+        return None
+    if payload.link_current:
+        thread = conversation.staff_thread_id if conversation else None
+        return (queue, thread) if queue and thread else None
+    if payload.link is not None:
+        linked = uow.queues.get(payload.link.queue)
+        return (linked, payload.link.thread) if linked else None
     return None
 
 

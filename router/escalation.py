@@ -17,6 +17,7 @@ from router import abandonment, availability, duty, errors, transfer
 from router.conversations import authenticate, opened_with_own_token
 from router.journal import Desk, append_message, commit, enqueue
 from router.model import Author, Conversation, EventType, OutboxKind, Status, StreamEvent
+from router.outbox_payloads import Notice
 from router.patron_email import address_for
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,10 @@ def _step(desk: Desk, conversation_id: str) -> int:
             conversation.escalation_stage = NUDGED
             on_duty = duty.on_duty_staff(desk, queue.slug)  # a read-only unit of work: safe inside this one
             names = ", ".join(sorted(name for _, name in on_duty)) or "nobody"
-            payload: dict[str, object] = {"text": f"Waiting {int(waited)} s and unclaimed. On duty: {names}."}
-            if timers["nudge_mentions"] and on_duty:  # the "shout out": ping whoever is on the desk
-                payload["mention"] = [staff_id for staff_id, _ in on_duty]
-            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=payload)
+            text = f"Waiting {int(waited)} s and unclaimed. On duty: {names}."
+            # the "shout out": ping whoever is on the desk
+            mention = tuple(staff_id for staff_id, _ in on_duty) if timers["nudge_mentions"] else ()
+            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(text, mention=mention))
             steps += 1
         if conversation.escalation_stage < OFFERED and waited >= timers["offer_email_after"]:
             conversation.escalation_stage = OFFERED
@@ -95,7 +96,7 @@ def _step(desk: Desk, conversation_id: str) -> int:
             uow.events.add(StreamEvent(conversation.id, seq, EventType.STATUS, data, now))
             offered = "offered an answer by email" if mail else "told to come back to this chat for the answer"
             text = f"Still unclaimed after {int(waited // 60)} min: the patron was {offered}."
-            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": text})
+            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(text))
             steps += 1
         if not steps:
             return 0
@@ -115,8 +116,6 @@ def answer_by_email(desk: Desk, conversation_id: str, token: str, email: object)
         conversation.offline = True
         uow.lines_moved.add(conversation.queue_slug)
         enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now)
-        enqueue(
-            uow, conversation, OutboxKind.NOTICE, now, payload={"text": "The patron asked for the answer by email."}
-        )
+        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice("The patron asked for the answer by email."))
         commit(desk, uow, conversation)
     return conversation

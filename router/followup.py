@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 from router import errors
 from router.journal import Desk, Inbound, append_message, commit, enqueue, lock_for_staff
 from router.model import Author, Conversation, Message, OutboxKind, Status
+from router.outbox_payloads import Email, Notice
 from router.ports import UnitOfWork
 from router.single_line import one_line
 
@@ -93,7 +94,7 @@ def mark_for_follow_up(
             return conversation
         if conversation.status is Status.CLOSED:
             text = "This chat has ended, so replies here no longer reach the patron: it cannot be followed up."
-            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": text})
+            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(text))
             commit(desk, uow, conversation)
             return conversation
         conversation.follow_up = True
@@ -105,7 +106,7 @@ def mark_for_follow_up(
                 f"Marked for follow-up by {staff_name}, but the patron left no email address: "
                 "they will only see replies if they come back to the chat."
             )
-        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": text})
+        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(text))
         told = TOLD_PATRON if conversation.email else TOLD_PATRON_NO_EMAIL
         append_message(uow, conversation, Author.SYSTEM, told, now)
         commit(desk, uow, conversation)
@@ -118,7 +119,7 @@ def after_staff_reply(uow: UnitOfWork, conversation: Conversation, message: Mess
         return
     if conversation.email:
         enqueue(
-            uow, conversation, OutboxKind.FOLLOWUP_EMAIL, now, message_id=message.id, payload={"to": conversation.email}
+            uow, conversation, OutboxKind.FOLLOWUP_EMAIL, now, message_id=message.id, payload=Email(conversation.email)
         )
     else:
-        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": NO_EMAIL_REPLY})
+        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(NO_EMAIL_REPLY))

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from router.journal import enqueue
 from router.model import OutboxKind
+from router.outbox_payloads import Notice
 from router.ports import UnitOfWork
 
 PREFIX = "queue_problem:"
@@ -76,7 +77,7 @@ def record_mail_problem(uow: UnitOfWork, conversation_id: str, error: str, now: 
     if conversation is None or uow.kv.get(told) is not None:
         return
     uow.kv.set(told, now.isoformat())
-    enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": MAIL_STUCK.format(error=error[:300])})
+    enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(MAIL_STUCK.format(error=error[:300])))
 
 
 def clear_mail_problem(uow: UnitOfWork) -> None:

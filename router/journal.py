@@ -23,6 +23,7 @@ from router.model import (
     StoredFile,
     StreamEvent,
 )
+from router.outbox_payloads import Payload, to_json
 from router.ports import Blocklist, Clock, DeliveryObserver, Notifier, UnitOfWork, UnitOfWorkFactory
 from router.staff_names import shown_name
 
@@ -115,9 +116,11 @@ def enqueue(
     now: Any,
     *,
     message_id: str | None = None,
-    payload: dict[str, Any] | None = None,
+    payload: Payload | None = None,
 ) -> None:
-    uow.outbox.add(OutboxItem(None, conversation.id, kind, now, now, payload or {}, message_id, lane=kind.lane))
+    """Promise to tell the staff side (or a mailbox); `payload`: the kind's type in router.outbox_payloads."""
+    stored = to_json(kind, payload)
+    uow.outbox.add(OutboxItem(None, conversation.id, kind, now, now, stored, message_id, lane=kind.lane))
 
 
 def lock_for_staff(uow: UnitOfWork, conversation_id: str, inbound: Inbound | None, now: Any) -> Conversation | None:

@@ -156,10 +156,22 @@ class Outbox(Protocol):
         """Every item of a chat, oldest first (retention collects what the bot posted from `staff_ref`)."""
         ...
 
+    def prune_settled(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` items settled before `before` that nothing reads any more; how many went.
+
+        Kept whatever their age, until their chat is deleted: items that record a platform copy
+        (`staff_ref`) or an earlier thread (a payload `thread`), which retention needs to find and
+        remove the chat's copies, and transcript requests (one per chat, `router.patron_email`)."""
+        ...
+
 
 class InboundLog(Protocol):
     def first_time(self, source: str, event_id: str, seen_at: datetime) -> bool:
         """Record an inbound platform event; False if it was already handled."""
+        ...
+
+    def prune(self, before: datetime, limit: int) -> int:
+        """Forget up to `limit` events first seen before `before`; how many went."""
         ...
 
 

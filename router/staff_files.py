@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from router.journal import OUTBOX_TOPIC, Desk, Inbound, enqueue
 from router.model import OutboxKind
+from router.outbox_payloads import Notice
 
 
 def patron_note(names: list[str]) -> str:
@@ -38,7 +39,7 @@ def tell_staff_files_not_sent(
         conversation = uow.conversations.get(conversation_id)
         if conversation is None:
             return False
-        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload={"text": staff_notice(unsent)})
+        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(staff_notice(unsent)))
         uow.after_commit(lambda: desk.notifier.publish(OUTBOX_TOPIC))
         uow.commit()
     return True

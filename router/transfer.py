@@ -15,6 +15,7 @@ from typing import Any
 from router import errors
 from router.journal import Desk, Inbound, append_message, append_status, commit, enqueue, lock_for_staff
 from router.model import Author, Conversation, Message, OutboxKind, Status
+from router.outbox_payloads import Notice, RootUpdate, ThreadRef
 from router.ports import UnitOfWork
 from router.staff_text import file_label, patron_label
 
@@ -67,22 +68,21 @@ def transfer(
         append_message(uow, conversation, Author.SYSTEM, patron_text, now)
         append_status(uow, conversation, now)
         enqueue(uow, conversation, OutboxKind.OPEN_THREAD, now)
-        context: dict[str, Any] = {"text": context_text(f"{how} from {source.name}.", conversation, history)}
-        if old_thread:
-            context.update(link_label="Earlier thread", link_queue=source.slug, link_thread=old_thread)
-        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=context)
-        if old_thread:
-            pinned = {"queue": source.slug, "thread": old_thread}
+        earlier = ThreadRef(source.slug, old_thread) if old_thread else None
+        context = context_text(f"{how} from {source.name}.", conversation, history)
+        enqueue(
+            uow,
+            conversation,
+            OutboxKind.NOTICE,
+            now,
+            payload=Notice(context, link_label="Earlier thread", link=earlier),
+        )
+        if earlier:
             leaving = f"{how} to {target.name}. Replies here no longer reach the patron."
-            enqueue(
-                uow,
-                conversation,
-                OutboxKind.NOTICE,
-                now,
-                payload={**pinned, "text": leaving, "link_label": "New thread", "link_current": True},
-            )
+            told = Notice(leaving, link_label="New thread", link_current=True, pinned=earlier)
+            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=told)
             note = f"transferred to {target.name}" if by_name else f"rolled over to {target.name}"
-            enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now, payload={**pinned, "note": note})
+            enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now, payload=RootUpdate(note, pinned=earlier))
         commit(desk, uow, conversation)
     return conversation
 

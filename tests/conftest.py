@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,6 +12,7 @@ from adapters.bootstrap import Container, bootstrap
 from adapters.notify import InProcessNotifier
 from adapters.settings import Settings
 from router.model import Backend, Queue
+from tests.scratch_schema import scratch_schema
 
 POSTGRES_URL = os.environ.get("REFDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 POSTGRES_REQUIRED = os.environ.get("REFDESK_REQUIRE_POSTGRES") == "1"
@@ -44,17 +44,8 @@ def private_postgres_schema() -> Iterator[str]:
         if POSTGRES_REQUIRED:
             pytest.fail(f"PostgreSQL is required (REFDESK_REQUIRE_POSTGRES=1) but {POSTGRES_URL} fails: {problem}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL} ({problem}); set REFDESK_TEST_POSTGRES_URL to run these")
-    import psycopg
-
-    schema = f"refdesk_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with scratch_schema(POSTGRES_URL) as url:
+        yield url
 
 
 def make_container(url: str, notifier=None, **settings: object) -> Container:

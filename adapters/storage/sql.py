@@ -492,6 +492,19 @@ class SqlOutbox:
         query = select(OutboxRow).where(OutboxRow.conversation_id == conversation_id).order_by(OutboxRow.id)
         return [_outbox(row) for row in self.session.exec(query).all()]
 
+    def prune_settled(self, before: datetime, limit: int) -> int:
+        settled = (
+            sa.select(OutboxRow.id)
+            .where(
+                OutboxRow.delivered_at < before,
+                OutboxRow.staff_ref.is_(None),
+                OutboxRow.payload["thread"].as_string().is_(None),
+                OutboxRow.kind != OutboxKind.TRANSCRIPT_EMAIL.value,
+            )
+            .limit(limit)
+        )
+        return self.session.execute(sa.delete(OutboxRow).where(OutboxRow.id.in_(settled))).rowcount
+
 
 class SqlInboundLog:
     def __init__(self, session: Session):
@@ -507,6 +520,11 @@ class SqlInboundLog:
             .returning(InboundRow.event_id)
         )
         return self.session.execute(statement).first() is not None
+
+    def prune(self, before: datetime, limit: int) -> int:
+        old = sa.select(InboundRow.source, InboundRow.event_id).where(InboundRow.seen_at < before).limit(limit)
+        statement = sa.delete(InboundRow).where(sa.tuple_(InboundRow.source, InboundRow.event_id).in_(old))
+        return self.session.execute(statement).rowcount
 
 
 class SqlKeyValue:

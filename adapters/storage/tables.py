@@ -119,9 +119,24 @@ class EventRow(SQLModel, table=True):
     created_at: datetime = _time()
 
 
+UNDELIVERED = sa.text("delivered_at IS NULL")
+
+
 class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
-    __table_args__ = (sa.Index("ix_outbox_pending", "conversation_id", "delivered_at"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_pending", "conversation_id", "delivered_at"),
+        # Partial: only undelivered rows, so leasing does not slow down as delivered ones pile up (0014).
+        sa.Index("ix_outbox_undelivered", "id", postgresql_where=UNDELIVERED, sqlite_where=UNDELIVERED),
+        sa.Index(
+            "ix_outbox_undelivered_line",
+            "conversation_id",
+            "lane",
+            "id",
+            postgresql_where=UNDELIVERED,
+            sqlite_where=UNDELIVERED,
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: str = Field(foreign_key="conversations.id", max_length=32)
     kind: str = Field(max_length=32)
@@ -144,7 +159,7 @@ class InboundRow(SQLModel, table=True):
     __tablename__ = "inbound_events"
     source: str = Field(primary_key=True, max_length=32)
     event_id: str = Field(primary_key=True, max_length=255)
-    seen_at: datetime = _time()
+    seen_at: datetime = _time(index=True)  # pruned by age (router/pruning.py)
 
 
 class KeyValueRow(SQLModel, table=True):

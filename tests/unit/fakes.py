@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from router.errors import DeliveryError
 from router.journal import Desk
-from router.model import Conversation, Message, OutboxItem, Queue, StreamEvent
+from router.model import Conversation, Message, OutboxItem, OutboxKind, Queue, StreamEvent
 from router.ports import UnitOfWork
 
 
@@ -34,7 +34,7 @@ class Store:
         self.duty: dict = {}
         self.events: list[StreamEvent] = []
         self.outbox: list[OutboxItem] = []
-        self.inbound: set[tuple[str, str]] = set()
+        self.inbound: dict[tuple[str, str], datetime] = {}  # (source, event id) -> first seen
         self.kv: dict[str, str] = {}
         self.canned: dict = {}
         self.admins: dict = {}
@@ -278,13 +278,32 @@ class FakeOutbox(_Repo):
     def for_conversation(self, conversation_id):
         return [replace(i) for i in self.state.outbox if i and i.conversation_id == conversation_id]
 
+    def prune_settled(self, before, limit):
+        def needed(item):  # as SqlOutbox.prune_settled: what retention and transcripts read stays
+            return item.staff_ref or item.payload.get("thread") or item.kind is OutboxKind.TRANSCRIPT_EMAIL
+
+        settled = [
+            n
+            for n, i in enumerate(self.state.outbox)
+            if i and i.delivered_at and i.delivered_at < before and not needed(i)
+        ][:limit]
+        for n in settled:
+            self.state.outbox[n] = None  # ids stay positions
+        return len(settled)
+
 
 class FakeInbound(_Repo):
     def first_time(self, source, event_id, seen_at):
         if (source, event_id) in self.state.inbound:
             return False
-        self.state.inbound.add((source, event_id))
+        self.state.inbound[(source, event_id)] = seen_at
         return True
+
+    def prune(self, before, limit):
+        old = [key for key, seen_at in self.state.inbound.items() if seen_at < before][:limit]
+        for key in old:
+            del self.state.inbound[key]
+        return len(old)
 
 
 class FakeKeyValue(_Repo):

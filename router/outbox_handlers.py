@@ -1,0 +1,148 @@
+"""One small handler per kind of outbox item: what "delivering" it means.
+
+`router.delivery` leases an item, reads what it needs into a `Delivery`, looks the handler up in
+`HANDLERS`, and takes care of what is common to every kind (retries, marking delivered, health,
+metrics). A handler sends and returns the platform id of what it posted, if any; raising
+`DeliveryError` (or anything else) makes the item a retry, never a loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from router import followup, retention, scrubbed_copies
+from router.errors import DeliveryError
+from router.followup_email import followup_email
+from router.journal import Desk
+from router.model import Backend, Conversation, Message, OutboxItem, OutboxKind, Queue, StoredFile
+from router.outbox_payloads import Email, Notice, Payload, RootUpdate
+from router.ports import Mailer, StaffChannel
+from router.transcript import transcript_email
+
+
+@dataclass
+class Delivery:
+    """An item and everything its handler needs, read in the transaction that leased it."""
+
+    desk: Desk
+    item: OutboxItem
+    payload: Payload
+    queue: Queue
+    conversation: Conversation  # for an item pinned to an earlier thread: the chat as it was there
+    channels: Mapping[Backend, StaffChannel]
+    mailer: Mailer | None = None
+    message: Message | None = None
+    files: list[StoredFile] = field(default_factory=list)
+    history: list[Message] = field(default_factory=list)  # email lane only: the whole chat
+    linked: tuple[Queue, str] | None = None  # the other thread a transfer notice points to
+
+    @property
+    def key(self) -> str:
+        return self.item.idempotency_key
+
+    @property
+    def channel(self) -> StaffChannel:
+        channel = self.channels.get(self.queue.backend)
+        if channel is None:
+            raise DeliveryError(f"no {self.queue.backend} connection is configured", permanent=True)
+        return channel
+
+    @property
+    def thread_channel(self) -> StaffChannel:
+        """The channel, for an item that goes into the chat's thread: only once its root is posted."""
+        channel = self.channel
+        if self.conversation.staff_thread_id is None:
+            raise DeliveryError("thread root not posted yet")
+        return channel
+
+    @property
+    def mail(self) -> Mailer:
+        if self.mailer is None:
+            raise DeliveryError("no mail server is configured (REFDESK_SMTP_HOST)", permanent=True)
+        return self.mailer
+
+    def address(self) -> str:
+        assert isinstance(self.payload, Email)
+        if self.payload.to is None:
+            raise DeliveryError("the email address is gone (removed by retention)", permanent=True)
+        return self.payload.to
+
+
+Handler = Callable[[Delivery], str | None]
+
+
+def open_thread(d: Delivery) -> str | None:
+    return d.channel.open_thread(d.queue, d.conversation, d.key, d.item.maybe_sent)
+
+
+def patron_message(d: Delivery) -> str | None:
+    channel = d.thread_channel
+    if d.message is None:  # deleted with its chat's rows while the item waited: nothing left to post
+        return None
+    files = [f for f in d.files if f is not None]
+    return channel.post_patron_message(d.queue, d.conversation, d.message, d.key, d.item.maybe_sent, files)
+
+
+def update_root(d: Delivery) -> str | None:
+    assert isinstance(d.payload, RootUpdate)
+    d.thread_channel.update_root(d.queue, d.conversation, d.key, d.item.maybe_sent, note=d.payload.note)
+    return None
+
+
+def notice(d: Delivery) -> str | None:
+    assert isinstance(d.payload, Notice)
+    channel, text = d.thread_channel, d.payload.text
+    if d.linked is not None:
+        queue, thread = d.linked
+        link = d.channels[queue.backend].thread_link(queue, thread) if queue.backend in d.channels else ""
+        text += f"\n{d.payload.link_label}: {link or queue.name}"
+    mentions = list(d.payload.mention)
+    return channel.post_notice(d.queue, d.conversation, text, d.key, d.item.maybe_sent, mentions=mentions)
+
+
+def transcript(d: Delivery) -> str | None:
+    mailer = d.mail
+    subject, body = transcript_email(d.queue, d.conversation, d.history)
+    mailer.send(d.address(), subject, body, message_id=d.key)
+    return None
+
+
+def followup_reply(d: Delivery) -> str | None:
+    mailer = d.mail
+    if d.message is not None and d.message.deleted_at is None:  # a reply deleted before it went out stays unsent
+        link = followup.resume_link(d.desk, d.conversation)
+        subject, body, html = followup_email(d.queue, d.conversation, d.message, d.history, link)
+        mailer.send(d.address(), subject, body, message_id=d.key, html=html)
+    return None
+
+
+def remove_copies(d: Delivery) -> str | None:
+    """Retention: the platform copies go first; the rows go after the item is marked (`AFTER_DELIVERED`)."""
+    d.channel  # noqa: B018 - fails for good when the platform is not configured
+    retention.remove_platform_copies(d.desk, d.channels, d.item.conversation_id)
+    return None
+
+
+def scrub_copies(d: Delivery) -> str | None:
+    """Retention: an anonymised chat's staff-side copies."""
+    d.channel  # noqa: B018 - as above
+    scrubbed_copies.apply(d.desk, d.channels, d.item.conversation_id)
+    return None
+
+
+HANDLERS: dict[OutboxKind, Handler] = {
+    OutboxKind.OPEN_THREAD: open_thread,
+    OutboxKind.PATRON_MESSAGE: patron_message,
+    OutboxKind.UPDATE_ROOT: update_root,
+    OutboxKind.NOTICE: notice,
+    OutboxKind.TRANSCRIPT_EMAIL: transcript,
+    OutboxKind.FOLLOWUP_EMAIL: followup_reply,
+    OutboxKind.REMOVE_COPIES: remove_copies,
+    OutboxKind.SCRUB_COPIES: scrub_copies,
+}
+
+AFTER_DELIVERED: dict[OutboxKind, Callable[[Delivery], None]] = {
+    # the chat's rows, this item's among them, can go only once the item is marked delivered
+    OutboxKind.REMOVE_COPIES: lambda d: retention.finish_deletion(d.desk, d.item.conversation_id),
+}
