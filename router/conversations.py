@@ -68,8 +68,7 @@ def start_conversation(
             after_hours=schedule is not None and not schedule.open_at(now),  # demand outside opening hours
             last_seen_at=now,
         )
-        uow.conversations.add(conversation)
-        uow.lines_moved.add(queue_slug)
+        uow.conversations.add(conversation)  # not `lines_moved`: an arrival joins at the end and moves nobody
         enqueue(uow, conversation, OutboxKind.OPEN_THREAD, now)
         commit(desk, uow, conversation)
     return conversation, token

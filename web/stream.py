@@ -18,23 +18,35 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from router import abandonment
+from adapters.notify import EVERYTHING
 from router import conversations as usecases
 from router.journal import Desk
-from router.model import Status
-from router.queueing import place_in_queue, queue_topic
+from router.model import EventType, Status
+from router.queueing import where_in_line
 from router.typing import TTL, typing_now
 from web.api import bearer_token, sequence_number
 from web.context import container, desk
 from web.validation import check_text
+from web.waiting_line import Line
 
 bp = Blueprint("stream", __name__, url_prefix="/api/v1")
 BATCH = 500
+CATCH_UP = 300.0  # seconds: re-read now and then anyway, in case a wake-up was lost (a failed NOTIFY)
+NOBODY: dict[str, Any] = {"name": None}
 
 
 def resume_point() -> int:
     header = check_text("Last-Event-ID header", request.headers.get("Last-Event-ID"))
     return sequence_number(header or request.args.get("after") or "0", "Last-Event-ID")
+
+
+def waiting_line(app: Flask) -> Line:
+    """This process's one waiting line, shared by its streams."""
+    found = app.extensions.get("refdesk.line")
+    if found is None:
+        settings = app.extensions["refdesk"].settings
+        found = app.extensions["refdesk.line"] = Line(app.extensions["refdesk"].desk, settings.stream_heartbeat_seconds)
+    return found
 
 
 def draining(app: Flask) -> threading.Event:
@@ -90,50 +102,68 @@ def event_stream(
     after: int,
     heartbeat: float,
     retry_ms: int,
-    queue_slug: str = "",
+    line: Line,
     stopping: threading.Event | None = None,
 ) -> Iterator[str]:
     """Replay from `after`, then follow live; ends once the closing event has been sent.
 
-    While the chat waits, `queue` events (no id: they are not history) tell the patron's place, and the
-    stream records at each heartbeat that its patron is still there (router.abandonment).
+    The stream reads the database only when its own chat changed (its topic was published), when a
+    staff member's typing notice may have expired, and every `CATCH_UP` seconds in case a wake-up was
+    lost. While the chat waits, `queue` events (no id: they are not history) tell the patron's place:
+    the stream reads it itself when it connects or its chat moves, then `line` hands it each new one.
     When `stopping` is set (the process shuts down), it ends with a short, jittered `retry:` so the
     browser reconnects to another process at once instead of after its usual delay.
     """
-    subscription = desk.notifier.subscribe(conversation_id, queue_topic(queue_slug))
-    place, typing = None, {"name": None}
-    seen_at, beat = time.monotonic(), False  # the view noted the patron at connect
+    subscription = desk.notifier.subscribe(conversation_id)
+    seat = line.sit(conversation_id, subscription)
+    shown, typing, status = None, NOBODY, None
+    woken, timed_out, read_at = {conversation_id}, False, 0.0
     try:
         yield f"retry: {retry_ms + random.randint(0, retry_ms)}\n\n"
         while True:
-            events, status = usecases.read_events(desk, conversation_id, after)
-            for event in events:
-                yield format_event(event.seq, event.type.value, event.data)
-                after = event.seq
-            if len(events) == BATCH:
-                continue
-            if status is Status.CLOSED:
-                return
-            if stopping is not None and stopping.is_set():
+            ending = stopping is not None and stopping.is_set()
+            if ending and status is not None:  # replayed already: a reconnect elsewhere reads the rest
                 yield f"retry: {random.randint(250, 1250)}\n\n"
                 return
-            if status is Status.WAITING and (beat or time.monotonic() - seen_at >= heartbeat):
-                abandonment.still_here(desk, conversation_id)
-                seen_at, beat = time.monotonic(), False
-            now = place_in_queue(desk, conversation_id) if status is Status.WAITING else None
-            if now is not None and now != place:
-                yield f"event: queue\ndata: {json.dumps(now)}\n\n"
-            place = now
-            who = typing_now(desk, conversation_id) if status is Status.ACTIVE else {"name": None}
-            if who != typing:
-                yield f"event: typing\ndata: {json.dumps(who)}\n\n"
-            typing = who
-            wait = min(heartbeat, TTL.total_seconds()) if who["name"] else heartbeat
-            if not subscription.wait(wait):
+            if woken & {conversation_id, EVERYTHING} or (timed_out and typing["name"]) or _due(read_at):
+                was, read_at = status, time.monotonic()
+                with line.reads:
+                    events, status = usecases.read_events(desk, conversation_id, after)
+                for event in events:
+                    yield format_event(event.seq, event.type.value, event.data)
+                    after = event.seq
+                if len(events) == BATCH:
+                    continue
+                if status is Status.CLOSED:
+                    return
+                if ending:
+                    continue
+                seat.waiting = status is Status.WAITING
+                if seat.waiting and (status is not was or any(e.type is EventType.STATUS for e in events)):
+                    version = line.version  # connected, or the chat moved: read its own place once
+                    with line.reads:
+                        line.settle(seat, *where_in_line(desk, conversation_id), version)
+                elif not seat.waiting:
+                    seat.place = None
+                with line.reads:
+                    who = typing_now(desk, conversation_id) if status is Status.ACTIVE else NOBODY
+                if who != typing:
+                    yield f"event: typing\ndata: {json.dumps(who)}\n\n"
+                typing = who
+            if seat.place is not None and seat.place != shown:
+                yield f"event: queue\ndata: {json.dumps(seat.place)}\n\n"
+            shown = seat.place
+            timed_out = not subscription.wait(min(heartbeat, TTL.total_seconds()) if typing["name"] else heartbeat)
+            if timed_out:
                 yield ": keep-alive\n\n"  # raises here once the patron has gone, so a gone patron is never touched
-                beat = True
+            woken = subscription.woken_by()
     finally:
+        line.leave(seat)
         subscription.close()
+
+
+def _due(read_at: float) -> bool:
+    return time.monotonic() - read_at >= CATCH_UP
 
 
 @bp.get("/conversations/<conversation_id>/events")
@@ -150,7 +180,7 @@ def events(conversation_id: str):
         after,
         settings.stream_heartbeat_seconds,
         settings.stream_retry_ms,
-        conversation.queue_slug,
+        waiting_line(current_app),
         draining(current_app),
     )
     headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
