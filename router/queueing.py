@@ -31,19 +31,14 @@ def estimate_wait(recent_waits: list[float], position: int) -> int | None:
 
 def place_in_queue(desk: Desk, conversation_id: str) -> dict[str, Any] | None:
     """{"position", "estimate_seconds"} while the chat waits; None once someone has it."""
-    return where_in_line(desk, conversation_id)[1]
-
-
-def where_in_line(desk: Desk, conversation_id: str) -> tuple[str | None, dict[str, Any] | None]:
-    """(queue slug, place): one chat's own place, for a patron who just connected or whose chat moved."""
     with desk.uow(read_only=True) as uow:
         conversation = uow.conversations.get(conversation_id)
         if conversation is None or conversation.status is not Status.WAITING or conversation.offline:
-            return (conversation.queue_slug if conversation else None), None  # offline: answered by email
+            return None  # offline questions are answered by email, not in line
         seen_since = desk.clock.now() - desk.abandon_after  # a patron gone that long is not in line any more
         position = uow.conversations.waiting_ahead(conversation.queue_slug, conversation.created_at, seen_since) + 1
         waits = uow.conversations.recent_waits(conversation.queue_slug)
-    return conversation.queue_slug, {"position": position, "estimate_seconds": estimate_wait(waits, position)}
+    return {"position": position, "estimate_seconds": estimate_wait(waits, position)}
 
 
 def read_line(desk: Desk, queue_slug: str) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,6 @@ from adapters.notify import EVERYTHING
 from router import conversations as usecases
 from router.journal import Desk
 from router.model import EventType, Status
-from router.queueing import where_in_line
 from router.typing import TTL, typing_now
 from web.api import bearer_token, sequence_number
 from web.context import container, desk
@@ -110,7 +109,7 @@ def event_stream(
     The stream reads the database only when its own chat changed (its topic was published), when a
     staff member's typing notice may have expired, and every `CATCH_UP` seconds in case a wake-up was
     lost. While the chat waits, `queue` events (no id: they are not history) tell the patron's place:
-    the stream reads it itself when it connects or its chat moves, then `line` hands it each new one.
+    `line` hands it its place when it connects or its chat moves, and each new one after.
     When `stopping` is set (the process shuts down), it ends with a short, jittered `retry:` so the
     browser reconnects to another process at once instead of after its usual delay.
     """
@@ -128,7 +127,8 @@ def event_stream(
             if woken & {conversation_id, EVERYTHING} or (timed_out and typing["name"]) or _due(read_at):
                 was, read_at = status, time.monotonic()
                 with line.reads:
-                    events, status = usecases.read_events(desk, conversation_id, after)
+                    events, conversation = usecases.read_stream(desk, conversation_id, after)
+                status = conversation.status
                 for event in events:
                     yield format_event(event.seq, event.type.value, event.data)
                     after = event.seq
@@ -140,9 +140,7 @@ def event_stream(
                     continue
                 seat.waiting = status is Status.WAITING
                 if seat.waiting and (status is not was or any(e.type is EventType.STATUS for e in events)):
-                    version = line.version  # connected, or the chat moved: read its own place once
-                    with line.reads:
-                        line.settle(seat, *where_in_line(desk, conversation_id), version)
+                    line.find_place(seat, conversation.queue_slug)  # connected, or the chat moved
                 elif not seat.waiting:
                     seat.place = None
                 with line.reads:

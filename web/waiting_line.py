@@ -30,15 +30,14 @@ LINE_TOPIC = "waiting-line"  # nobody publishes it: the line's subscription exis
 
 
 class Seat:
-    """One open stream's place: set by the line (or by the stream itself when it connects or its chat moves)."""
+    """One open stream's place in line: only the line's thread sets it (to None: the stream, once its chat left)."""
 
-    __slots__ = ("conversation_id", "subscription", "queue_slug", "place", "stamp", "waiting")
+    __slots__ = ("conversation_id", "subscription", "queue_slug", "place", "waiting")
 
     def __init__(self, conversation_id: str, subscription: Any):
         self.conversation_id, self.subscription = conversation_id, subscription
         self.queue_slug: str | None = None
         self.place: dict[str, Any] | None = None
-        self.stamp = 0  # the line's version when it last set `place`
         self.waiting = False  # the stream last read its chat as waiting: the patron is in line
 
 
@@ -46,18 +45,19 @@ class Line:
     def __init__(self, desk: Desk, heartbeat: float, readers: int = READERS):
         self._desk, self._heartbeat = desk, heartbeat
         self._seats: set[Seat] = set()
+        self._needy: set[Seat] = set()  # streams that connected, or whose chat moved, waiting for their place
+        self._known: dict[str, dict[str, dict[str, Any]]] = {}  # each queue's places at its last read
         self._lock = threading.Lock()
         self._subscription: Any = None
         self._thread: threading.Thread | None = None
         self._closed = False
-        self.version = 0  # counts reads of the line, so a stream's own older read never overwrites a newer place
         self.reads = threading.BoundedSemaphore(readers)
 
     def sit(self, conversation_id: str, subscription: Any) -> Seat:
         seat = Seat(conversation_id, subscription)
         with self._lock:
             self._seats.add(seat)
-            if self._subscription is None:  # queue topics are added as streams learn their queue
+            if self._subscription is None:  # queue topics are added as streams tell their queue
                 self._subscription = self._desk.notifier.subscribe(LINE_TOPIC)
             if self._thread is None and not self._closed:  # started by the first stream, ends with the last
                 self._thread = threading.Thread(target=self._follow, name="waiting-line", daemon=True)
@@ -67,23 +67,24 @@ class Line:
     def leave(self, seat: Seat) -> None:
         with self._lock:
             self._seats.discard(seat)
+            self._needy.discard(seat)
         if not self._seats:
             self._subscription.wake(LINE_TOPIC)  # let the thread see it has nobody left to serve
 
-    def settle(self, seat: Seat, queue_slug: str | None, place: dict[str, Any] | None, version: int) -> None:
-        """The stream read its own place (it connected, or its chat moved) when the line was at `version`."""
-        if queue_slug is not None and seat.queue_slug != queue_slug:
-            seat.queue_slug = queue_slug
-            self._follow_queue(queue_slug)
-        if seat.stamp <= version:  # else the line has read a newer place since the stream began its read
-            seat.place = place
+    def find_place(self, seat: Seat, queue_slug: str) -> None:
+        """The stream's chat waits in `queue_slug` (it connected, or its chat moved): hand it its place.
 
-    def _follow_queue(self, queue_slug: str) -> None:
+        From the queue's last read when the chat is in it, so thousands of patrons reconnecting at
+        once (a web process restarted) cost one read of the line, not one count each.
+        """
         with self._lock:
+            seat.queue_slug = queue_slug
             self._subscription.follow(queue_topic(queue_slug))
+            self._needy.add(seat)
+        self._subscription.wake(LINE_TOPIC)
 
     def _follow(self) -> None:
-        """The line's own thread (a greenlet under gevent): re-read moved lines, note who is here."""
+        """The line's own thread (a greenlet under gevent): re-read moved lines, place newcomers, note who is here."""
         next_beat = time.monotonic() + self._heartbeat
         while True:
             with self._lock:
@@ -91,39 +92,59 @@ class Line:
                     self._thread = None
                     return
                 subscription = self._subscription
-            subscription.wait(max(0.0, next_beat - time.monotonic()))
+            if not self._needy:
+                subscription.wait(max(0.0, next_beat - time.monotonic()))
             woken = subscription.woken_by() - {LINE_TOPIC}
             try:
                 if woken:
                     self.refresh(woken)
+                self._place_newcomers()
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + self._heartbeat
                     self.mark_present()
             except Exception:  # the database is away: places and presence catch up at the next change or beat
                 log.warning("could not update the waiting line", exc_info=True)
+                time.sleep(1.0)
 
     def refresh(self, topics: set[str]) -> None:
         """Read each moved queue's line once; wake the streams whose place changed, and nobody else."""
         with self._lock:
-            seats = list(self._seats)
-        queues = {seat.queue_slug for seat in seats if seat.queue_slug}
+            queues = {seat.queue_slug for seat in self._seats if seat.queue_slug}
         if EVERYTHING not in topics:
             queues &= {topic.removeprefix(TOPIC_PREFIX) for topic in topics if topic.startswith(TOPIC_PREFIX)}
         for queue_slug in sorted(queues):
-            self.version += 1
-            with self.reads:
-                found = read_line(self._desk, queue_slug)
-            for seat in seats:
-                place = found.get(seat.conversation_id)
-                if place is None and seat.queue_slug != queue_slug:
-                    continue  # waits in another queue
-                seat.stamp = self.version
-                if place is not None:
-                    seat.queue_slug = queue_slug  # moved here (a transfer) before its stream read it
-                if place != seat.place:
-                    seat.place = place
-                    if place is not None:  # a chat that left the line hears it from its own events
-                        seat.subscription.wake("place")
+            self._read(queue_slug)
+
+    def _place_newcomers(self) -> None:
+        with self._lock:
+            needy, self._needy = self._needy, set()
+        for queue_slug in sorted({seat.queue_slug for seat in needy if seat.queue_slug}):
+            known = self._known.get(queue_slug)
+            mine = [seat for seat in needy if seat.queue_slug == queue_slug]
+            if known is None or any(seat.conversation_id not in known for seat in mine):
+                known = self._read(queue_slug)  # a newcomer behind the last read: read again, once for all of them
+            for seat in mine:
+                self._hand(seat, known.get(seat.conversation_id))
+
+    def _read(self, queue_slug: str) -> dict[str, dict[str, Any]]:
+        with self.reads:
+            found = self._known[queue_slug] = read_line(self._desk, queue_slug)
+        with self._lock:
+            seats = list(self._seats)
+        for seat in seats:
+            place = found.get(seat.conversation_id)
+            if place is not None:
+                seat.queue_slug = queue_slug  # moved here (a transfer) before its stream read it
+            if seat.queue_slug == queue_slug:
+                self._hand(seat, place)
+        return found
+
+    @staticmethod
+    def _hand(seat: Seat, place: dict[str, Any] | None) -> None:
+        if place != seat.place:
+            seat.place = place
+            if place is not None:  # a chat that left the line hears it from its own events
+                seat.subscription.wake("place")
 
     def mark_present(self) -> None:
         """Every waiting patron whose stream is open here is still there (router.abandonment)."""
