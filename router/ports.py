@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Protocol
 
@@ -284,7 +285,7 @@ class Subscription(Protocol):
         """Block until a publish on the topic since the last wait, or timeout; True if woken."""
         ...
 
-    def woken_by(self) -> set[str]:
+    def woken_by(self) -> AbstractSet[str]:
         """Topics published since the last call ("*": all of them, e.g. after a lost connection)."""
         ...
 

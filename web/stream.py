@@ -91,8 +91,13 @@ def _gevent_patched() -> bool:
     return monkey.is_module_patched("threading")
 
 
-def format_event(seq: int, event_type: str, data: dict) -> str:
-    return f"id: {seq}\nevent: {event_type}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+def format_event(seq: int, event_type: str, data: dict) -> bytes:
+    return f"id: {seq}\nevent: {event_type}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def format_live(event_type: str, data: Any) -> bytes:
+    """An event without an id: not history (a place in line, someone typing)."""
+    return f"event: {event_type}\ndata: {json.dumps(data)}\n\n".encode()
 
 
 def event_stream(
@@ -103,7 +108,7 @@ def event_stream(
     retry_ms: int,
     line: Line,
     stopping: threading.Event | None = None,
-) -> Iterator[str]:
+) -> Iterator[bytes]:
     """Replay from `after`, then follow live; ends once the closing event has been sent.
 
     The stream reads the database only when its own chat changed (its topic was published), when a
@@ -118,42 +123,45 @@ def event_stream(
     shown, typing, status = None, NOBODY, None
     woken, timed_out, read_at = {conversation_id}, False, 0.0
     try:
-        yield f"retry: {retry_ms + random.randint(0, retry_ms)}\n\n"
+        yield f"retry: {retry_ms + random.randint(0, retry_ms)}\n\n".encode()
         while True:
             ending = stopping is not None and stopping.is_set()
             if ending and status is not None:  # replayed already: a reconnect elsewhere reads the rest
-                yield f"retry: {random.randint(250, 1250)}\n\n"
+                yield f"retry: {random.randint(250, 1250)}\n\n".encode()
                 return
             if woken & {conversation_id, EVERYTHING} or (timed_out and typing["name"]) or _due(read_at):
                 was, read_at = status, time.monotonic()
                 with line.reads:
                     events, conversation = usecases.read_stream(desk, conversation_id, after)
-                status = conversation.status
-                for event in events:
-                    yield format_event(event.seq, event.type.value, event.data)
-                    after = event.seq
-                if len(events) == BATCH:
+                status, queue_slug, full = conversation.status, conversation.queue_slug, len(events) == BATCH
+                moved = any(event.type is EventType.STATUS for event in events)
+                chunks = [format_event(event.seq, event.type.value, event.data) for event in events]
+                after = events[-1].seq if events else after
+                del conversation, events  # nothing read stays on a waiting stream: thousands of them wait
+                yield from chunks
+                del chunks
+                if full:
                     continue
                 if status is Status.CLOSED:
                     return
                 if ending:
                     continue
                 seat.waiting = status is Status.WAITING
-                if seat.waiting and (status is not was or any(e.type is EventType.STATUS for e in events)):
-                    line.find_place(seat, conversation.queue_slug)  # connected, or the chat moved
+                if seat.waiting and (status is not was or moved):
+                    line.find_place(seat, queue_slug)  # connected, or the chat moved
                 elif not seat.waiting:
                     seat.place = None
                 with line.reads:
                     who = typing_now(desk, conversation_id) if status is Status.ACTIVE else NOBODY
                 if who != typing:
-                    yield f"event: typing\ndata: {json.dumps(who)}\n\n"
+                    yield format_live("typing", who)
                 typing = who
             if seat.place is not None and seat.place != shown:
-                yield f"event: queue\ndata: {json.dumps(seat.place)}\n\n"
+                yield format_live("queue", seat.place)
             shown = seat.place
             timed_out = not subscription.wait(min(heartbeat, TTL.total_seconds()) if typing["name"] else heartbeat)
             if timed_out:
-                yield ": keep-alive\n\n"  # raises here once the patron has gone, so a gone patron is never touched
+                yield b": keep-alive\n\n"  # raises here once the patron has gone, so a gone patron is never touched
             woken = subscription.woken_by()
     finally:
         line.leave(seat)
@@ -182,4 +190,6 @@ def events(conversation_id: str):
         draining(current_app),
     )
     headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
-    return Response(stream, mimetype="text/event-stream", headers=headers)
+    # direct_passthrough: the server iterates the stream itself (bytes), not through werkzeug's encoding
+    # and closing wrappers, so each waiting stream's greenlet saves a shallower stack.
+    return Response(stream, mimetype="text/event-stream", headers=headers, direct_passthrough=True)
