@@ -2,7 +2,9 @@
 
 `InProcessNotifier` serves the embedded single-process setup. `PostgresNotifier`
 carries the same wake-ups between processes with LISTEN/NOTIFY and fans them out
-locally. Neither carries data: woken code reads the database.
+locally. Neither carries data: woken code reads the database. A subscription does
+remember which of its topics woke it, so a patron stream woken for its place in line
+(web/waiting_line.py) knows it has nothing to read.
 """
 
 from __future__ import annotations
@@ -10,16 +12,27 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 
 log = logging.getLogger(__name__)
 
+NOTHING: frozenset[str] = frozenset()
+EVERYTHING = "*"  # what `publish_all` wakes subscriptions for: wake-ups may have been lost, re-read it all
+
 
 class LocalSubscription:
+    __slots__ = ("_notifier", "_topics", "_event", "_woken_by")
+
     def __init__(self, notifier: InProcessNotifier, topics: tuple[str, ...]):
         self._notifier, self._topics = notifier, topics
         self._event = threading.Event()
+        self._woken_by: set[str] | None = None  # None rather than an empty set: thousands of streams wait
 
-    def wake(self) -> None:
+    def wake(self, topic: str = EVERYTHING) -> None:
+        if self._woken_by is None:
+            self._woken_by = {topic}
+        else:
+            self._woken_by.add(topic)
         self._event.set()
 
     def wait(self, timeout: float) -> bool:
@@ -27,6 +40,21 @@ class LocalSubscription:
         woke = self._event.wait(timeout)
         self._event.clear()
         return woke
+
+    def woken_by(self) -> AbstractSet[str]:
+        """The topics published since the last call (`EVERYTHING` after `publish_all`), and forget them.
+
+        Called after `wait`: a publish landing in between is kept for the next call, and its wake-up
+        only makes the next `wait` return at once.
+        """
+        topics, self._woken_by = self._woken_by, None
+        return topics or NOTHING
+
+    def follow(self, topic: str) -> None:
+        """Be woken by `topic` too, from now on."""
+        if topic not in self._topics:
+            self._topics = (*self._topics, topic)
+            self._notifier._add(topic, self)
 
     def close(self) -> None:
         for topic in self._topics:
@@ -42,7 +70,7 @@ class InProcessNotifier:
         with self._lock:
             subscriptions = list(self._subscriptions.get(topic, ()))
         for subscription in subscriptions:
-            subscription.wake()
+            subscription.wake(topic)
 
     def publish_all(self) -> None:
         """Wake every waiter, e.g. after a reconnect during which wake-ups may have been lost."""
@@ -54,10 +82,13 @@ class InProcessNotifier:
     def subscribe(self, topic: str, *more: str) -> LocalSubscription:
         """One subscription woken by a publish on any of its topics."""
         subscription = LocalSubscription(self, (topic, *more))
-        with self._lock:
-            for name in (topic, *more):
-                self._subscriptions[name].add(subscription)
+        for name in (topic, *more):
+            self._add(name, subscription)
         return subscription
+
+    def _add(self, topic: str, subscription: LocalSubscription) -> None:
+        with self._lock:
+            self._subscriptions[topic].add(subscription)
 
     def _remove(self, topic: str, subscription: LocalSubscription) -> None:
         with self._lock:

@@ -1,7 +1,8 @@
 """Ghost chats: a waiting patron who has gone is closed as abandoned, and reopened if they come back.
 
 A patron is "seen" when they start the chat, send a message, and while their event stream is open
-(it touches `last_seen_at` at connect and at each heartbeat). Presence lives in the database, not
+(it touches `last_seen_at` at connect, and its web process touches every open stream's at each
+heartbeat, in one statement). Presence lives in the database, not
 in a web process's memory, so it works with any number of web processes behind a load balancer.
 The worker's escalation sweep closes a waiting chat whose patron was not seen for the desk's
 `abandon_after`: it leaves the line (positions and estimates stop counting it), staff see that the
@@ -12,6 +13,7 @@ reopens it; it keeps its arrival time, so it is back in its old place.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from router.journal import Desk, append_status, commit, enqueue
@@ -23,6 +25,7 @@ from router.staff_text import ABANDONED
 
 LEFT_NOTICE = f"Closed: {ABANDONED} (no chat window open for {{minutes}} min)."
 BACK_NOTICE = "The patron came back: the chat is waiting again, in its old place."
+SEEN_CHUNK = 1000  # chats per presence update: small statements, few round trips
 
 
 def close_abandoned(desk: Desk) -> int:
@@ -69,8 +72,11 @@ def seen(uow: UnitOfWork, conversation: Conversation, desk: Desk, now: datetime)
     return True
 
 
-def still_here(desk: Desk, conversation_id: str) -> None:
-    """The patron's open stream says they are still there (its heartbeat): one cheap update, waiting chats only."""
-    with desk.uow() as uow:
-        uow.conversations.mark_seen(conversation_id, desk.clock.now())
-        uow.commit()
+def still_here(desk: Desk, conversation_ids: Collection[str]) -> None:
+    """Open streams say their patrons are still there: one update for all of a web process's waiting
+    patrons at each heartbeat (in chunks, so a statement stays small), not one per stream."""
+    ids, now = sorted(conversation_ids), desk.clock.now()
+    for start in range(0, len(ids), SEEN_CHUNK):
+        with desk.uow() as uow:
+            uow.conversations.mark_seen_all(ids[start : start + SEEN_CHUNK], now)
+            uow.commit()

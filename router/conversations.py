@@ -69,8 +69,7 @@ def start_conversation(
             after_hours=schedule is not None and not schedule.open_at(now),  # demand outside opening hours
             last_seen_at=now,
         )
-        uow.conversations.add(conversation)
-        uow.lines_moved.add(queue_slug)
+        uow.conversations.add(conversation)  # not `lines_moved`: an arrival joins at the end and moves nobody
         enqueue(uow, conversation, OutboxKind.OPEN_THREAD, now)
         commit(desk, uow, conversation)
     return conversation, token
@@ -219,11 +218,17 @@ def read_messages(desk: Desk, conversation_id: str, token: str, after: int = 0) 
 
 def read_events(desk: Desk, conversation_id: str, after: int) -> tuple[list[StreamEvent], Status]:
     """Events after `after`, plus the status now (the stream ends once closed)."""
+    events, conversation = read_stream(desk, conversation_id, after)
+    return events, conversation.status
+
+
+def read_stream(desk: Desk, conversation_id: str, after: int) -> tuple[list[StreamEvent], Conversation]:
+    """Events after `after`, plus the chat as it is now (its status and queue: the stream's place in line)."""
     with desk.uow(read_only=True) as uow:
         conversation = uow.conversations.get(conversation_id)
         if conversation is None:
             raise errors.ConversationNotFound("no such conversation")
-        return uow.events.after(conversation_id, after), conversation.status
+        return uow.events.after(conversation_id, after), conversation
 
 
 def read_file(desk: Desk, conversation_id: str, token: str, file_id: str) -> StoredFile:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Protocol
 
@@ -56,8 +57,16 @@ class Conversations(Protocol):
         """Live chats (not offline questions) waiting in the queue now (`seen_since`: as in `waiting_ahead`)."""
         ...
 
+    def waiting_line(self, queue_slug: str, seen_since: datetime | None = None) -> list[tuple[str, datetime]]:
+        """(id, arrival) of every chat `waiting_ahead` would count, oldest first: the whole line in one read."""
+        ...
+
     def mark_seen(self, conversation_id: str, moment: datetime) -> None:
-        """The patron of this waiting chat is still there (their stream's heartbeat): one cheap update."""
+        """The patron of this waiting chat is still there (they connected): one cheap update."""
+        ...
+
+    def mark_seen_all(self, conversation_ids: list[str], moment: datetime) -> None:
+        """`mark_seen` for many chats in one statement (a web process's open streams at each heartbeat)."""
         ...
 
     def gone_since(self, moment: datetime) -> list[Conversation]:
@@ -286,6 +295,14 @@ class Notifier(Protocol):
 class Subscription(Protocol):
     def wait(self, timeout: float) -> bool:
         """Block until a publish on the topic since the last wait, or timeout; True if woken."""
+        ...
+
+    def woken_by(self) -> AbstractSet[str]:
+        """Topics published since the last call ("*": all of them, e.g. after a lost connection)."""
+        ...
+
+    def follow(self, topic: str) -> None:
+        """Also be woken by `topic` from now on."""
         ...
 
     def close(self) -> None: ...

@@ -18,23 +18,34 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from router import abandonment
+from adapters.notify import EVERYTHING
 from router import conversations as usecases
 from router.journal import Desk
-from router.model import Status
-from router.queueing import place_in_queue, queue_topic
+from router.model import EventType, Status
 from router.typing import TTL, typing_now
 from web.api import bearer_token, sequence_number
 from web.context import container, desk
 from web.validation import check_text
+from web.waiting_line import Line
 
 bp = Blueprint("stream", __name__, url_prefix="/api/v1")
 BATCH = 500
+CATCH_UP = 300.0  # seconds: re-read now and then anyway, in case a wake-up was lost (a failed NOTIFY)
+NOBODY: dict[str, Any] = {"name": None}
 
 
 def resume_point() -> int:
     header = check_text("Last-Event-ID header", request.headers.get("Last-Event-ID"))
     return sequence_number(header or request.args.get("after") or "0", "Last-Event-ID")
+
+
+def waiting_line(app: Flask) -> Line:
+    """This process's one waiting line, shared by its streams."""
+    found = app.extensions.get("refdesk.line")
+    if found is None:
+        settings = app.extensions["refdesk"].settings
+        found = app.extensions["refdesk.line"] = Line(app.extensions["refdesk"].desk, settings.stream_heartbeat_seconds)
+    return found
 
 
 def draining(app: Flask) -> threading.Event:
@@ -80,8 +91,13 @@ def _gevent_patched() -> bool:
     return monkey.is_module_patched("threading")
 
 
-def format_event(seq: int, event_type: str, data: dict) -> str:
-    return f"id: {seq}\nevent: {event_type}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+def format_event(seq: int, event_type: str, data: dict) -> bytes:
+    return f"id: {seq}\nevent: {event_type}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def format_live(event_type: str, data: Any) -> bytes:
+    """An event without an id: not history (a place in line, someone typing)."""
+    return f"event: {event_type}\ndata: {json.dumps(data)}\n\n".encode()
 
 
 def event_stream(
@@ -90,50 +106,70 @@ def event_stream(
     after: int,
     heartbeat: float,
     retry_ms: int,
-    queue_slug: str = "",
+    line: Line,
     stopping: threading.Event | None = None,
-) -> Iterator[str]:
+) -> Iterator[bytes]:
     """Replay from `after`, then follow live; ends once the closing event has been sent.
 
-    While the chat waits, `queue` events (no id: they are not history) tell the patron's place, and the
-    stream records at each heartbeat that its patron is still there (router.abandonment).
+    The stream reads the database only when its own chat changed (its topic was published), when a
+    staff member's typing notice may have expired, and every `CATCH_UP` seconds in case a wake-up was
+    lost. While the chat waits, `queue` events (no id: they are not history) tell the patron's place:
+    `line` hands it its place when it connects or its chat moves, and each new one after.
     When `stopping` is set (the process shuts down), it ends with a short, jittered `retry:` so the
     browser reconnects to another process at once instead of after its usual delay.
     """
-    subscription = desk.notifier.subscribe(conversation_id, queue_topic(queue_slug))
-    place, typing = None, {"name": None}
-    seen_at, beat = time.monotonic(), False  # the view noted the patron at connect
+    subscription = desk.notifier.subscribe(conversation_id)
+    seat = line.sit(conversation_id, subscription)
+    shown, typing, status = None, NOBODY, None
+    woken, timed_out, read_at = {conversation_id}, False, 0.0
     try:
-        yield f"retry: {retry_ms + random.randint(0, retry_ms)}\n\n"
+        yield f"retry: {retry_ms + random.randint(0, retry_ms)}\n\n".encode()
         while True:
-            events, status = usecases.read_events(desk, conversation_id, after)
-            for event in events:
-                yield format_event(event.seq, event.type.value, event.data)
-                after = event.seq
-            if len(events) == BATCH:
-                continue
-            if status is Status.CLOSED:
+            ending = stopping is not None and stopping.is_set()
+            if ending and status is not None:  # replayed already: a reconnect elsewhere reads the rest
+                yield f"retry: {random.randint(250, 1250)}\n\n".encode()
                 return
-            if stopping is not None and stopping.is_set():
-                yield f"retry: {random.randint(250, 1250)}\n\n"
-                return
-            if status is Status.WAITING and (beat or time.monotonic() - seen_at >= heartbeat):
-                abandonment.still_here(desk, conversation_id)
-                seen_at, beat = time.monotonic(), False
-            now = place_in_queue(desk, conversation_id) if status is Status.WAITING else None
-            if now is not None and now != place:
-                yield f"event: queue\ndata: {json.dumps(now)}\n\n"
-            place = now
-            who = typing_now(desk, conversation_id) if status is Status.ACTIVE else {"name": None}
-            if who != typing:
-                yield f"event: typing\ndata: {json.dumps(who)}\n\n"
-            typing = who
-            wait = min(heartbeat, TTL.total_seconds()) if who["name"] else heartbeat
-            if not subscription.wait(wait):
-                yield ": keep-alive\n\n"  # raises here once the patron has gone, so a gone patron is never touched
-                beat = True
+            if woken & {conversation_id, EVERYTHING} or (timed_out and typing["name"]) or _due(read_at):
+                was, read_at = status, time.monotonic()
+                with line.reads:
+                    events, conversation = usecases.read_stream(desk, conversation_id, after)
+                status, queue_slug, full = conversation.status, conversation.queue_slug, len(events) == BATCH
+                moved = any(event.type is EventType.STATUS for event in events)
+                chunks = [format_event(event.seq, event.type.value, event.data) for event in events]
+                after = events[-1].seq if events else after
+                del conversation, events  # nothing read stays on a waiting stream: thousands of them wait
+                yield from chunks
+                del chunks
+                if full:
+                    continue
+                if status is Status.CLOSED:
+                    return
+                if ending:
+                    continue
+                seat.waiting = status is Status.WAITING
+                if seat.waiting and (status is not was or moved):
+                    line.find_place(seat, queue_slug)  # connected, or the chat moved
+                elif not seat.waiting:
+                    seat.place = None
+                with line.reads:
+                    who = typing_now(desk, conversation_id) if status is Status.ACTIVE else NOBODY
+                if who != typing:
+                    yield format_live("typing", who)
+                typing = who
+            if seat.place is not None and seat.place != shown:
+                yield format_live("queue", seat.place)
+            shown = seat.place
+            timed_out = not subscription.wait(min(heartbeat, TTL.total_seconds()) if typing["name"] else heartbeat)
+            if timed_out:
+                yield b": keep-alive\n\n"  # raises here once the patron has gone, so a gone patron is never touched
+            woken = subscription.woken_by()
     finally:
+        line.leave(seat)
         subscription.close()
+
+
+def _due(read_at: float) -> bool:
+    return time.monotonic() - read_at >= CATCH_UP
 
 
 @bp.get("/conversations/<conversation_id>/events")
@@ -150,8 +186,10 @@ def events(conversation_id: str):
         after,
         settings.stream_heartbeat_seconds,
         settings.stream_retry_ms,
-        conversation.queue_slug,
+        waiting_line(current_app),
         draining(current_app),
     )
     headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
-    return Response(stream, mimetype="text/event-stream", headers=headers)
+    # direct_passthrough: the server iterates the stream itself (bytes), not through werkzeug's encoding
+    # and closing wrappers, so each waiting stream's greenlet saves a shallower stack.
+    return Response(stream, mimetype="text/event-stream", headers=headers, direct_passthrough=True)

@@ -190,6 +190,27 @@ class SqlConversations:
         )
         return int(self.session.execute(query).scalar_one())
 
+    def waiting_line(self, queue_slug: str, seen_since: datetime | None = None) -> list[tuple[str, datetime]]:
+        query = (
+            sa.select(ConversationRow.id, ConversationRow.created_at)
+            .where(
+                ConversationRow.queue_slug == queue_slug,
+                ConversationRow.status == Status.WAITING.value,
+                ConversationRow.offline.is_(False),
+                *_seen_since(seen_since),
+            )
+            .order_by(ConversationRow.created_at, ConversationRow.id)
+        )
+        return [(row.id, row.created_at) for row in self.session.execute(query)]
+
+    def mark_seen_all(self, conversation_ids: list[str], moment: datetime) -> None:
+        query = (
+            sa.update(ConversationRow)
+            .where(ConversationRow.id.in_(conversation_ids), ConversationRow.status == Status.WAITING.value)
+            .values(last_seen_at=moment)
+        )
+        self.session.execute(query)
+
     def mark_seen(self, conversation_id: str, moment: datetime) -> None:
         query = (
             sa.update(ConversationRow)

@@ -30,8 +30,8 @@ def test_the_sweep_closes_only_chats_whose_patron_is_gone(desk):
     claimed, _ = uc.start_conversation(desk, "general")
     staff.claim(desk, claimed.id, "@ann:localhost", "Ann")
     desk.clock.advance(200)
-    abandonment.still_here(desk, watching.id)  # the open stream's heartbeat
-    abandonment.still_here(desk, claimed.id)  # changes nothing on a chat that is not waiting
+    abandonment.still_here(desk, [watching.id])  # the open stream's heartbeat
+    abandonment.still_here(desk, [claimed.id])  # changes nothing on a chat that is not waiting
     assert place_in_queue(desk, watching.id)["position"] == 2
     desk.clock.advance(101)
     assert place_in_queue(desk, watching.id)["position"] == 1  # the ghost holds no place, even before the sweep

@@ -14,6 +14,7 @@ from router import staff
 from router.model import Backend, Queue
 from tests.conftest import make_container
 from web.stream import event_stream
+from web.waiting_line import Line
 
 
 def test_in_process_wakes_only_the_topic_subscribers():
@@ -57,12 +58,13 @@ def test_a_stream_in_one_process_wakes_for_a_reply_written_by_another(postgres_u
             uow.commit()
         conversation, _ = uc.start_conversation(web.desk, "pg")
         received: list[str] = []
-        stream = event_stream(web.desk, conversation.id, 0, heartbeat=30, retry_ms=1000)
+        line = Line(web.desk, heartbeat=30)
+        stream = event_stream(web.desk, conversation.id, 0, heartbeat=30, retry_ms=1000, line=line)
         next(stream)  # the retry: line; the stream is now subscribed
-        assert next(stream).startswith("event: queue\n")  # first in line
+        assert next(stream).startswith(b"event: queue\n")  # first in line
 
         def read_one() -> None:
-            received.append(next(stream))
+            received.append(next(stream).decode())
 
         reader = threading.Thread(target=read_one)
         reader.start()
@@ -70,8 +72,9 @@ def test_a_stream_in_one_process_wakes_for_a_reply_written_by_another(postgres_u
         staff.staff_says(worker.desk, conversation.id, "@ann:x", "Ann", "from the other process")
         reader.join(5)
         assert received and "event: status" in received[0]  # woken long before the 30 s heartbeat
-        assert "from the other process" in next(stream)
+        assert b"from the other process" in next(stream)
         stream.close()
+        line.close()
     finally:
         web.close()
         worker.close()

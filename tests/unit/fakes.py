@@ -96,6 +96,18 @@ class FakeConversations(_Repo):
         if found is not None and found.status.value == "waiting":
             found.last_seen_at = moment
 
+    def mark_seen_all(self, conversation_ids, moment):
+        for conversation_id in conversation_ids:
+            self.mark_seen(conversation_id, moment)
+
+    def waiting_line(self, queue_slug, seen_since=None):
+        waiting = [
+            c
+            for c in self.state.conversations.values()
+            if c.queue_slug == queue_slug and c.status.value == "waiting" and not c.offline and _seen(c, seen_since)
+        ]
+        return [(c.id, c.created_at) for c in sorted(waiting, key=lambda c: (c.created_at, c.id))]
+
     def gone_since(self, moment):
         return [
             replace(c)

@@ -56,7 +56,7 @@ def test_an_open_stream_or_a_message_keeps_the_patron_in_line(desk):
     writing, writer_token = uc.start_conversation(desk, "ref")
     for _ in range(3):  # heartbeats of the patron's open stream, and messages
         clock.advance(200)
-        abandonment.still_here(desk, watching.id)
+        abandonment.still_here(desk, [watching.id])
         uc.patron_says(desk, writing.id, writer_token, "still there?", None)
         assert abandonment.close_abandoned(desk) == 0
     assert stored(store, watching.id).status is Status.WAITING
@@ -80,7 +80,7 @@ def test_a_patron_back_within_the_window_reopens_it_in_the_old_place(desk):
     clock.advance(10)
     second, _ = uc.start_conversation(desk, "ref")
     clock.advance(291)
-    abandonment.still_here(desk, second.id)
+    abandonment.still_here(desk, [second.id])
     escalation.escalate_due(desk)
     assert stored(store, first.id).status is Status.CLOSED
     assert place_in_queue(desk, second.id)["position"] == 1  # the ghost left the line

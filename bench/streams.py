@@ -1,0 +1,425 @@
+"""Open patron streams benchmark: 10,000 waiting patrons on one gevent web process.
+
+Run from the repository root:
+
+    .venv/bin/python -m bench.streams            (or `make bench` for every benchmark)
+    .venv/bin/python -m bench.streams --streams 2000
+
+The production shape: the Procfile's `web` command (gunicorn, gevent worker) with one worker whose
+`--worker-connections` fits the streams, on PostgreSQL (a private schema, dropped afterwards), the
+PostgreSQL notifier, abuse limits raised so the benchmark is not throttled. Another process (this
+script with `--client`, asyncio) opens the streams, one per waiting chat, and reads them. Rounds:
+
+1. none open: staff replies to one probe patron (written by this process through the use case, as
+   the worker would, so the wake-up crosses processes by NOTIFY), timed until the probe's SSE
+   stream yields them; chats created through the API, timed;
+2. N streams opened (each counted open once its first `queue` event arrived): open rate, and the
+   web worker's RSS before and after (RSS per stream = delta / N); the same replies and new chats
+   as in 1; a claim of the first waiting chat, timed until every other stream got its new place;
+3. the streams closed, none open again: the same replies and new chats (1 and 3 bracket 2).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import http.client  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import secrets  # noqa: E402
+import signal  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+
+from adapters.bootstrap import bootstrap  # noqa: E402
+from adapters.settings import Settings  # noqa: E402
+from adapters.storage.migrate import upgrade  # noqa: E402
+from bench.report import write_section  # noqa: E402
+from router import staff  # noqa: E402
+from router.journal import hash_token  # noqa: E402
+from router.model import Backend, Conversation, Queue  # noqa: E402
+from tests.conftest import private_postgres_schema  # noqa: E402
+from tests.e2e.conftest import free_port  # noqa: E402
+from tests.e2e.sse import SseReader  # noqa: E402
+from tests.integration.test_procfile_keep_alive import answers, procfile_command  # noqa: E402
+
+QUEUE = "bench"
+UNLIMITED = "1000000/minute"
+LIMITS = (
+    "ADDRESS",
+    "NEW_CHATS_PER_ADDRESS",
+    "NEW_CHATS_PER_QUEUE",
+    "MESSAGES_PER_CONVERSATION",
+    "STATUS_PER_ADDRESS",
+)
+OPEN_TIMEOUT = 180.0  # seconds for every stream to open: beyond it the run reports what opened
+
+
+# -- the client process: opens and reads the streams ----------------------------------------
+
+
+async def _stream(port: int, conversation_id: str, token: str, state: dict, ready: asyncio.Future) -> None:
+    """One patron's stream: `ready` says whether it opened (its first `queue` event); then read it to the end."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=4096)
+    except OSError:
+        ready.set_result(False)
+        return
+    writer.write(
+        f"GET /api/v1/conversations/{conversation_id}/events?token={token} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
+    )
+    try:
+        if b" 200 " not in await reader.readline():
+            return
+        while line := await reader.readline():
+            if line.startswith(b"event: queue"):
+                state["places"] += 1
+                if not ready.done():
+                    ready.set_result(True)
+                _check_target(state)
+    except (OSError, ValueError):
+        pass
+    finally:
+        if not ready.done():
+            ready.set_result(False)
+        writer.close()
+
+
+def _check_target(state: dict) -> None:
+    target = state.get("target")
+    if target is not None and state["places"] >= target:
+        state["target"] = None
+        print(json.dumps({"reached": time.perf_counter()}), flush=True)
+
+
+async def _client(port: int, chats: list[list[str]], concurrency: int) -> None:
+    state: dict = {"places": 0, "target": None}
+    gate = asyncio.Semaphore(concurrency)
+    streams: list[asyncio.Task] = []
+
+    async def open_one(conversation_id: str, token: str) -> bool:
+        async with gate:  # at most `concurrency` connecting at once, as a crowd of browsers would not be
+            ready = asyncio.get_running_loop().create_future()
+            streams.append(asyncio.create_task(_stream(port, conversation_id, token, state, ready)))
+            return await ready
+
+    began = time.perf_counter()
+    opening = asyncio.gather(*(open_one(c, t) for c, t in chats))
+    try:
+        results = await asyncio.wait_for(opening, OPEN_TIMEOUT)
+    except TimeoutError:
+        results = [task.done() and not task.cancelled() for task in streams]  # streams still open count
+    ok = sum(1 for result in results if result)
+    report = {"opened": ok, "failed": len(chats) - ok, "seconds": time.perf_counter() - began}
+    print(json.dumps(report), flush=True)
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+    while line := await commands.readline():
+        command = json.loads(line)
+        if "more_places" in command:  # answer once that many more `queue` events have arrived
+            state["target"] = state["places"] + command["more_places"]
+            _check_target(state)
+    for task in streams:
+        task.cancel()
+
+
+def run_client(port: int, chats_file: str, concurrency: int) -> None:
+    chats = json.loads(Path(chats_file).read_text())
+    asyncio.run(_client(port, chats, concurrency))
+
+
+# -- the web process ----------------------------------------------------------------------------
+
+
+def start_web(database_url: str, port: int, streams: int, log_path: Path) -> subprocess.Popen:
+    """The Procfile's web command: one gevent worker with room for every stream."""
+    command = procfile_command("web").removeprefix("exec ")
+    command = _replace_option(command, "--workers", "1")
+    command = _replace_option(command, "--worker-connections", str(streams + 1000))
+    env = dict(
+        os.environ,
+        REFDESK_DATABASE_URL=database_url,
+        REFDESK_LOG_LEVEL="WARNING",
+        REFDESK_QUEUE_WAITING_CAP="0",  # thousands wait here on purpose: no "very busy" refusal
+        BIND=f"127.0.0.1:{port}",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **{f"REFDESK_RATE_LIMIT_{name}": UNLIMITED for name in LIMITS},
+    )
+    log = log_path.open("wb")
+    return subprocess.Popen(["sh", "-c", f"exec {command}"], env=env, cwd=ROOT, stdout=log, stderr=log)
+
+
+def _replace_option(command: str, option: str, value: str) -> str:
+    words = command.split(" ")
+    if option not in words:
+        raise SystemExit(f"the Procfile's web command has no {option}")
+    words[words.index(option) + 1] = value
+    return " ".join(words)
+
+
+def worker_pid(master: int) -> int:
+    """gunicorn's one worker: the master's child."""
+    for _ in range(600):
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.1)
+    raise SystemExit("gunicorn started no worker")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise SystemExit(f"no RSS for {pid}")
+
+
+# -- measurements -------------------------------------------------------------------------------
+
+
+@dataclass
+class Round:
+    name: str
+    open_streams: int
+    replies_ms: list[float]
+    creates_ms: list[float]
+
+
+def percentile(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def seed_waiting(container, count: int) -> list[list[str]]:
+    """`count` waiting chats written straight to the database (tokens kept for the client), oldest first."""
+    chats, start = [], datetime.now(UTC) - timedelta(seconds=1)
+    for first in range(0, count, 1000):
+        with container.desk.uow() as uow:
+            for number in range(first, min(first + 1000, count)):
+                token = secrets.token_urlsafe(32)
+                arrived = start + timedelta(microseconds=number)
+                conversation = Conversation(uuid.uuid4().hex, QUEUE, hash_token(token), arrived, last_seen_at=arrived)
+                uow.conversations.add(conversation)
+                chats.append([conversation.id, token])
+            uow.commit()
+    return chats
+
+
+def create_chats(port: int, count: int) -> list[float]:
+    """Chats created through the API one after another (the first message's request), in ms."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    timings = []
+    for _ in range(count):
+        began = time.perf_counter()
+        connection.request("POST", "/api/v1/conversations", json.dumps({"queue": QUEUE}), JSON)
+        response = connection.getresponse()
+        response.read()
+        timings.append((time.perf_counter() - began) * 1000)
+        if response.status != 201:
+            raise SystemExit(f"creating a chat failed: {response.status}")
+    connection.close()
+    return timings
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def replies(container, probe_id: str, probe: SseReader, count: int) -> list[float]:
+    """Staff replies to the probe patron, each timed from the use case's call to the probe's stream."""
+    timings = []
+    for number in range(count):
+        body = f"reply {number} {uuid.uuid4().hex[:8]}"
+        began = time.perf_counter()
+        staff.staff_says(container.desk, probe_id, "@ann:bench", "Ann", body)
+        while True:
+            event = probe.next_of("message", timeout=30)
+            if event.data.get("body") == body:
+                break
+        timings.append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+def open_probe(port: int) -> tuple[str, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", "/api/v1/conversations", json.dumps({"queue": QUEUE}), JSON)
+    chat = json.loads(connection.getresponse().read())
+    connection.close()
+    return chat["id"], chat["token"]
+
+
+def measure_round(name: str, open_streams: int, container, port: int, probe_id: str, probe, args) -> Round:
+    result = Round(name, open_streams, replies(container, probe_id, probe, args.replies), [])
+    result.creates_ms = create_chats(port, args.chats)
+    replied = result.replies_ms
+    print(
+        f"  {name:<28} replies p50 {percentile(replied, 50):6.1f} p99 {percentile(replied, 99):6.1f} ms;"
+        f" new chat p50 {percentile(result.creates_ms, 50):6.1f} ms",
+        flush=True,
+    )
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=10_000)
+    parser.add_argument("--replies", type=int, default=200, help="staff replies to the probe per round")
+    parser.add_argument("--chats", type=int, default=50, help="chats created through the API per round")
+    parser.add_argument("--concurrency", type=int, default=200, help="streams the client opens at once")
+    parser.add_argument("--client", nargs=2, metavar=("PORT", "CHATS_FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a socket per stream, in the client and the server
+    if args.client:
+        run_client(int(args.client[0]), args.client[1], args.concurrency)
+        return 0
+    if hard < args.streams + 500:
+        raise SystemExit(f"the open files limit ({hard}) is too low for {args.streams} streams")
+    with private_postgres_schema() as database_url, tempfile.TemporaryDirectory(prefix="bench-streams-") as tmp:
+        return run(args, database_url, Path(tmp))
+
+
+def run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
+    started = datetime.now(UTC)
+    upgrade(database_url)
+    container = bootstrap(Settings(database_url=database_url))
+    with container.desk.uow() as uow:
+        uow.queues.add(Queue(QUEUE, "Bench", Backend.MATRIX, "!bench:localhost"))
+        uow.commit()
+    port = free_port()
+    web = start_web(database_url, port, args.streams, tmp / "web.log")
+    client = probe = None
+    try:
+        deadline = time.monotonic() + 60
+        while not answers(port):
+            if web.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("gunicorn did not start:\n" + (tmp / "web.log").read_text()[-3000:])
+            time.sleep(0.2)
+        worker = worker_pid(web.pid)
+        probe_id, probe_token = open_probe(port)
+        staff.claim(container.desk, probe_id, "@ann:bench", "Ann")
+        probe = SseReader(f"http://127.0.0.1:{port}/api/v1/conversations/{probe_id}/events?token={probe_token}")
+        chats = seed_waiting(container, args.streams)
+        (tmp / "chats.json").write_text(json.dumps(chats))
+        rounds = [measure_round("none open", 0, container, port, probe_id, probe, args)]
+        before, cpu_before = rss_kb(worker), cpu_seconds(worker)
+        client = subprocess.Popen(
+            [sys.executable, "-m", "bench.streams", "--concurrency", str(args.concurrency), "--client", str(port)]
+            + [str(tmp / "chats.json")],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        opening = json.loads(client.stdout.readline())
+        print(f"  opened {opening['opened']} streams in {opening['seconds']:.1f} s ({opening['failed']} failed)")
+        after = rss_kb(worker)
+        opening["cpu_ms"] = (cpu_seconds(worker) - cpu_before) * 1000 / max(1, opening["opened"])
+        opened = opening["opened"]
+        rounds.append(measure_round(f"{opened} open", opened, container, port, probe_id, probe, args))
+        fan_out = claim_first(container, chats[0][0], client, opening["opened"])
+        client.stdin.close()
+        client.wait(60)
+        client = None
+        rounds.append(measure_round("none open (after)", 0, container, port, probe_id, probe, args))
+        markdown = report(args, started, opening, before, after, rounds, fan_out)
+        write_section("streams", markdown)
+        print(markdown)
+        return 0 if opening["opened"] == args.streams else 1
+    finally:
+        if probe is not None:
+            probe.close()
+        if client is not None:
+            client.kill()
+            client.wait()
+        web.send_signal(signal.SIGTERM)
+        try:
+            web.wait(30)
+        except subprocess.TimeoutExpired:
+            web.kill()
+            web.wait()
+        container.close()
+
+
+def claim_first(container, conversation_id: str, client: subprocess.Popen, opened: int) -> float | None:
+    """Claim the first waiting chat: ms until every other open stream has its new place."""
+    if opened < 2:
+        return None
+    client.stdin.write(json.dumps({"more_places": opened - 1}) + "\n")
+    client.stdin.flush()
+    time.sleep(0.5)  # the client has read the command before the claim starts the clock
+    began = time.perf_counter()
+    staff.claim(container.desk, conversation_id, "@ann:bench", "Ann")
+    reached = json.loads(client.stdout.readline())["reached"]
+    return (reached - began) * 1000
+
+
+def report(args, started, opening, before, after, rounds, fan_out) -> str:
+    opened = opening["opened"]
+    per_stream = (after - before) / opened if opened else 0
+    rows = []
+    base = rounds[0]
+    for r in rounds:
+        rows.append(
+            f"| {r.name} | {percentile(r.replies_ms, 50):.1f} | {percentile(r.replies_ms, 99):.1f} | "
+            f"{percentile(r.replies_ms, 99) / percentile(base.replies_ms, 99):.2f}× | "
+            f"{percentile(r.creates_ms, 50):.1f} | {percentile(r.creates_ms, 99):.1f} |"
+        )
+    loaded, quiet = rounds[1], [rounds[0], rounds[2]]
+    added_p99 = percentile(loaded.replies_ms, 99) - statistics.mean(percentile(r.replies_ms, 99) for r in quiet)
+    added_p50 = percentile(loaded.replies_ms, 50) - statistics.mean(percentile(r.replies_ms, 50) for r in quiet)
+    return "\n".join(
+        [
+            "## Open patron streams (`bench/streams.py`)",
+            "",
+            f"Run {started:%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores), "
+            f"`python -m bench.streams --streams {args.streams}`: the Procfile's gunicorn gevent web command with "
+            f"`--workers 1 --worker-connections {args.streams + 1000}`, PostgreSQL, a separate asyncio client "
+            "process opening the streams (each a waiting chat, open once its first `queue` event arrived).",
+            "",
+            "| goal | measured |",
+            "|---|---|",
+            f"| 10,000 streams open in ≤ 30 s | {opened} open ({opening['failed']} failed) in "
+            f"{opening['seconds']:.1f} s: {opened / opening['seconds']:.0f} streams/s; the web worker spent "
+            f"{opening['cpu_ms']:.1f} ms of CPU per stream opened |",
+            f"| ≤ 20 KB per stream (worker RSS delta / streams) | {per_stream:.1f} KB "
+            f"({before / 1024:.0f} MB → {after / 1024:.0f} MB) |",
+            f"| a message to one patron: ≤ 20 ms p99 added while all are open | +{added_p99:.1f} ms p99, "
+            f"+{added_p50:.1f} ms p50 (vs the mean of the two rounds with none open) |",
+            f"| a claim hands every other waiting stream its new place | {fan_out:.0f} ms until all "
+            f"{opened - 1} streams had it |"
+            if fan_out is not None
+            else "| claim fan-out | not measured |",
+            "",
+            f"Staff reply → probe patron's stream ({args.replies} per round, ms) and chat creation through the API "
+            f"({args.chats} per round, ms), rounds in the order run:",
+            "",
+            "| round | reply p50 | reply p99 | p99 vs none open | new chat p50 | new chat p99 |",
+            "|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

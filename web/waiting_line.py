@@ -1,0 +1,166 @@
+"""A web process's waiting line: read once per change, places handed to the streams.
+
+Thousands of patrons may wait at once, each with an open stream in this process. When a claim, a
+close or a transfer moves a queue's line (router.queueing), this process reads the line once and
+wakes only the streams whose place changed, handing each its new place: no stream reads the
+database for it, and an arrival (which moves nobody) wakes nobody. The same object tells the
+database at each heartbeat that every waiting patron with an open stream here is still there
+(router.abandonment), in one statement instead of one per stream, and caps how many streams read
+the database at once, so a wake-up of every stream (a lost LISTEN connection) queues them here
+instead of exhausting the connection pool that new chats need.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from adapters.notify import EVERYTHING
+from router import abandonment
+from router.journal import Desk
+from router.queueing import queue_topic, read_line
+
+log = logging.getLogger(__name__)
+
+READERS = 5  # streams reading the database at once: half the pool (10), the patrons' requests keep the rest
+TOPIC_PREFIX = queue_topic("")
+LINE_TOPIC = "waiting-line"  # nobody publishes it: the line's subscription exists before it follows any queue
+
+
+class Seat:
+    """One open stream's place in line: only the line's thread sets it (to None: the stream, once its chat left)."""
+
+    __slots__ = ("conversation_id", "subscription", "queue_slug", "place", "waiting")
+
+    def __init__(self, conversation_id: str, subscription: Any):
+        self.conversation_id, self.subscription = conversation_id, subscription
+        self.queue_slug: str | None = None
+        self.place: dict[str, Any] | None = None
+        self.waiting = False  # the stream last read its chat as waiting: the patron is in line
+
+
+class Line:
+    def __init__(self, desk: Desk, heartbeat: float, readers: int = READERS):
+        self._desk, self._heartbeat = desk, heartbeat
+        self._seats: set[Seat] = set()
+        self._needy: set[Seat] = set()  # streams that connected, or whose chat moved, waiting for their place
+        self._known: dict[str, dict[str, dict[str, Any]]] = {}  # each queue's places at its last read
+        self._lock = threading.Lock()
+        self._subscription: Any = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.reads = threading.BoundedSemaphore(readers)
+
+    def sit(self, conversation_id: str, subscription: Any) -> Seat:
+        seat = Seat(conversation_id, subscription)
+        with self._lock:
+            self._seats.add(seat)
+            if self._subscription is None:  # queue topics are added as streams tell their queue
+                self._subscription = self._desk.notifier.subscribe(LINE_TOPIC)
+            if self._thread is None and not self._closed:  # started by the first stream, ends with the last
+                self._thread = threading.Thread(target=self._follow, name="waiting-line", daemon=True)
+                self._thread.start()
+        return seat
+
+    def leave(self, seat: Seat) -> None:
+        with self._lock:
+            self._seats.discard(seat)
+            self._needy.discard(seat)
+        if not self._seats:
+            self._subscription.wake(LINE_TOPIC)  # let the thread see it has nobody left to serve
+
+    def find_place(self, seat: Seat, queue_slug: str) -> None:
+        """The stream's chat waits in `queue_slug` (it connected, or its chat moved): hand it its place.
+
+        From the queue's last read when the chat is in it, so thousands of patrons reconnecting at
+        once (a web process restarted) cost one read of the line, not one count each.
+        """
+        with self._lock:
+            seat.queue_slug = queue_slug
+            self._subscription.follow(queue_topic(queue_slug))
+            self._needy.add(seat)
+        self._subscription.wake(LINE_TOPIC)
+
+    def _follow(self) -> None:
+        """The line's own thread (a greenlet under gevent): re-read moved lines, place newcomers, note who is here."""
+        next_beat = time.monotonic() + self._heartbeat
+        while True:
+            with self._lock:
+                if not self._seats or self._closed:
+                    self._thread = None
+                    return
+                subscription = self._subscription
+            if not self._needy:
+                subscription.wait(max(0.0, next_beat - time.monotonic()))
+            woken = subscription.woken_by() - {LINE_TOPIC}
+            try:
+                if woken:
+                    self.refresh(woken)
+                self._place_newcomers()
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + self._heartbeat
+                    self.mark_present()
+            except Exception:  # the database is away: places and presence catch up at the next change or beat
+                log.warning("could not update the waiting line", exc_info=True)
+                time.sleep(1.0)
+
+    def refresh(self, topics: set[str]) -> None:
+        """Read each moved queue's line once; wake the streams whose place changed, and nobody else."""
+        with self._lock:
+            queues = {seat.queue_slug for seat in self._seats if seat.queue_slug}
+        if EVERYTHING not in topics:
+            queues &= {topic.removeprefix(TOPIC_PREFIX) for topic in topics if topic.startswith(TOPIC_PREFIX)}
+        for queue_slug in sorted(queues):
+            self._read(queue_slug)
+
+    def _place_newcomers(self) -> None:
+        with self._lock:
+            needy, self._needy = self._needy, set()
+        for queue_slug in sorted({seat.queue_slug for seat in needy if seat.queue_slug}):
+            known = self._known.get(queue_slug)
+            mine = [seat for seat in needy if seat.queue_slug == queue_slug]
+            if known is None or any(seat.conversation_id not in known for seat in mine):
+                known = self._read(queue_slug)  # a newcomer behind the last read: read again, once for all of them
+            for seat in mine:
+                self._hand(seat, known.get(seat.conversation_id))
+
+    def _read(self, queue_slug: str) -> dict[str, dict[str, Any]]:
+        with self.reads:
+            found = self._known[queue_slug] = read_line(self._desk, queue_slug)
+        with self._lock:
+            seats = list(self._seats)
+        for seat in seats:
+            place = found.get(seat.conversation_id)
+            if place is not None:
+                seat.queue_slug = queue_slug  # moved here (a transfer) before its stream read it
+            if seat.queue_slug == queue_slug:
+                self._hand(seat, place)
+        return found
+
+    @staticmethod
+    def _hand(seat: Seat, place: dict[str, Any] | None) -> None:
+        if place != seat.place:
+            seat.place = place
+            if place is not None:  # a chat that left the line hears it from its own events
+                seat.subscription.wake("place")
+
+    def mark_present(self) -> None:
+        """Every waiting patron whose stream is open here is still there (router.abandonment)."""
+        with self._lock:
+            here = {seat.conversation_id for seat in self._seats if seat.waiting}
+        if here:
+            with self.reads:
+                abandonment.still_here(self._desk, here)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            thread, subscription = self._thread, self._subscription
+        if subscription is not None:
+            subscription.wake(LINE_TOPIC)
+        if thread is not None:
+            thread.join(timeout=5)
+        if subscription is not None:
+            subscription.close()
