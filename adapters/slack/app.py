@@ -9,10 +9,11 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from adapters.settings import Settings
-from adapters.slack.channel import ChannelPacer, SlackStaffChannel
+from adapters.slack.channel import SlackStaffChannel
 from adapters.slack.files import FileFetcher, allowed_origins
 from adapters.slack.guards import guard
 from adapters.slack.listeners import StaffNames, register
+from adapters.slack.pacing import ChannelPacer, make_slots
 from router.journal import Desk
 
 
@@ -40,7 +41,8 @@ def build_slack(settings: Settings, desk: Desk) -> Slack | None:
     files = FileFetcher(token, settings.max_file_bytes, allowed_origins(settings.slack_api_url))
     register(app, desk, StaffNames(client), files)
     guard(app, desk)
-    pacer = ChannelPacer(settings.slack_post_rate, settings.slack_post_burst)
+    slots = make_slots(settings.rate_limit_storage, settings.rate_limit_prefix)  # shared by every worker with Redis
+    pacer = ChannelPacer(settings.slack_post_rate, settings.slack_post_burst, slots=slots)
 
     def targets() -> list[tuple[str, str]]:
         with desk.uow(read_only=True) as uow:

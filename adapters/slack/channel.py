@@ -1,16 +1,18 @@
 """The Slack side of the outbox: post thread roots, patron messages and notices.
 
-Slack allows about one message a second per channel with short bursts, so each
-channel has its own pacer; a 429 pauses that channel for `Retry-After` and the
-item is retried by the outbox (never dropped, never reordered). Slack has no
-idempotency key, so every post carries our key in `metadata`, and a retry of a
-possibly-sent item first looks for that key in the thread.
+Slack allows about one message a second per channel with short bursts, so every
+post waits for its channel's slot (adapters.slack.pacing, shared by every worker
+process through Redis when configured); a 429 pauses the channel for every sender
+for `Retry-After`, and since Slack stored nothing the same post is made again
+once the pause is over, keeping the outbox item's lease and its place in the
+thread. Slack has no idempotency key, so every post carries our key in
+`metadata`, and a retry of a possibly-sent item first looks for that key in the
+thread.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from adapters import metrics
 from adapters.slack import render
+from adapters.slack.pacing import ChannelPacer
 from router.errors import DeliveryError
 from router.model import Conversation, Message, Queue, ScrubbedCopy, StoredFile
 from router.staff_text import file_label, patron_label
@@ -43,41 +46,8 @@ PERMANENT_ERRORS = {
 NOT_REMOVABLE = ("message_not_found", "cant_delete_message")
 
 
-class ChannelPacer:
-    """A token bucket per channel: `rate` posts a second with bursts of `burst`."""
-
-    def __init__(self, rate: float = 1.0, burst: int = 3, max_wait: float = 10.0):
-        self.rate, self.burst, self.max_wait = rate, burst, max_wait
-        self._lock = threading.Lock()
-        self._tokens: dict[str, float] = {}
-        self._updated: dict[str, float] = {}
-        self._paused_until: dict[str, float] = {}
-
-    def acquire(self, channel: str) -> None:
-        """Wait for this channel's next slot; raise a retryable error if that is too far off."""
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                paused = self._paused_until.get(channel, 0.0) - now
-                if paused > self.max_wait:
-                    raise DeliveryError(f"channel {channel} paused by Slack", retry_after=paused)
-                if paused <= 0:
-                    tokens = min(
-                        self.burst,
-                        self._tokens.get(channel, self.burst) + (now - self._updated.get(channel, now)) * self.rate,
-                    )
-                    self._updated[channel] = now
-                    if tokens >= 1:
-                        self._tokens[channel] = tokens - 1
-                        return
-                    self._tokens[channel] = tokens
-                    paused = (1 - tokens) / self.rate
-            time.sleep(min(max(paused, 0.01), self.max_wait))
-
-    def pause(self, channel: str, seconds: float) -> None:
-        with self._lock:
-            self._paused_until[channel] = max(self._paused_until.get(channel, 0.0), time.monotonic() + seconds)
-            self._tokens[channel] = 0.0
+class SlackRateLimited(DeliveryError):
+    """Slack answered 429: it stored nothing, so the same call may simply be made again once the pause is over."""
 
 
 class SlackStaffChannel:
@@ -192,9 +162,8 @@ class SlackStaffChannel:
 
     def _remove(self, channel: str, method: str, arguments: dict[str, str], skip: tuple[str, ...]) -> None:
         """One paced deletion; a copy already gone or not the bot's to delete is logged and skipped."""
-        self.pacer.acquire(channel)
         try:
-            self._call(method, channel, **arguments)
+            self._paced(method, channel, **arguments)
         except DeliveryError as exc:
             if not any(code in str(exc) for code in skip):
                 raise
@@ -216,9 +185,8 @@ class SlackStaffChannel:
                     "text": render.root_text(queue, conversation),
                     "blocks": render.root_blocks(queue, conversation, copy.note, self.targets()),
                 }
-            self.pacer.acquire(queue.room)
             try:
-                self._call("chat_update", queue.room, channel=queue.room, ts=copy.ref, **fields)
+                self._paced("chat_update", queue.room, channel=queue.room, ts=copy.ref, **fields)
             except DeliveryError as exc:
                 if not any(code in str(exc) for code in ("message_not_found", "cant_update_message", "edit_window")):
                     raise
@@ -242,8 +210,7 @@ class SlackStaffChannel:
         return str((response.get("files") or [{}])[0].get("id", ""))
 
     def _post(self, channel: str, key: str, conversation: Conversation, **fields: Any) -> str:
-        self.pacer.acquire(channel)
-        response = self._call(
+        response = self._paced(
             "chat_postMessage",
             channel,
             channel=channel,
@@ -253,6 +220,21 @@ class SlackStaffChannel:
             **fields,
         )
         return str(response["ts"])
+
+    def _paced(self, method: str, where: str, **arguments: Any) -> Any:
+        """Call in the channel's next slot; after a 429 (nothing stored) call again in the slot after the pause.
+
+        Bounded by the pacer's `max_wait`, well inside the outbox lease, so no other worker takes the item
+        meanwhile; past it the rate-limit error goes to the outbox, which retries later.
+        """
+        deadline = time.monotonic() + self.pacer.max_wait
+        while True:
+            self.pacer.acquire(where)
+            try:
+                return self._call(method, where, **arguments)
+            except SlackRateLimited:
+                if time.monotonic() >= deadline:
+                    raise
 
     def _already_posted(self, channel: str, thread_ts: str | None, key: str) -> str | None:
         """Find a message carrying `key`, so an ambiguous failure is checked instead of re-posted."""
@@ -281,7 +263,7 @@ class SlackStaffChannel:
                 metrics.slack_rate_limited(method)
                 retry_after = float(exc.response.headers.get("Retry-After", 1))
                 self.pacer.pause(where, retry_after)
-                raise DeliveryError(f"Slack rate limit on {where}", retry_after=retry_after) from exc
+                raise SlackRateLimited(f"Slack rate limit on {where}", retry_after=retry_after) from exc
             raise DeliveryError(
                 f"Slack {method} failed in {where}: {error or status}", permanent=error in PERMANENT_ERRORS
             ) from exc

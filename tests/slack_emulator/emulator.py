@@ -31,7 +31,12 @@ class SlackEmulator(StaffActions):
         app_id: str = "AREFDESK01",
         post_rate_per_second: float = 1.0,
         post_burst: int = 3,
+        workspace_posts_per_minute: float | None = 300.0,
+        workspace_post_burst: int = 30,
     ):
+        """Post limits as Slack documents chat.postMessage: about 1 a second per channel with short bursts, and
+        "several hundred a minute" across the workspace (the exact burst sizes are not published: 3 and 30 are
+        this emulator's choice; tests that need another shape pass their own; None: no workspace limit)."""
         self.signing_secret, self.bot_token, self.app_token = signing_secret, bot_token, app_token
         self.team_id, self.bot_user_id, self.bot_id, self.app_id = team_id, bot_user_id, bot_id, app_id
         self.workspace = Workspace(
@@ -41,6 +46,8 @@ class SlackEmulator(StaffActions):
             app_id=app_id,
             rate=post_rate_per_second,
             burst=post_burst,
+            workspace_rate=workspace_posts_per_minute / 60 if workspace_posts_per_minute else None,
+            workspace_burst=workspace_post_burst,
         )
         self.workspace.add_user(bot_user_id, name="refdesk", real_name="Refdesk", is_bot=True)
         self.api = WebApi(self)
@@ -134,6 +141,12 @@ class SlackEmulator(StaffActions):
     @property
     def calls(self) -> list[tuple[str, dict[str, Any]]]:
         return self.api.calls
+
+    @property
+    def rate_limited(self) -> list[tuple[str, str, int]]:
+        """Every 429 the post limits gave (not those injected by fail_next): (method, channel, Retry-After)."""
+        with self.workspace.lock:
+            return list(self.api.rate_limited)
 
     @property
     def acks(self) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ class WebApi:
         self.ws = emulator.workspace
         self.calls: list[tuple[str, Params]] = []
         self.failures: dict[str, list[Failure]] = defaultdict(list)
+        self.rate_limited: list[tuple[str, str, int]] = []  # (method, channel, Retry-After) of each 429 a limit gave
 
     # ----------------------------------------------------------------- dispatch
     def handle(self, method: str, headers: dict[str, str], query: str, raw: bytes) -> Reply:
@@ -116,11 +117,10 @@ class WebApi:
         if not text and not blocks and not attachments:
             raise SlackError("no_text")
         metadata = self._metadata(params)
-        bucket = self.ws.bucket(channel.id)
-        wait = bucket.retry_after()
+        wait = self.ws.post_allowed(channel.id)
         if wait:
+            self.rate_limited.append(("chat.postMessage", channel.id, wait))
             raise SlackError("ratelimited", status=429, headers={"Retry-After": str(wait)})
-        bucket.take()
         thread_ts = params.get("thread_ts") or None
         broadcast = bool(thread_ts) and truthy(params.get("reply_broadcast"))
         message = self.ws.bot_message(

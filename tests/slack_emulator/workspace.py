@@ -84,10 +84,23 @@ class TokenBucket:
 
 
 class Workspace:
-    def __init__(self, *, team_id: str, bot_user_id: str, bot_id: str, app_id: str, rate: float, burst: int):
+    def __init__(
+        self,
+        *,
+        team_id: str,
+        bot_user_id: str,
+        bot_id: str,
+        app_id: str,
+        rate: float,
+        burst: int,
+        workspace_rate: float | None = None,
+        workspace_burst: int = 1,
+    ):
         self.lock = threading.RLock()
         self.team_id, self.bot_user_id, self.bot_id, self.app_id = team_id, bot_user_id, bot_id, app_id
         self.rate, self.burst = rate, burst
+        # Slack's second limit on chat.postMessage: the app's posts across the whole workspace (None: not applied)
+        self.workspace_bucket = TokenBucket(workspace_rate, workspace_burst) if workspace_rate else None
         self.base_url = "http://127.0.0.1:0/"  # set when the server starts
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, Channel] = {}
@@ -157,6 +170,16 @@ class Workspace:
             if channel_id not in self.buckets:
                 self.buckets[channel_id] = TokenBucket(self.rate, self.burst)
             return self.buckets[channel_id]
+
+    def post_allowed(self, channel_id: str) -> int:
+        """0 and both tokens taken when a post may go now; else the Retry-After (whole seconds) and nothing taken."""
+        with self.lock:
+            buckets = [self.bucket(channel_id)] + ([self.workspace_bucket] if self.workspace_bucket else [])
+            wait = max(bucket.retry_after() for bucket in buckets)
+            if not wait:
+                for bucket in buckets:
+                    bucket.take()
+            return wait
 
     # ----------------------------------------------------------------- messages
     @staticmethod
