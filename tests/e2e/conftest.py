@@ -239,6 +239,12 @@ def mixed_desk(
         container.close()
 
 
+def outbox_pending(desk: Desk) -> int:
+    """Items the worker has not delivered yet: tests wait for 0 before changing what a delivery would undo."""
+    with desk.container.desk.uow(read_only=True) as uow:
+        return uow.outbox.pending_count()
+
+
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
