@@ -103,7 +103,7 @@ def test_a_patron_who_left_is_closed_as_abandoned_with_a_notice_and_no_nudge(qui
         lambda events: [e for e in roots(events, desk.room_id) if "Patron: Ghost" in e["content"]["body"]]
     )[0]
     notice = librarian.wait_for(
-        lambda events: [e for e in in_thread(events, root["event_id"]) if LEFT in e["content"]["body"]], timeout=30
+        lambda events: [e for e in in_thread(events, root["event_id"]) if LEFT in e["content"]["body"]]
     )
     assert notice[0]["content"]["body"].startswith(f"Closed: {LEFT}")
     edited = librarian.wait_for(
@@ -118,7 +118,7 @@ def test_a_patron_who_left_is_closed_as_abandoned_with_a_notice_and_no_nudge(qui
 
     desk.container.desk.clock = HourAhead()  # past the nudge and the email offer for both chats
     escalation.escalate_due(desk.container.desk)
-    wait_until(lambda: outbox_pending(desk) == 0, timeout=30)
+    wait_until(lambda: outbox_pending(desk) == 0)
     with desk.container.desk.uow(read_only=True) as uow:
         texts = [
             item.payload.get("text", "") for chat in (ghost, here) for item in uow.outbox.for_conversation(chat["id"])

@@ -142,9 +142,7 @@ def test_messages_typed_while_offline_are_sent_once_when_back(desk, site, contex
     context.set_offline(False)
 
     root = desk.librarian.wait_for(lambda events: roots(events, desk.room_id))[0]
-    thread = desk.librarian.wait_for(
-        lambda events: len(t := in_thread(events, root["event_id"])) >= 3 and t, timeout=30
-    )
+    thread = desk.librarian.wait_for(lambda events: len(t := in_thread(events, root["event_id"])) >= 3 and t)
     desk.librarian.sync_once(1000)
     thread = in_thread(desk.librarian.events, root["event_id"])
     assert [e["content"]["body"] for e in thread] == [
@@ -322,7 +320,7 @@ def test_end_of_chat_rating_and_transcript_by_email(desk, site, context, mailbox
     frame.get_by_text("The transcript is on its way to ada@example.org.").wait_for()
     page.screenshot(path=str(ARTIFACTS / "widget-ended.png"))
 
-    mail = wait_until(lambda: mailbox.messages[before:], timeout=20)[0]
+    mail = wait_until(lambda: mailbox.messages[before:])[0]
     assert mail["To"] == "ada@example.org" and mail["From"] == "desk@library.example"
     text = mail.get_payload(decode=True).decode()
     assert "Ada: Where are the atlases?" in text and "Ann Librarian: Second floor, map room." in text
@@ -410,7 +408,7 @@ def test_an_unclaimed_patron_is_offered_an_answer_by_email(desk, site, context):
     frame.get_by_role("button", name="Start chat").click()
     frame.get_by_label("Your message").fill("Is anyone there?")  # the first message starts the chat
     frame.get_by_role("button", name="Send").click()
-    frame.locator("#messages li").filter(has_text="Sorry for the wait.").wait_for(timeout=15000)
+    frame.locator("#messages li").filter(has_text="Sorry for the wait.").wait_for()
     frame.get_by_role("textbox", name="Email for the answer").fill("ada@example.org")
     frame.get_by_role("button", name="Answer me by email").click()
     frame.get_by_text("Thank you. A librarian will answer by email.").wait_for()
