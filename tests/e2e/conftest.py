@@ -26,6 +26,7 @@ from router import duty
 from router.model import Backend, Queue
 from tests.e2e.csp_watch import CspWatchedBrowser
 from tests.e2e.librarian import Librarian
+from tests.patience import PATIENCE
 from tests.slack_emulator import SlackEmulator
 from web import create_app
 
@@ -239,7 +240,13 @@ def mixed_desk(
         container.close()
 
 
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):
+def outbox_pending(desk: Desk) -> int:
+    """Items the worker has not delivered yet: tests wait for 0 before changing what a delivery would undo."""
+    with desk.container.desk.uow(read_only=True) as uow:
+        return uow.outbox.pending_count()
+
+
+def wait_until(predicate, timeout: float = PATIENCE, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -277,8 +284,9 @@ FLAGS = [
 def chromium():
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: `make test` installs it with apt-get")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=PATIENCE * 1000)  # assertions wait for their condition as long as everything else
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield instance

@@ -1,4 +1,4 @@
-"""Fail browser tests on Content-Security-Policy violations.
+"""Fail browser tests on Content-Security-Policy violations (and wait as patiently as every other test).
 
 Chromium reports each violation (an inline script or style, a blocked connection or frame) as a
 console error starting "Refused to …"; a page can still look fine while it loses a feature to
@@ -8,6 +8,8 @@ one, so every page a test opens is watched and any violation fails the test.
 from __future__ import annotations
 
 from typing import Any
+
+from tests.patience import PATIENCE
 
 REFUSAL_MARKERS = ("Content Security Policy", "Content-Security-Policy")
 
@@ -25,11 +27,13 @@ class CspWatchedBrowser:
 
     def new_context(self, **options: Any) -> Any:
         context = self._browser.new_context(**options)
+        context.set_default_timeout(PATIENCE * 1000)
         context.on("console", self._console)
         return context
 
     def new_page(self, **options: Any) -> Any:
         page = self._browser.new_page(**options)
+        page.set_default_timeout(PATIENCE * 1000)
         page.on("console", self._console)
         return page
 

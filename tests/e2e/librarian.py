@@ -22,6 +22,8 @@ from nio import (
     UploadResponse,
 )
 
+from tests.patience import PATIENCE
+
 Event = dict[str, Any]
 
 
@@ -53,7 +55,7 @@ class Librarian:
             self.events.extend({**event.source, "room_id": room_id} for event in room.timeline.events)
         self._token = response.next_batch
 
-    def wait_for(self, predicate: Callable[[list[Event]], Any], timeout: float = 20.0) -> Any:
+    def wait_for(self, predicate: Callable[[list[Event]], Any], timeout: float = PATIENCE) -> Any:
         """Sync until `predicate(all events seen)` is truthy; return its value."""
         deadline = time.monotonic() + timeout
         while True:

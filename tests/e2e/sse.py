@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tests.patience import PATIENCE
+
 
 @dataclass
 class SseEvent:
@@ -50,19 +52,19 @@ class SseReader:
         except (OSError, http.client.HTTPException, ValueError, AttributeError):
             pass  # the test closed the stream
 
-    def next(self, timeout: float = 20.0) -> SseEvent:
+    def next(self, timeout: float = PATIENCE) -> SseEvent:
         try:
             return self.events.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError(f"no SSE event within {timeout}s") from None
 
-    def next_of(self, kind: str, timeout: float = 20.0) -> SseEvent:
+    def next_of(self, kind: str, timeout: float = PATIENCE) -> SseEvent:
         while True:
             event = self.next(timeout)
             if event.type == kind:
                 return event
 
-    def next_message(self, where: Callable[[dict[str, Any]], bool], timeout: float = 20.0) -> dict[str, Any]:
+    def next_message(self, where: Callable[[dict[str, Any]], bool], timeout: float = PATIENCE) -> dict[str, Any]:
         """The data of the next `message` event that `where` accepts (others are skipped)."""
         while True:
             data = self.next_of("message", timeout).data

@@ -194,7 +194,7 @@ def test_live_desk_shows_a_new_waiting_chat_without_a_reload(page, site):
         f"{site.base_url}/api/v1/conversations", json={"queue": "general", "name": "Rosa"}, timeout=5
     )
     assert started.status_code == 201
-    expect(page.locator('[data-count="general"]')).to_have_text("1 waiting, 0 active", timeout=12_000)
+    expect(page.locator('[data-count="general"]')).to_have_text("1 waiting, 0 active")
     expect(page.locator('tbody[data-queue="general"]')).to_contain_text("Rosa")
     expect(page.locator('tbody[data-queue="general"]')).to_contain_text("nobody yet")
     assert page.evaluate("window.notReloaded") is True

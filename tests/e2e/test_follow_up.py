@@ -22,7 +22,6 @@ def follow_up_mail(mailbox, before: int, to: str):
     """The follow-up email to `to` that arrived after `before`: its text, its HTML and its link."""
     mail = wait_until(
         lambda: next((m for m in mailbox.messages[before:] if m["To"] == to and "question" in m["Subject"]), None),
-        timeout=30,
     )
     assert mail.get_content_type() == "multipart/alternative"
     parts = {part.get_content_type(): part.get_payload(decode=True).decode() for part in mail.get_payload()}

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from adapters.storage.tables import ConversationRow
 from router import escalation
 from router.model import Status
-from tests.e2e.conftest import _start_desk, wait_until
+from tests.e2e.conftest import _start_desk, outbox_pending, wait_until
 from tests.e2e.librarian import edits_of, in_thread, roots
 from tests.e2e.sse import SseReader
 from tests.e2e.test_widget import chat_frame, context, site  # noqa: F401 - fixtures shared with the widget tests
@@ -84,11 +84,6 @@ def quick_desk(homeserver, librarian, tmp_path, request) -> Iterator:
     running.container.close()
 
 
-def pending(desk) -> int:
-    with desk.container.desk.uow(read_only=True) as uow:
-        return uow.outbox.pending_count()
-
-
 def start_with_message(desk, name: str) -> dict:
     chat = requests.post(desk.api("/conversations"), json={"queue": "general", "name": name}, timeout=10).json()
     headers = {"Authorization": f"Bearer {chat['token']}"}
@@ -108,7 +103,7 @@ def test_a_patron_who_left_is_closed_as_abandoned_with_a_notice_and_no_nudge(qui
         lambda events: [e for e in roots(events, desk.room_id) if "Patron: Ghost" in e["content"]["body"]]
     )[0]
     notice = librarian.wait_for(
-        lambda events: [e for e in in_thread(events, root["event_id"]) if LEFT in e["content"]["body"]], timeout=30
+        lambda events: [e for e in in_thread(events, root["event_id"]) if LEFT in e["content"]["body"]]
     )
     assert notice[0]["content"]["body"].startswith(f"Closed: {LEFT}")
     edited = librarian.wait_for(
@@ -123,7 +118,7 @@ def test_a_patron_who_left_is_closed_as_abandoned_with_a_notice_and_no_nudge(qui
 
     desk.container.desk.clock = HourAhead()  # past the nudge and the email offer for both chats
     escalation.escalate_due(desk.container.desk)
-    wait_until(lambda: pending(desk) == 0, timeout=30)
+    wait_until(lambda: outbox_pending(desk) == 0)
     with desk.container.desk.uow(read_only=True) as uow:
         texts = [
             item.payload.get("text", "") for chat in (ghost, here) for item in uow.outbox.for_conversation(chat["id"])

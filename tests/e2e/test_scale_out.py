@@ -80,13 +80,13 @@ def test_two_web_processes_and_a_worker_share_one_postgres(postgres_url, homeser
             headers=headers,
             timeout=10,
         )
-        assert sse.next_of("message", timeout=10).data["body"] == "hello from web A"
+        assert sse.next_of("message").data["body"] == "hello from web A"
 
         root = librarian.wait_for(lambda events: [e for e in roots(events) if "/scale" in e["content"]["body"]])[0]
         librarian.wait_for(lambda events: in_thread(events, root["event_id"]))
         librarian.reply_in_thread(room_id, root["event_id"], "answered via the worker process")
         # Web B's heartbeat is 30 s: arriving within 10 s proves the NOTIFY woke it.
-        assert sse.next_of("message", timeout=10).data["body"] == "answered via the worker process"
+        assert sse.next_of("message").data["body"] == "answered via the worker process"
         sse.close()
     finally:
         for process in (*webs, worker):

@@ -76,7 +76,7 @@ def test_no_answer_by_email_offer_and_no_transcript(no_mail, site, context):  # 
     frame.get_by_role("button", name="Start chat").click()
     frame.get_by_label("Your message").fill("Where are the atlases?")
     frame.get_by_role("button", name="Send").click()
-    frame.locator("#messages li").filter(has_text="Sorry for the wait.").wait_for(timeout=15000)
+    frame.locator("#messages li").filter(has_text="Sorry for the wait.").wait_for()
     frame.locator("li.system").filter(has_text=HERE).wait_for()
     assert not frame.get_by_role("button", name="Answer me by email").is_visible()
     assert_accessible(widget_frame(page), "waiting past the offer, without email")

@@ -77,7 +77,7 @@ def test_workers_signing_in_together_log_in_once_and_share_the_session(container
         def others_wait() -> None:
             sql = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
             with container.engine.connect() as conn:
-                wait_until(lambda: conn.execute(sa.text(sql)).scalar_one() >= 3, timeout=30, interval=0.02)
+                wait_until(lambda: conn.execute(sa.text(sql)).scalar_one() >= 3, interval=0.02)
 
         server.during_login = others_wait
     start = threading.Barrier(4)
