@@ -308,6 +308,10 @@ def run(args: argparse.Namespace, tmp: Path, server: LocalSynapse, shapes: list[
         )
         for shape in shapes
     }
+    for group in chats.values():  # before the desks stop, or the streams would try to reconnect to them
+        for chat in group:
+            if chat.stream:
+                chat.stream.close()
     timelines, loads = {}, {}
     for shape in shapes:
         shape.stop_processes()  # PostgreSQL counts a backend's statistics when it disconnects
@@ -347,7 +351,7 @@ def main() -> int:
         help="an extra setting for both desks (repeatable), e.g. to try REFDESK_OUTBOX_WORKERS=20",
     )
     parser.add_argument("--profile", type=Path, help="py-spy the production shape into this directory (no results.md)")
-    parser.add_argument("--timeout", type=float, default=360, help="abort the whole run after this many seconds")
+    parser.add_argument("--timeout", type=float, default=420, help="abort the whole run after this many seconds")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
