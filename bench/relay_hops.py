@@ -48,18 +48,18 @@ def stamps(database_url: str) -> dict[str, tuple[float | None, float | None]]:
 
 
 def hops(database_url: str, results: list[Result]) -> dict[tuple[str, int], dict[str, float]]:
-    """(path, concurrency) -> median ms since the send started for `committed` and `delivered`."""
+    """(path, concurrency) -> median ms since the send started for `written` (created_at) and `delivered`."""
     known = stamps(database_url)
     medians: dict[tuple[str, int], dict[str, float]] = {}
     for result in results:
-        committed, delivered = [], []
+        written, delivered = [], []
         for sample in result.samples:
             created, sent = known.get(sample.token, (None, None))
             if created is not None:
-                committed.append((created - sample.wall) * 1000)
+                written.append((created - sample.wall) * 1000)
             if sent is not None:
                 delivered.append((sent - sample.wall) * 1000)
-        found = {"committed": committed, "delivered": delivered}
+        found = {"written": written, "delivered": delivered}
         medians[result.path, result.concurrency] = {name: statistics.median(v) for name, v in found.items() if v}
     return medians
 

@@ -122,7 +122,7 @@ def ratios(results: list[Result]) -> list[str]:
 def timeline(results: list[Result], hop_medians: dict[str, dict[tuple[str, int], dict[str, float]]]) -> list[str]:
     """Medians since the send started: call returned, refdesk's database stamps, Synapse's stamp, receiver."""
     lines = [
-        "| shape: path | concurrency | send call returned | refdesk committed the message "
+        "| shape: path | concurrency | send call returned | refdesk wrote the message "
         "| Synapse stamped the event | outbox marked delivered | receiver saw it |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -132,9 +132,9 @@ def timeline(results: list[Result], hop_medians: dict[str, dict[tuple[str, int],
         stamped = f"{statistics.median(stamps):.1f}" if stamps else "–"
         seen = statistics.median(s.latency * 1000 for s in result.samples)
         hop = hop_medians.get(result.shape, {}).get((result.path, result.concurrency), {})
-        committed, delivered = hop.get("committed"), hop.get("delivered")
+        written, delivered = hop.get("written"), hop.get("delivered")
         lines.append(
-            f"| {result.label} | {result.concurrency} | {call:.1f} | {shown(committed)} | {stamped} "
+            f"| {result.label} | {result.concurrency} | {call:.1f} | {shown(written)} | {stamped} "
             f"| {shown(delivered)} | {seen:.1f} |"
         )
     return lines
@@ -191,8 +191,9 @@ def report(
         "",
         "Medians in ms since the send started. The send call is alice's or the librarian's `room_send` (it",
         "returns once Synapse has persisted the event) or the patron's POST (it returns once refdesk has",
-        "committed). *Refdesk committed* is the message row's `created_at` (the patron's message in the web",
-        "process; the librarian's reply in the worker, after its /sync brought it); *outbox marked delivered*",
+        "committed). *Refdesk wrote the message* is the message row's `created_at`, stamped as the use case's",
+        "transaction begins (the patron's message in the web process; the librarian's reply in the worker,",
+        "after its /sync brought it); *outbox marked delivered*",
         "is the outbox row's `delivered_at` (after the bot's `room_send` returned). Stamped is the event's",
         "`origin_server_ts`, set by Synapse when it creates the event. All are wall-clock times on one machine",
         "(1 ms resolution for Synapse's).",
