@@ -115,7 +115,8 @@ def _read(
     if conversation is None or queue is None:
         return DeliveryError("conversation or queue no longer exists", permanent=True)
     message = uow.messages.get(item.message_id) if item.message_id else None
-    files = [uow.files.get(item.conversation_id, a["id"]) for a in message.attachments] if message else []
+    stored = [uow.files.get(item.conversation_id, a["id"]) for a in message.attachments] if message else []
+    files = [file for file in stored if file is not None]
     history = uow.messages.after(item.conversation_id, 0, limit=10_000) if item.lane == "email" else []
     return Delivery(desk, item, payload, queue, conversation, channels, mailer, message, files, history, linked)
 
