@@ -21,7 +21,7 @@ from router.errors import DeliveryError
 from router.journal import Desk
 from router.model import Backend, Conversation, OutboxItem, OutboxKind, Queue
 from router.outbox_handlers import AFTER_DELIVERED, HANDLERS, Delivery
-from router.outbox_payloads import Notice, Payload, parse
+from router.outbox_payloads import Notice, Payload, RootUpdate, parse
 from router.ports import Mailer, StaffChannel, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def _read(
     conversation = uow.conversations.get(item.conversation_id)
     queue = uow.queues.get(conversation.queue_slug) if conversation else None
     linked = _linked_thread(uow, payload, queue, conversation)
-    pinned = getattr(payload, "pinned", None)
+    pinned = payload.pinned if isinstance(payload, Notice | RootUpdate) else None
     if conversation is not None and pinned is not None:  # for a thread the chat has left (transfer)
         queue = uow.queues.get(pinned.queue)
         conversation = replace(conversation, queue_slug=pinned.queue, staff_thread_id=pinned.thread)
