@@ -21,7 +21,7 @@ from router.errors import DeliveryError
 from router.journal import Desk
 from router.model import Backend, Conversation, OutboxItem, OutboxKind, Queue
 from router.outbox_handlers import AFTER_DELIVERED, HANDLERS, Delivery
-from router.outbox_payloads import Notice, Payload, parse
+from router.outbox_payloads import Notice, Payload, RootUpdate, parse
 from router.ports import Mailer, StaffChannel, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -108,14 +108,15 @@ def _read(
     conversation = uow.conversations.get(item.conversation_id)
     queue = uow.queues.get(conversation.queue_slug) if conversation else None
     linked = _linked_thread(uow, payload, queue, conversation)
-    pinned = getattr(payload, "pinned", None)
+    pinned = payload.pinned if isinstance(payload, Notice | RootUpdate) else None
     if conversation is not None and pinned is not None:  # for a thread the chat has left (transfer)
         queue = uow.queues.get(pinned.queue)
         conversation = replace(conversation, queue_slug=pinned.queue, staff_thread_id=pinned.thread)
     if conversation is None or queue is None:
         return DeliveryError("conversation or queue no longer exists", permanent=True)
     message = uow.messages.get(item.message_id) if item.message_id else None
-    files = [uow.files.get(item.conversation_id, a["id"]) for a in message.attachments] if message else []
+    stored = [uow.files.get(item.conversation_id, a["id"]) for a in message.attachments] if message else []
+    files = [file for file in stored if file is not None]
     history = uow.messages.after(item.conversation_id, 0, limit=10_000) if item.lane == "email" else []
     return Delivery(desk, item, payload, queue, conversation, channels, mailer, message, files, history, linked)
 

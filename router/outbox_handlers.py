@@ -33,7 +33,7 @@ class Delivery:
     channels: Mapping[Backend, StaffChannel]
     mailer: Mailer | None = None
     message: Message | None = None
-    files: list[StoredFile] = field(default_factory=list)
+    files: list[StoredFile] = field(default_factory=list)  # the message's attachments that still exist
     history: list[Message] = field(default_factory=list)  # email lane only: the whole chat
     linked: tuple[Queue, str] | None = None  # the other thread a transfer notice points to
 
@@ -41,23 +41,22 @@ class Delivery:
     def key(self) -> str:
         return self.item.idempotency_key
 
-    @property
     def channel(self) -> StaffChannel:
+        """The queue's platform; failing for good when it is not configured."""
         channel = self.channels.get(self.queue.backend)
         if channel is None:
             raise DeliveryError(f"no {self.queue.backend} connection is configured", permanent=True)
         return channel
 
-    @property
     def thread_channel(self) -> StaffChannel:
         """The channel, for an item that goes into the chat's thread: only once its root is posted."""
-        channel = self.channel
+        channel = self.channel()
         if self.conversation.staff_thread_id is None:
             raise DeliveryError("thread root not posted yet")
         return channel
 
-    @property
     def mail(self) -> Mailer:
+        """The mail server; failing for good when none is configured."""
         if self.mailer is None:
             raise DeliveryError("no mail server is configured (REFDESK_SMTP_HOST)", permanent=True)
         return self.mailer
@@ -73,26 +72,25 @@ Handler = Callable[[Delivery], str | None]
 
 
 def open_thread(d: Delivery) -> str | None:
-    return d.channel.open_thread(d.queue, d.conversation, d.key, d.item.maybe_sent)
+    return d.channel().open_thread(d.queue, d.conversation, d.key, d.item.maybe_sent)
 
 
 def patron_message(d: Delivery) -> str | None:
-    channel = d.thread_channel
+    channel = d.thread_channel()
     if d.message is None:  # deleted with its chat's rows while the item waited: nothing left to post
         return None
-    files = [f for f in d.files if f is not None]
-    return channel.post_patron_message(d.queue, d.conversation, d.message, d.key, d.item.maybe_sent, files)
+    return channel.post_patron_message(d.queue, d.conversation, d.message, d.key, d.item.maybe_sent, d.files)
 
 
 def update_root(d: Delivery) -> str | None:
     assert isinstance(d.payload, RootUpdate)
-    d.thread_channel.update_root(d.queue, d.conversation, d.key, d.item.maybe_sent, note=d.payload.note)
+    d.thread_channel().update_root(d.queue, d.conversation, d.key, d.item.maybe_sent, note=d.payload.note)
     return None
 
 
 def notice(d: Delivery) -> str | None:
     assert isinstance(d.payload, Notice)
-    channel, text = d.thread_channel, d.payload.text
+    channel, text = d.thread_channel(), d.payload.text
     if d.linked is not None:
         queue, thread = d.linked
         link = d.channels[queue.backend].thread_link(queue, thread) if queue.backend in d.channels else ""
@@ -102,14 +100,14 @@ def notice(d: Delivery) -> str | None:
 
 
 def transcript(d: Delivery) -> str | None:
-    mailer = d.mail
+    mailer = d.mail()
     subject, body = transcript_email(d.queue, d.conversation, d.history)
     mailer.send(d.address(), subject, body, message_id=d.key)
     return None
 
 
 def followup_reply(d: Delivery) -> str | None:
-    mailer = d.mail
+    mailer = d.mail()
     if d.message is not None and d.message.deleted_at is None:  # a reply deleted before it went out stays unsent
         link = followup.resume_link(d.desk, d.conversation)
         subject, body, html = followup_email(d.queue, d.conversation, d.message, d.history, link)
@@ -119,14 +117,14 @@ def followup_reply(d: Delivery) -> str | None:
 
 def remove_copies(d: Delivery) -> str | None:
     """Retention: the platform copies go first; the rows go after the item is marked (`AFTER_DELIVERED`)."""
-    d.channel  # noqa: B018 - fails for good when the platform is not configured
+    d.channel()  # fails for good when the platform is not configured
     retention.remove_platform_copies(d.desk, d.channels, d.item.conversation_id)
     return None
 
 
 def scrub_copies(d: Delivery) -> str | None:
     """Retention: an anonymised chat's staff-side copies."""
-    d.channel  # noqa: B018 - as above
+    d.channel()  # as above
     scrubbed_copies.apply(d.desk, d.channels, d.item.conversation_id)
     return None
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.errors import DeliveryError
-from router.model import OutboxKind
+from router.model import OutboxItem, OutboxKind
 
 
 @dataclass(frozen=True)
@@ -143,3 +143,9 @@ def parse(kind: OutboxKind, data: Any) -> Payload:
     if not isinstance(data, dict):
         raise DeliveryError(f"unreadable {kind} payload (not an object)", permanent=True)
     return TYPES[kind].from_json(data)
+
+
+def pinned_to(item: OutboxItem) -> ThreadRef | None:
+    """The earlier thread an item goes to instead of the chat's current one (what a transfer tells the old thread)."""
+    payload = parse(item.kind, item.payload)
+    return payload.pinned if isinstance(payload, Notice | RootUpdate) else None

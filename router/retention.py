@@ -22,6 +22,7 @@ from typing import Any
 from router import errors
 from router.journal import OUTBOX_TOPIC, Desk, enqueue
 from router.model import Backend, Conversation, OutboxKind, Status
+from router.outbox_payloads import pinned_to
 from router.ports import StaffChannel, UnitOfWork
 from router.scrub import compile_card_pattern, scrub
 
@@ -164,11 +165,8 @@ def platform_refs(uow: UnitOfWork, conversation: Conversation) -> list[str]:
 
 def earlier_threads(uow: UnitOfWork, conversation: Conversation) -> list[tuple[str, str]]:
     """(queue slug, root) of the threads a transfer left behind: the notices pinned to them say where they are."""
-    found = {
-        (str(item.payload["queue"]), str(item.payload["thread"]))
-        for item in uow.outbox.for_conversation(conversation.id)
-        if item.payload.get("thread") and item.payload.get("queue")
-    }
+    pinned = (pinned_to(item) for item in uow.outbox.for_conversation(conversation.id))
+    found = {(ref.queue, ref.thread) for ref in pinned if ref and ref.queue}
     return sorted(found - {(conversation.queue_slug, conversation.staff_thread_id or "")})
 
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from router.journal import Desk
 from router.model import Backend, Conversation, OutboxItem, OutboxKind, ScrubbedCopy
+from router.outbox_payloads import Notice, RootUpdate, parse, pinned_to
 from router.ports import StaffChannel, UnitOfWork
 from router.retention import earlier_threads
 
@@ -27,7 +28,8 @@ def _copy(uow: UnitOfWork, item: OutboxItem, notes: Mapping[str, str]) -> Scrubb
     if item.kind is OutboxKind.OPEN_THREAD:
         return ScrubbedCopy(str(item.staff_ref), note=notes.get(str(item.staff_ref)))
     if item.kind is OutboxKind.NOTICE:
-        return ScrubbedCopy(str(item.staff_ref), notice=str(item.payload.get("text", "")))
+        notice = parse(item.kind, item.payload)
+        return ScrubbedCopy(str(item.staff_ref), notice=notice.text if isinstance(notice, Notice) else "")
     message = uow.messages.get(item.message_id) if item.kind is OutboxKind.PATRON_MESSAGE and item.message_id else None
     if message is not None and not message.attachments:
         return ScrubbedCopy(str(item.staff_ref), message=message)
@@ -43,11 +45,8 @@ def copies_by_thread(uow: UnitOfWork, conversation: Conversation) -> dict[str, l
     items = sorted(
         (i for i in uow.outbox.for_conversation(conversation.id) if i.lane == "staff"), key=lambda i: i.id or 0
     )
-    notes = {
-        str(i.payload["thread"]): str(i.payload["note"])
-        for i in items
-        if i.kind is OutboxKind.UPDATE_ROOT and i.payload.get("thread") and i.payload.get("note")
-    }
+    updates = [parse(i.kind, i.payload) for i in items if i.kind is OutboxKind.UPDATE_ROOT]
+    notes = {u.pinned.thread: u.note for u in updates if isinstance(u, RootUpdate) and u.pinned and u.note}
     threads: dict[str, list[ScrubbedCopy]] = {}
     current: str | None = None
     for item in items:
@@ -55,7 +54,8 @@ def copies_by_thread(uow: UnitOfWork, conversation: Conversation) -> dict[str, l
             continue
         if item.kind is OutboxKind.OPEN_THREAD:
             current = item.staff_ref
-        root = str(item.payload.get("thread") or current or "")
+        pinned = pinned_to(item)
+        root = pinned.thread if pinned else (current or "")
         copy = _copy(uow, item, notes)
         if root and copy is not None:
             threads.setdefault(root, []).append(copy)
