@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ["relay", "streams", "outbox_age", "outbox_wakeups"]  # module names in bench/, run in this order
+BENCHMARKS = ["relay", "streams", "outbox_age", "outbox_wakeups", "slack_rate"]  # module names in bench/, run in this order
 
 
 def main() -> int:

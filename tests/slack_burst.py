@@ -22,6 +22,8 @@ from tests.slack_emulator import SlackEmulator
 
 CHANNEL = "C0BURST"
 QUEUE = "burst"
+# Unclaimed for a minute, each chat would get a nudge in its thread: 20 posts more than the scenario's
+NO_ESCALATION = {"nudge_after": 3600, "rollover_after": 7200, "offer_email_after": 10800}
 
 
 @dataclass
@@ -46,17 +48,22 @@ def emulator(rate: float, burst: int) -> SlackEmulator:
     return slack
 
 
+def desk(slack: SlackEmulator, database_url: str, notifier=None, migrate: bool = True, **settings: object) -> Container:
+    """A container on `database_url` talking to the emulator, with the Slack queue in place."""
+    configured = slack_settings(slack, database_url, **settings)
+    container = bootstrap(configured, notifier=notifier, migrate=migrate)
+    with container.desk.uow() as uow:
+        if uow.queues.get(QUEUE) is None:
+            uow.queues.add(Queue(QUEUE, "Ask a Librarian", Backend.SLACK, CHANNEL, escalation=NO_ESCALATION))
+        uow.commit()
+    return container
+
+
 def start_workers(slack: SlackEmulator, database_url: str, count: int, **settings: object) -> list[Worker]:
-    """`count` workers on one database; the first container migrates and adds the Slack queue."""
+    """`count` workers on one database, each with a container of its own; the first one migrates."""
     workers = []
     for number in range(count):
-        configured = slack_settings(slack, database_url, **settings)
-        container = bootstrap(configured, notifier=InProcessNotifier(), migrate=number == 0)
-        if number == 0:
-            with container.desk.uow() as uow:
-                if uow.queues.get(QUEUE) is None:
-                    uow.queues.add(Queue(QUEUE, "Ask a Librarian", Backend.SLACK, CHANNEL))
-                uow.commit()
+        container = desk(slack, database_url, InProcessNotifier(), migrate=number == 0, **settings)
         worker = Worker(container)
         worker.start()
         workers.append(worker)

@@ -42,7 +42,10 @@ def build_slack(settings: Settings, desk: Desk) -> Slack | None:
     register(app, desk, StaffNames(client), files)
     guard(app, desk)
     slots = make_slots(settings.rate_limit_storage, settings.rate_limit_prefix)  # shared by every worker with Redis
-    pacer = ChannelPacer(settings.slack_post_rate, settings.slack_post_burst, slots=slots)
+    # A post waits for its slot, and after a 429 for one more, while its outbox item is leased: a third of the
+    # lease each keeps both inside it (8 outbox threads at 1/s wait up to 8 s; 20 s lets more line up).
+    max_wait = settings.outbox_lease_seconds / 3
+    pacer = ChannelPacer(settings.slack_post_rate, settings.slack_post_burst, max_wait=max_wait, slots=slots)
 
     def targets() -> list[tuple[str, str]]:
         with desk.uow(read_only=True) as uow:

@@ -215,6 +215,32 @@ def test_post_rate_limit_is_a_per_channel_token_bucket(receiver: Receiver) -> No
         assert emulator.messages(CHANNEL)[-1]["text"] == "after the refill"
 
 
+def test_posts_are_also_limited_across_the_workspace(receiver: Receiver) -> None:
+    """Slack: about 1/s per channel, and "several hundred a minute" for the app in the whole workspace."""
+    with make_emulator(post_burst=5, workspace_posts_per_minute=60, workspace_post_burst=2) as emulator:
+        client = WebClient(token=emulator.bot_token, base_url=emulator.api_url, timeout=5)
+        client.chat_postMessage(channel=CHANNEL, text="one")
+        client.chat_postMessage(channel=OTHER, text="two")
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_postMessage(channel=CHANNEL, text="three")  # CHANNEL's own bucket still has 4
+        assert refused.value.response.status_code == 429
+        assert emulator.rate_limited == [("chat.postMessage", CHANNEL, 1)]
+        assert [m["text"] for m in emulator.messages(CHANNEL)] == ["one"]
+
+
+def test_sharing_a_file_counts_against_the_channel_post_limit(receiver: Receiver) -> None:
+    """Slack: the per-channel limit holds "whether a message is posted via chat.postMessage ... or one of the
+    many other ways to send messages"; a file shared into a channel is such a message."""
+    with make_emulator(post_burst=1) as emulator:
+        client = WebClient(token=emulator.bot_token, base_url=emulator.api_url, timeout=5)
+        client.chat_postMessage(channel=CHANNEL, text="one")
+        with pytest.raises(SlackApiError) as refused:
+            client.files_upload_v2(channel=CHANNEL, content=b"call numbers", filename="list.txt")
+        assert refused.value.response.status_code == 429
+        assert emulator.rate_limited == [("files.completeUploadExternal", CHANNEL, 1)]
+        assert [m["text"] for m in emulator.messages(CHANNEL)] == ["one"]
+
+
 def test_rate_limit_retry_handler_eventually_succeeds(receiver: Receiver) -> None:
     with make_emulator(post_rate_per_second=2.0, post_burst=1) as emulator:
         client = WebClient(token=emulator.bot_token, base_url=emulator.api_url, timeout=5)

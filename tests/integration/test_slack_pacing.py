@@ -144,3 +144,12 @@ def test_worker_processes_share_slots_through_redis_only(redis_prefix):
         for _ in range(3):
             pacer(make(), waits).acquire("C1")  # a pacer of its own each time, as in separate processes
         assert len(waits) == (1 if make is not MemorySlots else 0)
+
+
+def test_without_redis_a_worker_paces_alone_and_says_so(caplog):
+    waits: list[float] = []
+    paced = pacer(RedisSlots("redis://127.0.0.1:1/0", "refdesk-test"), waits)  # nothing listens on port 1
+    for _ in range(3):
+        paced.acquire("C1")
+    assert waits == [pytest.approx(10, abs=1)]
+    assert "pacing in this process only" in caplog.text

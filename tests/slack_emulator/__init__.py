@@ -11,7 +11,8 @@
 Web API (Bearer or `token` param; not_authed / invalid_auth / not_allowed_token_type): auth.test,
 apps.connections.open (app token), chat.postMessage (a token bucket per channel, 1/s burst 3, and one for the
 workspace, 300/min burst 30: over either -> 429 + Retry-After in whole seconds, body {"ok": false, "error":
-"ratelimited"}, nothing stored, recorded in `rate_limited`), chat.update, chat.delete, chat.postEphemeral,
+"ratelimited"}, nothing stored, recorded in `rate_limited`; a file shared into a channel counts too),
+chat.update, chat.delete, chat.postEphemeral,
 conversations.info/.history/.replies (include_all_metadata, limit/cursor), users.info,
 files.getUploadURLExternal + upload URL + files.completeUploadExternal (files_upload_v2), files.info, views.open
 (trigger_id from a click, once, 3 s); url_private

@@ -257,6 +257,11 @@ class WebApi:
             raise SlackError("invalid_channel") from exc
         if any(not channel.bot_is_member for channel in channels):
             raise SlackError("not_in_channel")
+        for channel in channels:  # sharing posts a message, and every way of posting counts against the same limits
+            wait = self.ws.post_allowed(channel.id)
+            if wait:
+                self.rate_limited.append(("files.completeUploadExternal", channel.id, wait))
+                raise SlackError("ratelimited", status=429, headers={"Retry-After": str(wait)})
         files = []
         for entry, upload in uploads:
             self.ws.uploads.pop(entry["id"])
