@@ -159,9 +159,15 @@ def _patron_posts(
 
 
 def patron_returns(desk: Desk, conversation_id: str, token: str) -> Conversation:
-    """The patron's browser connected its stream: they are here, and a chat closed as abandoned within
-    the window reopens in its old place (router.abandonment)."""
+    """The patron's browser connected its stream: a chat closed as abandoned within the window reopens
+    in its old place (router.abandonment). That a waiting patron is here is written by their stream's
+    web process with everyone else who connected (abandonment.still_here): thousands of patrons
+    reconnecting at once (a web process restarted) cost a read each, not a write each."""
     now = desk.clock.now()
+    with desk.uow(read_only=True) as uow:
+        conversation = authenticate(uow, conversation_id, token, desk=desk)
+    if not abandonment.may_reopen(conversation, desk, now):
+        return conversation
     with desk.uow() as uow:
         conversation = authenticate(uow, conversation_id, token, for_update=True, desk=desk)
         if abandonment.seen(uow, conversation, desk, now):

@@ -118,6 +118,10 @@ class Line:
     def _place_newcomers(self) -> None:
         with self._lock:
             needy, self._needy = self._needy, set()
+        here = {seat.conversation_id for seat in needy if seat.waiting}
+        if here:  # they connected: here now (router.conversations.patron_returns leaves it to the line)
+            with self.reads:
+                abandonment.still_here(self._desk, here)
         for queue_slug in sorted({seat.queue_slug for seat in needy if seat.queue_slug}):
             known = self._known.get(queue_slug)
             mine = [seat for seat in needy if seat.queue_slug == queue_slug]
@@ -130,7 +134,7 @@ class Line:
         with self.reads:
             found = self._known[queue_slug] = read_line(self._desk, queue_slug)
         with self._lock:
-            seats = list(self._seats)
+            seats = list(self._seats - self._needy)  # newcomers get theirs once noted as here (_place_newcomers)
         for seat in seats:
             place = found.get(seat.conversation_id)
             if place is not None:
