@@ -404,8 +404,8 @@ def report(args, started, opening, before, after, rounds, fan_out) -> str:
             f"{opening['cpu_ms']:.1f} ms of CPU per stream opened |",
             f"| ≤ 20 KB per stream (worker RSS delta / streams) | {per_stream:.1f} KB "
             f"({before / 1024:.0f} MB → {after / 1024:.0f} MB) |",
-            f"| a message to one patron: ≤ 20 ms p99 added while all are open | +{added_p99:.1f} ms p99, "
-            f"+{added_p50:.1f} ms p50 (vs the mean of the two rounds with none open) |",
+            f"| a message to one patron: ≤ 20 ms p99 added while all are open | {added_p99:+.1f} ms p99, "
+            f"{added_p50:+.1f} ms p50 (vs the mean of the two rounds with none open) |",
             f"| a claim hands every other waiting stream its new place | {fan_out:.0f} ms until all "
             f"{opened - 1} streams had it |"
             if fan_out is not None
