@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from adapters.notify import EVERYTHING
@@ -102,11 +103,13 @@ class Line:
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + self._heartbeat
                     self.mark_present()
-            except Exception:  # the database is away: places and presence catch up at the next change or beat
+            except Exception:  # the database is away: try again in a second, the moved lines included
                 log.warning("could not update the waiting line", exc_info=True)
+                for topic in woken:
+                    subscription.wake(topic)
                 time.sleep(1.0)
 
-    def refresh(self, topics: set[str]) -> None:
+    def refresh(self, topics: AbstractSet[str]) -> None:
         """Read each moved queue's line once; wake the streams whose place changed, and nobody else."""
         with self._lock:
             queues = {seat.queue_slug for seat in self._seats if seat.queue_slug}
@@ -118,6 +121,14 @@ class Line:
     def _place_newcomers(self) -> None:
         with self._lock:
             needy, self._needy = self._needy, set()
+        try:
+            self._place(needy)
+        except Exception:
+            with self._lock:  # the database is away: they wait for their place until it answers
+                self._needy |= needy & self._seats
+            raise
+
+    def _place(self, needy: set[Seat]) -> None:
         here = {seat.conversation_id for seat in needy if seat.waiting}
         if here:  # they connected: here now (router.conversations.patron_returns leaves it to the line)
             with self.reads:
