@@ -392,7 +392,8 @@ def report(args, started, opening, before, after, rounds, fan_out) -> str:
         [
             "## Open patron streams (`bench/streams.py`)",
             "",
-            f"Run {started:%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores), "
+            f"Run {started:%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores, load average "
+            f"{os.getloadavg()[0]:.1f} at the end), "
             f"`python -m bench.streams --streams {args.streams}`: the Procfile's gunicorn gevent web command with "
             f"`--workers 1 --worker-connections {args.streams + 1000}`, PostgreSQL, a separate asyncio client "
             "process opening the streams (each a waiting chat, open once its first `queue` event arrived).",

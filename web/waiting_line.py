@@ -147,6 +147,8 @@ class Line:
         with self._lock:
             seats = list(self._seats - self._needy)  # newcomers get theirs once noted as here (_place_newcomers)
         for seat in seats:
+            if seat.queue_slug is None:
+                continue  # its stream has not read its chat yet: it asks for its place when it has
             place = found.get(seat.conversation_id)
             if place is not None:
                 seat.queue_slug = queue_slug  # moved here (a transfer) before its stream read it
