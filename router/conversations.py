@@ -223,17 +223,18 @@ def read_messages(desk: Desk, conversation_id: str, token: str, after: int = 0) 
 
 def read_events(desk: Desk, conversation_id: str, after: int) -> tuple[list[StreamEvent], Status]:
     """Events after `after`, plus the status now (the stream ends once closed)."""
-    events, conversation = read_stream(desk, conversation_id, after)
-    return events, conversation.status
+    events, status, _ = read_stream(desk, conversation_id, after)
+    return events, status
 
 
-def read_stream(desk: Desk, conversation_id: str, after: int) -> tuple[list[StreamEvent], Conversation]:
-    """Events after `after`, plus the chat as it is now (its status and queue: the stream's place in line)."""
+def read_stream(desk: Desk, conversation_id: str, after: int) -> tuple[list[StreamEvent], Status, str]:
+    """Events after `after`, the status now and the queue (the stream's place in line); the chat itself
+    is not loaded: thousands of streams read this."""
     with desk.uow(read_only=True) as uow:
-        conversation = uow.conversations.get(conversation_id)
-        if conversation is None:
+        found = uow.conversations.where(conversation_id)
+        if found is None:
             raise errors.ConversationNotFound("no such conversation")
-        return uow.events.after(conversation_id, after), conversation
+        return uow.events.after(conversation_id, after), *found
 
 
 def read_file(desk: Desk, conversation_id: str, token: str, file_id: str) -> StoredFile:
