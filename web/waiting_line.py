@@ -90,7 +90,7 @@ class Line:
         while True:
             with self._lock:
                 if not self._seats or self._closed:
-                    self._thread = None
+                    self._thread, self._known = None, {}  # the next stream starts from a fresh read
                     return
                 subscription = self._subscription
             if not self._needy:
