@@ -1,8 +1,8 @@
 """Ghost chats: a waiting patron who has gone is closed as abandoned, and reopened if they come back.
 
 A patron is "seen" when they start the chat, send a message, and while their event stream is open
-(it touches `last_seen_at` at connect, and its web process touches every open stream's at each
-heartbeat, in one statement). Presence lives in the database, not
+(its web process touches `last_seen_at` of every stream that connected, and of every open one at
+each heartbeat, a statement for many at a time). Presence lives in the database, not
 in a web process's memory, so it works with any number of web processes behind a load balancer.
 The worker's escalation sweep closes a waiting chat whose patron was not seen for the desk's
 `abandon_after`: it leaves the line (positions and estimates stop counting it), staff see that the
@@ -60,8 +60,7 @@ def seen(uow: UnitOfWork, conversation: Conversation, desk: Desk, now: datetime)
     """The patron is here (inside the caller's locked unit of work): reopen a chat abandoned within the
     window, else note the time. Returns True when it reopened (the caller commits and wakes streams)."""
     conversation.last_seen_at = now
-    reopen = conversation.abandoned and conversation.status is Status.CLOSED
-    if not reopen or conversation.closed_at is None or now - conversation.closed_at > desk.abandon_after:
+    if not may_reopen(conversation, desk, now):
         return False
     conversation.status, conversation.closed_at, conversation.closed_by = Status.WAITING, None, None
     conversation.abandoned = False
@@ -70,6 +69,17 @@ def seen(uow: UnitOfWork, conversation: Conversation, desk: Desk, now: datetime)
     enqueue(uow, conversation, OutboxKind.UPDATE_ROOT, now)
     enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(BACK_NOTICE))
     return True
+
+
+def may_reopen(conversation: Conversation, desk: Desk, now: datetime) -> bool:
+    """Closed as abandoned within the window: the patron's return reopens it."""
+    closed_at = conversation.closed_at
+    return (
+        conversation.abandoned
+        and conversation.status is Status.CLOSED
+        and closed_at is not None
+        and (now - closed_at <= desk.abandon_after)
+    )
 
 
 def still_here(desk: Desk, conversation_ids: Collection[str]) -> None:

@@ -160,9 +160,15 @@ def _patron_posts(
 
 
 def patron_returns(desk: Desk, conversation_id: str, token: str) -> Conversation:
-    """The patron's browser connected its stream: they are here, and a chat closed as abandoned within
-    the window reopens in its old place (router.abandonment)."""
+    """The patron's browser connected its stream: a chat closed as abandoned within the window reopens
+    in its old place (router.abandonment). That a waiting patron is here is written by their stream's
+    web process with everyone else who connected (abandonment.still_here): thousands of patrons
+    reconnecting at once (a web process restarted) cost a read each, not a write each."""
     now = desk.clock.now()
+    with desk.uow(read_only=True) as uow:
+        conversation = authenticate(uow, conversation_id, token, desk=desk)
+    if not abandonment.may_reopen(conversation, desk, now):
+        return conversation
     with desk.uow() as uow:
         conversation = authenticate(uow, conversation_id, token, for_update=True, desk=desk)
         if abandonment.seen(uow, conversation, desk, now):
@@ -218,17 +224,18 @@ def read_messages(desk: Desk, conversation_id: str, token: str, after: int = 0) 
 
 def read_events(desk: Desk, conversation_id: str, after: int) -> tuple[list[StreamEvent], Status]:
     """Events after `after`, plus the status now (the stream ends once closed)."""
-    events, conversation = read_stream(desk, conversation_id, after)
-    return events, conversation.status
+    events, status, _ = read_stream(desk, conversation_id, after)
+    return events, status
 
 
-def read_stream(desk: Desk, conversation_id: str, after: int) -> tuple[list[StreamEvent], Conversation]:
-    """Events after `after`, plus the chat as it is now (its status and queue: the stream's place in line)."""
+def read_stream(desk: Desk, conversation_id: str, after: int) -> tuple[list[StreamEvent], Status, str]:
+    """Events after `after`, the status now and the queue (the stream's place in line); the chat itself
+    is not loaded: thousands of streams read this."""
     with desk.uow(read_only=True) as uow:
-        conversation = uow.conversations.get(conversation_id)
-        if conversation is None:
+        found = uow.conversations.where(conversation_id)
+        if found is None:
             raise errors.ConversationNotFound("no such conversation")
-        return uow.events.after(conversation_id, after), conversation
+        return uow.events.after(conversation_id, after), *found
 
 
 def read_file(desk: Desk, conversation_id: str, token: str, file_id: str) -> StoredFile:

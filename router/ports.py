@@ -22,6 +22,7 @@ from router.model import (
     OutboxItem,
     Queue,
     ScrubbedCopy,
+    Status,
     StoredFile,
     StreamEvent,
 )
@@ -43,6 +44,10 @@ class Conversations(Protocol):
     def add(self, conversation: Conversation) -> None: ...
     def get(self, conversation_id: str, *, for_update: bool = False) -> Conversation | None:
         """`for_update` takes the row lock that serialises sequence numbers."""
+        ...
+
+    def where(self, conversation_id: str) -> tuple[Status, str] | None:
+        """(status, queue slug) alone: what a patron's stream needs at each read, without loading the chat."""
         ...
 
     def save(self, conversation: Conversation) -> None: ...

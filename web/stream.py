@@ -132,12 +132,12 @@ def event_stream(
             if woken & {conversation_id, EVERYTHING} or (timed_out and typing["name"]) or _due(read_at):
                 was, read_at = status, time.monotonic()
                 with line.reads:
-                    events, conversation = usecases.read_stream(desk, conversation_id, after)
-                status, queue_slug, full = conversation.status, conversation.queue_slug, len(events) == BATCH
+                    events, status, queue_slug = usecases.read_stream(desk, conversation_id, after)
+                full = len(events) == BATCH
                 moved = any(event.type is EventType.STATUS for event in events)
                 chunks = [format_event(event.seq, event.type.value, event.data) for event in events]
                 after = events[-1].seq if events else after
-                del conversation, events  # nothing read stays on a waiting stream: thousands of them wait
+                del events  # nothing read stays on a waiting stream: thousands of them wait
                 yield from chunks
                 del chunks
                 if full:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from adapters.notify import EVERYTHING
@@ -89,7 +90,7 @@ class Line:
         while True:
             with self._lock:
                 if not self._seats or self._closed:
-                    self._thread = None
+                    self._thread, self._known = None, {}  # the next stream starts from a fresh read
                     return
                 subscription = self._subscription
             if not self._needy:
@@ -102,11 +103,13 @@ class Line:
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + self._heartbeat
                     self.mark_present()
-            except Exception:  # the database is away: places and presence catch up at the next change or beat
+            except Exception:  # the database is away: try again in a second, the moved lines included
                 log.warning("could not update the waiting line", exc_info=True)
+                for topic in woken:
+                    subscription.wake(topic)
                 time.sleep(1.0)
 
-    def refresh(self, topics: set[str]) -> None:
+    def refresh(self, topics: AbstractSet[str]) -> None:
         """Read each moved queue's line once; wake the streams whose place changed, and nobody else."""
         with self._lock:
             queues = {seat.queue_slug for seat in self._seats if seat.queue_slug}
@@ -118,6 +121,18 @@ class Line:
     def _place_newcomers(self) -> None:
         with self._lock:
             needy, self._needy = self._needy, set()
+        try:
+            self._place(needy)
+        except Exception:
+            with self._lock:  # the database is away: they wait for their place until it answers
+                self._needy |= needy & self._seats
+            raise
+
+    def _place(self, needy: set[Seat]) -> None:
+        here = {seat.conversation_id for seat in needy if seat.waiting}
+        if here:  # they connected: here now (router.conversations.patron_returns leaves it to the line)
+            with self.reads:
+                abandonment.still_here(self._desk, here)
         for queue_slug in sorted({seat.queue_slug for seat in needy if seat.queue_slug}):
             known = self._known.get(queue_slug)
             mine = [seat for seat in needy if seat.queue_slug == queue_slug]
@@ -130,8 +145,10 @@ class Line:
         with self.reads:
             found = self._known[queue_slug] = read_line(self._desk, queue_slug)
         with self._lock:
-            seats = list(self._seats)
+            seats = list(self._seats - self._needy)  # newcomers get theirs once noted as here (_place_newcomers)
         for seat in seats:
+            if seat.queue_slug is None:
+                continue  # its stream has not read its chat yet: it asks for its place when it has
             place = found.get(seat.conversation_id)
             if place is not None:
                 seat.queue_slug = queue_slug  # moved here (a transfer) before its stream read it

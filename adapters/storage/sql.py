@@ -161,6 +161,13 @@ class SqlConversations:
         )
         return _conversation(row) if row else None
 
+    def where(self, conversation_id: str) -> tuple[Status, str] | None:
+        query = sa.select(ConversationRow.status, ConversationRow.queue_slug).where(
+            ConversationRow.id == conversation_id
+        )
+        row = self.session.execute(query).first()
+        return (Status(row.status), row.queue_slug) if row else None
+
     def save(self, conversation: Conversation) -> None:
         self.session.merge(ConversationRow(**asdict(conversation)))
 

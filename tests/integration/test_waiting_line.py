@@ -16,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.notify import LocalSubscription
-from adapters.storage.tables import ConversationRow
 from router import conversations as uc
 from router import staff
 from tests.unit.fakes import FakeClock
@@ -40,6 +39,17 @@ class Patron:
         self.changed = threading.Condition()
         self.thread = threading.Thread(target=self._read, name=f"patron-{number}", daemon=True)
         self.thread.start()
+
+    @classmethod
+    def reconnect(cls, app, patron: Patron) -> Patron:
+        """The same patron's browser opens its stream again (a second one, as after a restart)."""
+        again = cls.__new__(cls)
+        again.conversation, again.places, again.changed = patron.conversation, [], threading.Condition()
+        url = f"/api/v1/conversations/{patron.conversation.id}/events?token={_token_of(patron)}"
+        again.response = app.test_client().get(url, buffered=False)
+        again.thread = threading.Thread(target=again._read, name="patron-again", daemon=True)
+        again.thread.start()
+        return again
 
     def _read(self) -> None:
         for chunk in self.response.response:
@@ -74,11 +84,11 @@ def _token_of(patron: Patron) -> str:
 
 @pytest.fixture
 def queries(container):
-    """(thread name, statement) of every statement run, from when the test clears the list."""
-    ran: list[tuple[str, str]] = []
+    """(thread name, statement, parameters) of every statement run, from when the test clears the list."""
+    ran: list[tuple[str, str, object]] = []
 
-    def record(_connection, _cursor, statement, *_args) -> None:
-        ran.append((threading.current_thread().name, statement))
+    def record(_connection, _cursor, statement, parameters, *_args) -> None:
+        ran.append((threading.current_thread().name, statement, parameters))
 
     sa.event.listen(container.engine, "before_cursor_execute", record)
     yield ran
@@ -107,11 +117,12 @@ def test_a_claim_reads_the_line_once_and_every_stream_gets_its_new_place(contain
     staff.claim(container.desk, patrons[0].conversation.id, "@ann:localhost", "Ann")
     for position, patron in enumerate(patrons[1:], start=1):
         patron.at(position)  # each moved up one place
-    by_thread = Counter(thread for thread, statement in queries if not statement.startswith("BEGIN"))
+    by_thread = Counter(thread for thread, statement, _ in queries if not statement.startswith("BEGIN"))
     waiting_streams = {patron.thread.name for patron in patrons[1:]}
     assert sum(by_thread[name] for name in waiting_streams) == 0  # no stream read the database for its place
     elsewhere = sum(n for name, n in by_thread.items() if name not in {"MainThread", patrons[0].thread.name})
-    assert elsewhere <= 2  # the line, once for everyone: who waits, and the recent waits behind the estimates
+    others = [(t, q[:60]) for t, q, _ in queries if t not in {"MainThread", patrons[0].thread.name}]
+    assert elsewhere <= 2, others  # the line, once for everyone: who waits, and the recent waits behind the estimates
 
 
 def test_a_heartbeat_marks_every_waiting_patron_here_in_one_statement(container, line_of_patrons, queries):
@@ -119,11 +130,22 @@ def test_a_heartbeat_marks_every_waiting_patron_here_in_one_statement(container,
     container.desk.clock.advance(60)
     queries.clear()
     waiting_line(app).mark_present()
-    assert len([statement for _, statement in queries if statement.lstrip().upper().startswith("UPDATE")]) == 1
-    with container.engine.connect() as connection:
-        seen = connection.execute(
-            sa.select(ConversationRow.last_seen_at).where(
-                ConversationRow.id.in_([patron.conversation.id for patron in patrons])
-            )
-        ).scalars()
-        assert set(seen) == {container.desk.clock.now()}
+    updates = [(statement, str(parameters)) for thread, statement, parameters in queries if thread == "MainThread"]
+    updates = [(statement, parameters) for statement, parameters in updates if statement.startswith("UPDATE")]
+    assert len(updates) == 1
+    assert all(patron.conversation.id in updates[0][1] for patron in patrons)  # everyone, in that one statement
+
+
+def test_a_stream_connecting_to_a_waiting_chat_writes_nothing_itself(container, line_of_patrons, queries):
+    """Thousands reconnecting at once (a restarted web process) must not commit one by one: the line notes them."""
+    app, patrons = line_of_patrons
+    container.desk.clock.advance(60)
+    queries.clear()
+    again = Patron.reconnect(app, patrons[3])
+    again.at(4)
+    by_request = [statement for thread, statement, _ in queries if thread == "MainThread"]
+    assert not [statement for statement in by_request if statement.startswith(("UPDATE", "INSERT"))]
+    with container.desk.uow() as uow:
+        assert uow.conversations.get(patrons[3].conversation.id).last_seen_at == container.desk.clock.now()
+    uc.close_by_patron(container.desk, patrons[3].conversation.id, _token_of(patrons[3]))
+    again.thread.join(10)

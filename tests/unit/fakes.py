@@ -73,6 +73,10 @@ class FakeConversations(_Repo):
     def save(self, conversation):
         self.state.conversations[conversation.id] = replace(conversation)
 
+    def where(self, conversation_id):
+        found = self.state.conversations.get(conversation_id)
+        return (found.status, found.queue_slug) if found else None
+
     def waiting_count(self, queue_slug, seen_since=None):
         return sum(
             1
