@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ["relay", "streams", "outbox_age", "outbox_wakeups", "slack_rate"]  # module names in bench/, run in this order
+# module names in bench/, run in this order
+BENCHMARKS = ["relay", "streams", "outbox_age", "outbox_wakeups", "slack_rate"]
 
 
 def main() -> int:
