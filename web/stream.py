@@ -122,6 +122,7 @@ def event_stream(
     seat = line.sit(conversation_id, subscription)
     shown, typing, status = None, NOBODY, None
     woken, timed_out, read_at = {conversation_id}, False, 0.0
+    beat_at = time.monotonic()  # the last keep-alive: proxies cut a stream that sends nothing for a minute (nginx)
     try:
         yield f"retry: {retry_ms + random.randint(0, retry_ms)}\n\n".encode()
         while True:
@@ -160,8 +161,9 @@ def event_stream(
                 yield format_live("queue", seat.place)
             shown = seat.place
             timed_out = not subscription.wait(min(heartbeat, TTL.total_seconds()) if typing["name"] else heartbeat)
-            if timed_out:
+            if timed_out or time.monotonic() - beat_at >= heartbeat:  # a busy desk's wake-ups never time out
                 yield b": keep-alive\n\n"  # raises here once the patron has gone, so a gone patron is never touched
+                beat_at = time.monotonic()
             woken = subscription.woken_by()
     finally:
         line.leave(seat)
