@@ -126,11 +126,16 @@ class Batches:
             raise BatchFailed(str(self._failure)) from self._failure
 
     async def room_for_more(self) -> None:
-        """Wait while MAX_IN_FLIGHT batches are unhandled, so a slow database is not buried in batches."""
-        while self._in_flight and self._in_flight[0].done():
-            self._in_flight.popleft()
+        """Wait while MAX_IN_FLIGHT batches are unhandled (a slow database is not buried in batches).
+
+        Raises BatchFailed when a batch failed: no later batch may be added behind it, since a batch
+        added with no unfinished batch before it would have its token saved on its own.
+        """
         if len(self._in_flight) >= MAX_IN_FLIGHT:
             await asyncio.wait([self._in_flight[0]])
+        while self._in_flight and self._in_flight[0].done():
+            self._note_failure(self._in_flight.popleft())  # its done-callback may not have run yet
+        self.raise_failure()
 
     async def restart(self) -> str | None:
         """After a failure: let what runs finish, forget the rest, and give the token to sync from again."""

@@ -92,8 +92,7 @@ class MatrixSync:
         failures = 0
         while not self._stopping.is_set():
             try:
-                batches.raise_failure()
-                await batches.room_for_more()
+                await batches.room_for_more()  # raises BatchFailed after a failure
                 asked = time.monotonic()
                 response = await client.sync(  # "offline": with presence on, each sync would mark the bot online
                     timeout=LONG_POLL_MS, sync_filter=self._filter, since=since, set_presence="offline"

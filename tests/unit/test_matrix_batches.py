@@ -69,9 +69,9 @@ def test_a_failed_batch_saves_nothing_and_the_sync_starts_again_from_the_last_ha
         await until(lambda: saved_token(desk, BOT) == "t1")
         batches.add([job(fail=True)], "t2")
         batches.add([job()], "t3")
-        await until(lambda: batches._failure is not None)
+        await until(lambda: all(batch.done() for batch in batches._in_flight))
         with pytest.raises(BatchFailed):
-            batches.raise_failure()
+            await batches.room_for_more()
         assert await batches.restart() == "t1"
         await batches.flush()
         assert saved_token(desk, BOT) == "t1"
