@@ -4,8 +4,9 @@ The sync loop asks for the next batch as soon as it has handed the last one's ev
 lanes (adapters.matrix.lanes), so a reply arriving while the desk commits the previous one
 is fetched at once. The token saved is that of the newest batch which, with every batch
 before it, is fully handled: a crash replays at most what was in flight, and replays are
-deduplicated by event id. Saving runs off the loop and coalesces, so under load one write
-covers several batches.
+deduplicated by event id. Saving runs off the loop, at most once a second, so under load one
+write covers many batches instead of costing a transaction each (replaying a second's worth of
+events after a crash costs a dedupe lookup each).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from router.journal import Desk
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 4  # batches fetched but not yet handled; beyond this the next /sync waits
 HEARTBEAT_SECONDS = 20.0  # an idle desk's token may not change: still record the sync this often (sync lag metric)
+SAVE_SECONDS = 1.0  # at most one token write a second: a busy desk's replies need the write lock more
 
 
 class BatchFailed(Exception):
@@ -49,8 +51,11 @@ def save_token(desk: Desk, user_id: str, token: str) -> None:
 
 
 class Batches:
-    def __init__(self, connection: MatrixConnection, desk: Desk, synced: threading.Event):
+    def __init__(
+        self, connection: MatrixConnection, desk: Desk, synced: threading.Event, save_seconds: float = SAVE_SECONDS
+    ):
         self._connection, self._desk, self._synced = connection, desk, synced
+        self._save_seconds = save_seconds
         self.lanes = Lanes()
         self.handled: str | None = None  # the token after the newest batch handled with all before it
         self._saved: str | None = None
@@ -97,6 +102,9 @@ class Batches:
     async def _save(self) -> None:
         """Write the newest handled token until the saved one is current (one write may cover several batches)."""
         while self._save_due():
+            wait = self._saved_at + self._save_seconds - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
             token, self._saved_at = self.handled, time.monotonic()
             try:
                 await self._connection.run_blocking(save_token, self._desk, self._connection.user_id, token)
@@ -105,16 +113,29 @@ class Batches:
                 return
             self._saved = token
 
+    async def flush(self) -> None:
+        """On the way out: save the newest handled token now, so a restart replays nothing it need not."""
+        if self._saving is not None:
+            self._saving.cancel()
+        if self.handled is not None and self._saved != self.handled:
+            await self._connection.run_blocking(save_token, self._desk, self._connection.user_id, self.handled)
+            self._saved = self.handled
+
     def raise_failure(self) -> None:
         if self._failure is not None:
             raise BatchFailed(str(self._failure)) from self._failure
 
     async def room_for_more(self) -> None:
-        """Wait while MAX_IN_FLIGHT batches are unhandled, so a slow database is not buried in batches."""
-        while self._in_flight and self._in_flight[0].done():
-            self._in_flight.popleft()
+        """Wait while MAX_IN_FLIGHT batches are unhandled (a slow database is not buried in batches).
+
+        Raises BatchFailed when a batch failed: no later batch may be added behind it, since a batch
+        added with no unfinished batch before it would have its token saved on its own.
+        """
         if len(self._in_flight) >= MAX_IN_FLIGHT:
             await asyncio.wait([self._in_flight[0]])
+        while self._in_flight and self._in_flight[0].done():
+            self._note_failure(self._in_flight.popleft())  # its done-callback may not have run yet
+        self.raise_failure()
 
     async def restart(self) -> str | None:
         """After a failure: let what runs finish, forget the rest, and give the token to sync from again."""

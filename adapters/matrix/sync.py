@@ -11,6 +11,7 @@ and the next /sync goes out at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -31,6 +32,7 @@ from router.journal import Desk
 log = logging.getLogger(__name__)
 GAP_PAGES = 50
 LONG_POLL_MS = 25_000
+FLUSH_SECONDS = 5.0  # on stop, to save the last handled token
 
 
 def sync_filter(timeline_limit: int, bot_user_id: str) -> dict[str, Any]:
@@ -60,25 +62,37 @@ class MatrixSync:
         self._filter = sync_filter(timeline_limit, connection.user_id)
         self._stopping = threading.Event()
         self._task: Any = None
+        self._ended = threading.Event()
         self.synced = threading.Event()  # set once the first batch is handled
 
     def start(self) -> None:
         self._task = asyncio.run_coroutine_threadsafe(self._sync_forever(), self._connection.loop)
 
     def stop(self) -> None:
+        """Stop syncing, after saving the newest handled token (best effort: a replay is deduplicated anyway)."""
         self._stopping.set()
-        if self._task is not None:
+        if self._task is not None and self._connection.loop.is_running():
             self._connection.loop.call_soon_threadsafe(self._task.cancel)
+            self._ended.wait(FLUSH_SECONDS + 1)
 
     async def _sync_forever(self) -> None:
-        client = self._connection.client
         batches = Batches(self._connection, self._desk, self.synced)
+        try:
+            await self._sync_until_stopped(batches)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(batches.flush(), FLUSH_SECONDS)
+            raise
+        finally:
+            self._ended.set()
+
+    async def _sync_until_stopped(self, batches: Batches) -> None:
+        client = self._connection.client
         since = await batches.load()
         failures = 0
         while not self._stopping.is_set():
             try:
-                batches.raise_failure()
-                await batches.room_for_more()
+                await batches.room_for_more()  # raises BatchFailed after a failure
                 asked = time.monotonic()
                 response = await client.sync(  # "offline": with presence on, each sync would mark the bot online
                     timeout=LONG_POLL_MS, sync_filter=self._filter, since=since, set_presence="offline"
