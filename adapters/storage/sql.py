@@ -42,7 +42,7 @@ from router.model import (
     StoredFile,
     StreamEvent,
 )
-from router.ports import UnitOfWork
+from router.ports import Notifier, UnitOfWork
 
 
 def normalise_url(url: str) -> str:
@@ -578,12 +578,27 @@ class SqlKeyValue:
             self.session.connection()  # starts the transaction, and with it BEGIN IMMEDIATE
 
 
-class SqlUnitOfWork(UnitOfWork):
-    """One database transaction; `after_commit` callbacks run only once it is durable."""
+# One statement for every topic a transaction announces; PostgreSQL sends the NOTIFYs at COMMIT, none on rollback.
+NOTIFY_ALL = sa.text("SELECT pg_notify(:channel, topic) FROM unnest(CAST(:topics AS text[])) AS topic")
 
-    def __init__(self, session_factory: sessionmaker, read_only: bool = False):
-        super().__init__()
-        self._session_factory, self._read_only = session_factory, read_only
+
+class SqlUnitOfWork(UnitOfWork):
+    """One database transaction; `after_commit` callbacks run only once it is durable.
+
+    With `notify_channel` (PostgreSQL, and a notifier listening on that channel of the same database)
+    announced topics go out as NOTIFY inside the transaction, just before COMMIT; otherwise `notifier`
+    publishes them after it.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker,
+        read_only: bool = False,
+        notifier: Notifier | None = None,
+        notify_channel: str | None = None,
+    ):
+        super().__init__(notifier)
+        self._session_factory, self._read_only, self._notify_channel = session_factory, read_only, notify_channel
 
     def __enter__(self) -> SqlUnitOfWork:
         self.session = self._session_factory()
@@ -608,12 +623,15 @@ class SqlUnitOfWork(UnitOfWork):
         self.session.close()
 
     def commit(self) -> None:
+        if self._notify_channel is not None and self._announced:
+            topics = self._take_announced()
+            self.session.execute(NOTIFY_ALL, {"channel": self._notify_channel, "topics": topics})
         self.session.commit()
         self._run_after_commit()
 
     def rollback(self) -> None:
         self.session.rollback()
-        self._after_commit.clear()
+        self._forget_after_commit()
 
 
 def session_factory(engine: sa.Engine) -> sessionmaker:
