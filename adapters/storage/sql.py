@@ -150,18 +150,28 @@ class SqlQueues:
 class SqlConversations:
     def __init__(self, session: Session):
         self.session = session
+        self._held: dict[str, ConversationRow] = {}  # see `save`
 
     def add(self, conversation: Conversation) -> None:
-        self.session.add(ConversationRow(**asdict(conversation)))
+        row = self._held[conversation.id] = ConversationRow(**asdict(conversation))
+        self.session.add(row)
         self.session.flush()
 
     def get(self, conversation_id: str, *, for_update: bool = False) -> Conversation | None:
         row = self.session.get(
             ConversationRow, conversation_id, with_for_update=for_update or None, populate_existing=True
         )
-        return _conversation(row) if row else None
+        if row is None:
+            return None
+        self._held[row.id] = row
+        return _conversation(row)
 
     def save(self, conversation: Conversation) -> None:
+        """An UPDATE of the columns that changed, without reading the row again.
+
+        The session only keeps weak references to unchanged rows, so the row `get` read would be gone
+        by now and `merge` would SELECT it again (a round trip per message); `_held` keeps it alive
+        until the unit of work ends."""
         self.session.merge(ConversationRow(**asdict(conversation)))
 
     def by_thread(self, queue_slug: str, thread_id: str) -> Conversation | None:
@@ -169,7 +179,10 @@ class SqlConversations:
             ConversationRow.queue_slug == queue_slug, ConversationRow.staff_thread_id == thread_id
         )
         row = self.session.exec(query).first()
-        return _conversation(row) if row else None
+        if row is None:
+            return None
+        self._held[row.id] = row
+        return _conversation(row)
 
     def waiting_count(self, queue_slug: str, seen_since: datetime | None = None) -> int:
         query = sa.select(sa.func.count()).where(
@@ -360,10 +373,14 @@ class SqlFiles:
 class SqlDuty:
     def __init__(self, session: Session):
         self.session = session
+        self._held: list[DutyRow] = []  # `save` updates what `get` read without a SELECT (SqlConversations.save)
 
     def get(self, queue_slug: str, staff_id: str) -> DutyRecord | None:
         row = self.session.get(DutyRow, (queue_slug, staff_id))
-        return _copy(DutyRecord, row) if row else None
+        if row is None:
+            return None
+        self._held.append(row)
+        return _copy(DutyRecord, row)
 
     def save(self, record: DutyRecord) -> None:
         self.session.merge(DutyRow(**asdict(record)))
