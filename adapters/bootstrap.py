@@ -68,6 +68,16 @@ def make_notifier(settings: Settings) -> Notifier:
     return InProcessNotifier()
 
 
+def notify_channel(engine: sa.Engine, notifier: Notifier) -> str | None:
+    """The channel units of work NOTIFY in their own transaction: the database is the one the notifier listens to.
+
+    Otherwise (SQLite, an in-process notifier) announced topics are published after the commit.
+    """
+    if isinstance(notifier, PostgresNotifier) and engine.dialect.name == "postgresql":
+        return notifier.channel
+    return None
+
+
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -81,8 +91,9 @@ def bootstrap(
     engine = make_engine(settings.database_url)
     notifier = notifier or make_notifier(settings)
     uow_factory = session_factory(engine)
+    channel = notify_channel(engine, notifier)
     desk = Desk(
-        uow=lambda read_only=False: SqlUnitOfWork(uow_factory, read_only),
+        uow=lambda read_only=False: SqlUnitOfWork(uow_factory, read_only, notifier, channel),
         clock=clock or SystemClock(),
         notifier=notifier,
         max_body=settings.max_body,

@@ -115,10 +115,16 @@ class PostgresNotifier(InProcessNotifier):
         self._listener = threading.Thread(target=self._listen_forever, name="pg-listen", daemon=True)
         self._listener.start()
 
+    @property
+    def channel(self) -> str:
+        """The channel to NOTIFY: units of work on the same database do so inside their transaction."""
+        return self._channel
+
     def wait_ready(self, timeout: float = 10.0) -> bool:
         return self._listening.wait(timeout)
 
     def publish(self, topic: str) -> None:
+        """A NOTIFY of its own, for wake-ups outside any transaction (units of work announce theirs in it)."""
         import psycopg
 
         with self._publish_lock:

@@ -24,8 +24,8 @@ def go_on(desk: Desk, queue_slugs: list[str], staff_id: str, staff_name: str) ->
         queues = _queues(uow, queue_slugs)
         for queue in queues:
             uow.duty.save(DutyRecord(queue.slug, staff_id, staff_name, True, now, now))
+        _wake(uow, queue_slugs)
         uow.commit()
-    _wake(desk, queue_slugs)
     return [queue.name for queue in queues]
 
 
@@ -38,8 +38,8 @@ def go_off(desk: Desk, queue_slugs: list[str], staff_id: str) -> list[str]:
             if record is not None:
                 record.on, record.last_active = False, now
                 uow.duty.save(record)
+        _wake(uow, queue_slugs)
         uow.commit()
-    _wake(desk, queue_slugs)
     return [queue.name for queue in queues]
 
 
@@ -82,6 +82,6 @@ def _queues(uow: UnitOfWork, slugs: list[str]) -> list[Queue]:
     return queues
 
 
-def _wake(desk: Desk, queue_slugs: list[str]) -> None:
+def _wake(uow: UnitOfWork, queue_slugs: list[str]) -> None:
     for slug in queue_slugs:
-        desk.notifier.publish(f"queue:{slug}")
+        uow.announce(f"queue:{slug}")

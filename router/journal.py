@@ -137,10 +137,10 @@ def lock_for_staff(uow: UnitOfWork, conversation_id: str, inbound: Inbound | Non
 
 
 def commit(desk: Desk, uow: UnitOfWork, conversation: Conversation) -> None:
-    """Save, commit, then wake this conversation's streams and the outbox worker."""
+    """Save and commit; the commit wakes this conversation's streams and the outbox worker."""
     uow.conversations.save(conversation)
-    uow.after_commit(lambda: desk.notifier.publish(conversation.id))
-    uow.after_commit(lambda: desk.notifier.publish(OUTBOX_TOPIC))
-    for slug in uow.lines_moved:  # only arrivals, claims and closes move waiting patrons' places
-        uow.after_commit(lambda slug=slug: desk.notifier.publish(f"queue:{slug}"))
+    uow.announce(conversation.id)
+    uow.announce(OUTBOX_TOPIC)
+    for slug in sorted(uow.lines_moved):  # only arrivals, claims and closes move waiting patrons' places
+        uow.announce(f"queue:{slug}")
     uow.commit()

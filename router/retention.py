@@ -125,8 +125,8 @@ def delete_conversation(desk: Desk, conversation_id: str) -> None:
         if conversation is None:
             raise errors.ConversationNotFound("no such conversation")
         _begin_deletion(uow, conversation, policy, desk.clock.now())
-        uow.after_commit(lambda: desk.notifier.publish(conversation_id))
-        uow.after_commit(lambda: desk.notifier.publish(OUTBOX_TOPIC))
+        uow.announce(conversation_id)
+        uow.announce(OUTBOX_TOPIC)
         uow.commit()
 
 
@@ -314,6 +314,6 @@ def anonymise(desk: Desk, conversation_id: str, card_pattern: Any = None) -> boo
         uow.conversations.save(conversation)
         if policy.purge_platform_copies and conversation.staff_thread_id:
             enqueue(uow, conversation, OutboxKind.SCRUB_COPIES, conversation.anonymised_at)
-            uow.after_commit(lambda: desk.notifier.publish(OUTBOX_TOPIC))
+            uow.announce(OUTBOX_TOPIC)
         uow.commit()
     return True

@@ -40,6 +40,6 @@ def tell_staff_files_not_sent(
         if conversation is None:
             return False
         enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(staff_notice(unsent)))
-        uow.after_commit(lambda: desk.notifier.publish(OUTBOX_TOPIC))
+        uow.announce(OUTBOX_TOPIC)
         uow.commit()
     return True

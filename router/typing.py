@@ -23,7 +23,6 @@ TTL = timedelta(seconds=8)
 def staff_typing(desk: Desk, queue_slugs: list[str], typing: dict[str, str]) -> None:
     """`typing`: staff id -> display name, everyone typing in a room serving `queue_slugs` now."""
     now = desk.clock.now()
-    woken: list[str] = []
     with desk.uow() as uow:
         active = [c for c in uow.conversations.active_in(queue_slugs) if c.status is Status.ACTIVE]
         for conversation in active:
@@ -35,13 +34,11 @@ def staff_typing(desk: Desk, queue_slugs: list[str], typing: dict[str, str]) -> 
                 name = shown_name(uow.queues.get(conversation.queue_slug), typing[owner])
                 uow.kv.set(key, json.dumps({"name": name, "until": (now + TTL).isoformat()}))
                 if not was:
-                    woken.append(conversation.id)
+                    uow.announce(conversation.id)
             elif was:
                 uow.kv.delete(key)
-                woken.append(conversation.id)
+                uow.announce(conversation.id)
         uow.commit()
-    for conversation_id in woken:
-        desk.notifier.publish(conversation_id)
 
 
 def typing_now(desk: Desk, conversation_id: str) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from router.model import (
     StoredFile,
     StreamEvent,
 )
-from router.ports import UnitOfWork
+from router.ports import Notifier, UnitOfWork
 
 
 def normalise_url(url: str) -> str:
@@ -150,16 +150,21 @@ class SqlQueues:
 class SqlConversations:
     def __init__(self, session: Session):
         self.session = session
+        self._held: dict[str, ConversationRow] = {}  # see `save`
 
     def add(self, conversation: Conversation) -> None:
-        self.session.add(ConversationRow(**asdict(conversation)))
+        row = self._held[conversation.id] = ConversationRow(**asdict(conversation))
+        self.session.add(row)
         self.session.flush()
 
     def get(self, conversation_id: str, *, for_update: bool = False) -> Conversation | None:
         row = self.session.get(
             ConversationRow, conversation_id, with_for_update=for_update or None, populate_existing=True
         )
-        return _conversation(row) if row else None
+        if row is None:
+            return None
+        self._held[row.id] = row
+        return _conversation(row)
 
     def where(self, conversation_id: str) -> tuple[Status, str] | None:
         query = sa.select(ConversationRow.status, ConversationRow.queue_slug).where(
@@ -169,6 +174,11 @@ class SqlConversations:
         return (Status(row.status), row.queue_slug) if row else None
 
     def save(self, conversation: Conversation) -> None:
+        """An UPDATE of the columns that changed, without reading the row again.
+
+        The session only keeps weak references to unchanged rows, so the row `get` read would be gone
+        by now and `merge` would SELECT it again (a round trip per message); `_held` keeps it alive
+        until the unit of work ends."""
         self.session.merge(ConversationRow(**asdict(conversation)))
 
     def by_thread(self, queue_slug: str, thread_id: str) -> Conversation | None:
@@ -176,7 +186,10 @@ class SqlConversations:
             ConversationRow.queue_slug == queue_slug, ConversationRow.staff_thread_id == thread_id
         )
         row = self.session.exec(query).first()
-        return _conversation(row) if row else None
+        if row is None:
+            return None
+        self._held[row.id] = row
+        return _conversation(row)
 
     def waiting_count(self, queue_slug: str, seen_since: datetime | None = None) -> int:
         query = sa.select(sa.func.count()).where(
@@ -367,10 +380,14 @@ class SqlFiles:
 class SqlDuty:
     def __init__(self, session: Session):
         self.session = session
+        self._held: list[DutyRow] = []  # `save` updates what `get` read without a SELECT (SqlConversations.save)
 
     def get(self, queue_slug: str, staff_id: str) -> DutyRecord | None:
         row = self.session.get(DutyRow, (queue_slug, staff_id))
-        return _copy(DutyRecord, row) if row else None
+        if row is None:
+            return None
+        self._held.append(row)
+        return _copy(DutyRecord, row)
 
     def save(self, record: DutyRecord) -> None:
         self.session.merge(DutyRow(**asdict(record)))
@@ -585,12 +602,27 @@ class SqlKeyValue:
             self.session.connection()  # starts the transaction, and with it BEGIN IMMEDIATE
 
 
-class SqlUnitOfWork(UnitOfWork):
-    """One database transaction; `after_commit` callbacks run only once it is durable."""
+# One statement for every topic a transaction announces; PostgreSQL sends the NOTIFYs at COMMIT, none on rollback.
+NOTIFY_ALL = sa.text("SELECT pg_notify(:channel, topic) FROM unnest(CAST(:topics AS text[])) AS topic")
 
-    def __init__(self, session_factory: sessionmaker, read_only: bool = False):
-        super().__init__()
-        self._session_factory, self._read_only = session_factory, read_only
+
+class SqlUnitOfWork(UnitOfWork):
+    """One database transaction; `after_commit` callbacks run only once it is durable.
+
+    With `notify_channel` (PostgreSQL, and a notifier listening on that channel of the same database)
+    announced topics go out as NOTIFY inside the transaction, just before COMMIT; otherwise `notifier`
+    publishes them after it.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker,
+        read_only: bool = False,
+        notifier: Notifier | None = None,
+        notify_channel: str | None = None,
+    ):
+        super().__init__(notifier)
+        self._session_factory, self._read_only, self._notify_channel = session_factory, read_only, notify_channel
 
     def __enter__(self) -> SqlUnitOfWork:
         self.session = self._session_factory()
@@ -615,12 +647,15 @@ class SqlUnitOfWork(UnitOfWork):
         self.session.close()
 
     def commit(self) -> None:
+        if self._notify_channel is not None and self._announced:
+            topics = self._take_announced()
+            self.session.execute(NOTIFY_ALL, {"channel": self._notify_channel, "topics": topics})
         self.session.commit()
         self._run_after_commit()
 
     def rollback(self) -> None:
         self.session.rollback()
-        self._after_commit.clear()
+        self._forget_after_commit()
 
 
 def session_factory(engine: sa.Engine) -> sessionmaker:

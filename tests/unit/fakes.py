@@ -383,8 +383,8 @@ class FakeAttempts(_Repo):
 class FakeUnitOfWork(UnitOfWork):
     """Works on a copy of the store; only `commit` makes changes visible (like a transaction)."""
 
-    def __init__(self, store: Store):
-        super().__init__()
+    def __init__(self, store: Store, notifier=None):
+        super().__init__(notifier)
         self.store = store
         self.committed = False
 
@@ -429,7 +429,7 @@ class FakeUnitOfWork(UnitOfWork):
         self._run_after_commit()
 
     def rollback(self):
-        self._after_commit.clear()
+        self._forget_after_commit()
 
 
 class FakeNotifier:
@@ -496,7 +496,7 @@ def make_desk(*queues: Queue) -> tuple[Desk, Store, FakeClock, FakeNotifier]:
     for queue in queues:
         store.queues[queue.slug] = queue
     return (
-        Desk(uow=lambda read_only=False: FakeUnitOfWork(store), clock=clock, notifier=notifier, max_body=100),
+        Desk(uow=lambda read_only=False: FakeUnitOfWork(store, notifier), clock=clock, notifier=notifier, max_body=100),
         store,
         clock,
         notifier,
