@@ -121,6 +121,7 @@ def enqueue(
     """Promise to tell the staff side (or a mailbox); `payload`: the kind's type in router.outbox_payloads."""
     stored = to_json(kind, payload)
     uow.outbox.add(OutboxItem(None, conversation.id, kind, now, now, stored, message_id, lane=kind.lane))
+    uow.announce(OUTBOX_TOPIC)  # at commit: only a commit that queued something wakes a delivery thread
 
 
 def lock_for_staff(uow: UnitOfWork, conversation_id: str, inbound: Inbound | None, now: Any) -> Conversation | None:
@@ -137,10 +138,9 @@ def lock_for_staff(uow: UnitOfWork, conversation_id: str, inbound: Inbound | Non
 
 
 def commit(desk: Desk, uow: UnitOfWork, conversation: Conversation) -> None:
-    """Save and commit; the commit wakes this conversation's streams and the outbox worker."""
+    """Save and commit; the commit wakes this conversation's streams (and, if it queued anything, a delivery thread)."""
     uow.conversations.save(conversation)
     uow.announce(conversation.id)
-    uow.announce(OUTBOX_TOPIC)
     for slug in sorted(uow.lines_moved):  # only arrivals, claims and closes move waiting patrons' places
         uow.announce(f"queue:{slug}")
     uow.commit()

@@ -46,7 +46,17 @@ def test_patron_message_is_persisted_queued_and_announced_after_commit(desk):
     assert created and message.seq == 1 and message.author is Author.PATRON
     assert store.outbox[-1].kind is OutboxKind.PATRON_MESSAGE and store.outbox[-1].message_id == message.id
     assert [e.type for e in store.events] == [EventType.MESSAGE]
-    assert notifier.published == [conversation.id, journal.OUTBOX_TOPIC]  # a message moves nobody in line
+    assert sorted(notifier.published) == sorted([conversation.id, journal.OUTBOX_TOPIC])  # moves nobody in line
+
+
+def test_a_commit_that_queued_nothing_for_the_staff_side_wakes_no_delivery_thread(desk):
+    """A second staff reply goes to the patron only: its commit wakes the patron's stream, not the outbox."""
+    desk_, store, _, notifier = desk
+    conversation, _ = uc.start_conversation(desk_, "general")
+    staff.staff_says(desk_, conversation.id, "@ann:x", "Ann", "Let me look.")  # claims: the root is updated
+    queued, notifier.published[:] = len(store.outbox), []
+    staff.staff_says(desk_, conversation.id, "@ann:x", "Ann", "Floor 2, map room.")
+    assert len(store.outbox) == queued and notifier.published == [conversation.id]
 
 
 def test_same_client_id_twice_creates_one_message(desk):
