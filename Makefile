@@ -28,9 +28,13 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
+# Two pytest workers (pytest-xdist), each with its own Synapse, Chromium and PostgreSQL schema: most tests wait on
+# a homeserver, a browser or a subprocess, so two overlap well even on two cores. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+
 test: $(BIN)/.installed-dev chromium
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from adapters.bootstrap import Container, bootstrap
-from adapters.notify import InProcessNotifier
+from adapters.bootstrap import Container
 from adapters.settings import Settings
 from adapters.synapse_local import LocalSynapse
 from adapters.worker import Worker
 from router import duty
 from router.model import Backend, Queue
+from tests.conftest import migrated
 from tests.e2e.csp_watch import CspWatchedBrowser
 from tests.e2e.librarian import Librarian
 from tests.patience import PATIENCE
@@ -148,11 +148,7 @@ def _start_desk(
 ) -> tuple[Desk, object]:
     room_id = staff_room(homeserver, name)
     smtp = dict(smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_from="desk@library.example") if mailbox else {}
-    container = bootstrap(
-        desk_settings(homeserver, f"sqlite:///{tmp_path / 'desk.db'}", **smtp, **(settings or {})),
-        notifier=InProcessNotifier(),
-        migrate=True,
-    )
+    container = migrated(desk_settings(homeserver, f"sqlite:///{tmp_path / 'desk.db'}", **smtp, **(settings or {})))
     with container.desk.uow() as uow:
         uow.queues.add(Queue("general", "General", Backend.MATRIX, room_id))
         uow.commit()
@@ -221,7 +217,7 @@ def mixed_desk(
         slack_api_url=emulator.api_url,
         **extra,
     )
-    container = bootstrap(settings, notifier=InProcessNotifier(), migrate=True)
+    container = migrated(settings)
     with container.desk.uow() as uow:
         for queue in queues:
             uow.queues.add(queue)

@@ -12,7 +12,7 @@ from adapters.slack import render, tag_modal
 from router import retention
 from router.model import Backend, Queue
 from tests.e2e import patron
-from tests.e2e.conftest import CHANNEL, staff_room, wait_until
+from tests.e2e.conftest import CHANNEL, outbox_pending, staff_room, wait_until
 from tests.e2e.librarian import in_thread, roots
 from tests.e2e.patron import say
 from tests.e2e.test_slack_loop import root_for, start_chat, thread_texts
@@ -55,10 +55,7 @@ def redacted(librarian, event_ids: set[str]) -> set[str]:
 @pytest.mark.synapse
 def test_a_purge_redacts_the_matrix_thread_and_deletes_the_rows(desk):
     chat, root, copy, reply = matrix_chat(desk, "https://library.example/purge-matrix")
-    requests.post(
-        desk.api(f"/conversations/{chat['id']}/close"), headers={"Authorization": f"Bearer {chat['token']}"}, timeout=10
-    )
-    wait_until(lambda: stored(desk, chat["id"]).status.value == "closed")
+    close(desk, chat)
     core = desk.container.desk
     retention.set_policy(core, anonymise_after_days=1, delete_after_days=2)
 
@@ -71,12 +68,13 @@ def test_a_purge_redacts_the_matrix_thread_and_deletes_the_rows(desk):
         report = retention.purge(core, desk.container.channels)
     finally:
         core.clock = real
-    assert report.deleted == 1
+    # Removed here, or by the desk's worker when it took the removal first (then the purge leaves it to it).
+    assert (report.deleted, report.waiting_for_platform) in ((1, 0), (0, 1)), report
     wanted = {root["event_id"], copy, reply}
     desk.librarian.wait_for(lambda events: redacted(desk.librarian, wanted) == wanted)
     fetched = desk.librarian._run(desk.librarian.client.room_get_event(desk.room_id, root["event_id"]))
     assert fetched.event.source["content"] == {}  # what any client now shows: the root's text is gone
-    assert stored(desk, chat["id"]) is None
+    wait_until(lambda: stored(desk, chat["id"]) is None)
     assert retention.purge(core, desk.container.channels).deleted == 0  # idempotent
 
 
@@ -324,9 +322,11 @@ def test_readyz_names_a_matrix_queue_whose_room_does_not_let_the_bot_redact(desk
 
 
 def close(desk, chat) -> None:
+    """Closed, and the close told to the staff thread (its events are part of what retention must remove)."""
     headers = {"Authorization": f"Bearer {chat['token']}"}
     assert requests.post(desk.api(f"/conversations/{chat['id']}/close"), headers=headers, timeout=10).ok
     wait_until(lambda: stored(desk, chat["id"]).status.value == "closed")
+    wait_until(lambda: outbox_pending(desk) == 0)
 
 
 @pytest.mark.synapse

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from adapters.bootstrap import Container, bootstrap
-from adapters.notify import InProcessNotifier
+from adapters.bootstrap import Container
 from adapters.settings import Settings
 from adapters.slack import render
 from adapters.worker import Worker
 from router.conversations import read_messages
 from router.model import Backend, Queue
+from tests.conftest import migrated
 from tests.e2e import patron
 from tests.e2e.conftest import CHANNEL, serve, wait_until
 from tests.e2e.patron import say, stream
@@ -53,11 +53,7 @@ def slack_settings(slack: SlackEmulator, database_url: str, **extra: object) -> 
 
 
 def start_slack_desk(slack: SlackEmulator, tmp_path, **settings: object) -> tuple[SlackDesk, object]:
-    container = bootstrap(
-        slack_settings(slack, f"sqlite:///{tmp_path / 'slack.db'}", **settings),
-        notifier=InProcessNotifier(),
-        migrate=True,
-    )
+    container = migrated(slack_settings(slack, f"sqlite:///{tmp_path / 'slack.db'}", **settings))
     with container.desk.uow() as uow:
         uow.queues.add(Queue("ask", "Ask a Librarian", Backend.SLACK, CHANNEL))
         uow.commit()
