@@ -242,13 +242,19 @@ def outbox_pending(desk: Desk) -> int:
         return uow.outbox.pending_count()
 
 
-def wait_until(predicate, timeout: float = PATIENCE, interval: float = 0.1):
+def wait_until(predicate, timeout: float = PATIENCE, interval: float = 0.1, page=None):
+    """Poll `predicate`. With `page`, wait in the browser instead of sleeping: Playwright's sync API hands over
+    events (console messages, frames attached) only while a Playwright call runs, so a condition on what those
+    events collect would never become true during a plain `time.sleep`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(interval)
+        if page is not None:
+            page.wait_for_timeout(interval * 1000)
+        else:
+            time.sleep(interval)
     raise AssertionError("condition not met in time")
 
 

@@ -197,7 +197,7 @@ def test_only_allowed_sites_may_frame_the_chat(desk, site):
 
 
 def widget_frame(page):
-    return wait_until(lambda: next((f for f in page.frames if "/widget/frame" in f.url), None))
+    return wait_until(lambda: next((f for f in page.frames if "/widget/frame" in f.url), None), page=page)
 
 
 def assert_accessible(target, state: str) -> None:
@@ -386,7 +386,7 @@ def test_a_site_that_is_not_allowed_cannot_show_the_chat(desk, site, browser, co
     try:
         page = context.new_page()
         page.goto(stranger.page("/copycat", attributes='data-mode="panel" data-target="main"'))
-        wait_until(lambda: any("frame-ancestors" in refusal for refusal in browser.violations))  # the frame was refused
+        wait_until(lambda: any("frame-ancestors" in r for r in browser.violations), page=page)  # the frame was refused
         frame = chat_frame(page)
         assert frame.get_by_role("button", name="Start chat").count() == 0
         allowed = context.new_page()

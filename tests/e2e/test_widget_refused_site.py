@@ -21,7 +21,7 @@ def test_the_console_names_the_refused_origin_and_the_command_that_allows_it(des
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.goto(stranger.page("/copycat", attributes='data-mode="panel" data-target="main"'))
         command = f"refdesk queue add general --origin {stranger.origin}"
-        wait_until(lambda: [text for text in errors if command in text])
+        wait_until(lambda: [text for text in errors if command in text], page=page)
         assert [origin for origin, _, _ in refused_origins.refused(desk.container.desk, "general")] == [stranger.origin]
 
         allowed = context.new_page()
