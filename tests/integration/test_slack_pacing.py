@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.slack]
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 RATE, BURST = 10.0, 3
-FEW = 5  # 429s a burst may still meet (a stalled thread, clocks of two processes): a handful, not one per post
+FEW = 12  # 429s a burst may still meet (stalled threads on a loaded machine, two processes' clocks): a tenth of
+# the 120 posts at most; without pacing the same bursts met 34 to 83
 
 
 @pytest.fixture
