@@ -75,6 +75,17 @@ def chat_frame(page):
     return page.frame_locator("iframe[title]")
 
 
+def start_panel_chat(context, site, path: str, first_message: str):
+    """A patron on the library page `path` opens the panel and sends `first_message` (which starts the chat)."""
+    page = context.new_page()
+    page.goto(site.page(path, attributes='data-mode="panel" data-target="main"'))
+    frame = chat_frame(page)
+    frame.get_by_role("button", name="Start chat").click()
+    frame.get_by_label("Your message").fill(first_message)
+    frame.get_by_role("button", name="Send").click()
+    return page, frame
+
+
 def test_invitation_on_a_no_results_page_then_a_live_chat_that_survives_reload(desk, site, context):
     requested: list[str] = []
     page = context.new_page()
@@ -402,12 +413,7 @@ def test_an_unclaimed_patron_is_offered_an_answer_by_email(desk, site, context):
         queue.escalation = {"nudge_after": 1, "offer_email_after": 2}
         uow.queues.add(queue)
         uow.commit()
-    page = context.new_page()
-    page.goto(site.page("/slow", attributes='data-mode="panel" data-target="main"'))
-    frame = chat_frame(page)
-    frame.get_by_role("button", name="Start chat").click()
-    frame.get_by_label("Your message").fill("Is anyone there?")  # the first message starts the chat
-    frame.get_by_role("button", name="Send").click()
+    page, frame = start_panel_chat(context, site, "/slow", "Is anyone there?")
     frame.locator("#messages li").filter(has_text="Sorry for the wait.").wait_for()
     frame.get_by_role("textbox", name="Email for the answer").fill("ada@example.org")
     frame.get_by_role("button", name="Answer me by email").click()
@@ -449,12 +455,7 @@ def tiny_png(width: int = 40, height: int = 30) -> bytes:
 
 
 def test_a_picture_a_librarian_sends_is_shown_in_the_chat_and_a_pdf_stays_a_download(desk, site, context):
-    page = context.new_page()
-    page.goto(site.page("/pictures", attributes='data-mode="panel" data-target="main"'))
-    frame = chat_frame(page)
-    frame.get_by_role("button", name="Start chat").click()
-    frame.get_by_label("Your message").fill("Where is the map room?")
-    frame.get_by_role("button", name="Send").click()
+    page, frame = start_panel_chat(context, site, "/pictures", "Where is the map room?")
     root = desk.librarian.wait_for(lambda events: roots(events, desk.room_id))[0]["event_id"]
     png, pdf = tiny_png(), b"%PDF-1.4\n%%EOF"
     for name, mimetype, data, msgtype in (

@@ -12,7 +12,14 @@ from router import duty
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.librarian import in_thread
 from tests.e2e.test_follow_up import offline_roots
-from tests.e2e.test_widget import assert_accessible, chat_frame, context, site, widget_frame  # noqa: F401 - fixtures
+from tests.e2e.test_widget import (  # noqa: F401 - fixtures
+    assert_accessible,
+    chat_frame,
+    context,
+    site,
+    start_panel_chat,
+    widget_frame,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.synapse, pytest.mark.browser]
 
@@ -70,12 +77,7 @@ def test_no_answer_by_email_offer_and_no_transcript(no_mail, site, context):  # 
         queue.escalation = {"nudge_after": 1, "offer_email_after": 2}
         uow.queues.add(queue)
         uow.commit()
-    page = context.new_page()
-    page.goto(site.page("/nomail-live", attributes='data-mode="panel" data-target="main"'))
-    frame = chat_frame(page)
-    frame.get_by_role("button", name="Start chat").click()
-    frame.get_by_label("Your message").fill("Where are the atlases?")
-    frame.get_by_role("button", name="Send").click()
+    page, frame = start_panel_chat(context, site, "/nomail-live", "Where are the atlases?")
     frame.locator("#messages li").filter(has_text="Sorry for the wait.").wait_for()
     frame.locator("li.system").filter(has_text=HERE).wait_for()
     assert not frame.get_by_role("button", name="Answer me by email").is_visible()
