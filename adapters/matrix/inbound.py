@@ -36,12 +36,17 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True)
 class MediaRef:
-    """A file a librarian sent: where the homeserver keeps it (`mxc://…`, empty when encrypted) and what it is."""
+    """A file a librarian sent: where the homeserver keeps it (`mxc://…`) and what it is.
+
+    In an encrypted room the file was uploaded encrypted; `encryption` is the content's `file`
+    object (key, iv, hashes) that decrypts it, None for a plain upload.
+    """
 
     url: str
     name: str
     mimetype: str
     size: int | None  # as the client stated it; None when it did not
+    encryption: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -136,10 +141,13 @@ def _media_reply(content: dict[str, Any], sender: str, event_id: str) -> StaffIn
     caption = body if filename and body != filename else ""
     info = content.get("info") if isinstance(content.get("info"), dict) else {}
     size = info.get("size")
+    file = content.get("file") if isinstance(content.get("file"), dict) else None
+    url = (file or content).get("url")
     media = MediaRef(
-        url=content["url"] if isinstance(content.get("url"), str) else "",
+        url=url if isinstance(url, str) else "",
         name=(filename or body or "file")[:255],
         mimetype=str(info.get("mimetype") or "application/octet-stream"),
         size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+        encryption=file,
     )
     return StaffIntent(Action.REPLY, root, sender, event_id, caption, media=media)

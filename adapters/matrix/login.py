@@ -49,7 +49,11 @@ def use_access_token(desk: Desk, client: AsyncClient, run: Run, user_id: str, ac
     """An operator-issued token: its device is whatever the homeserver says it is."""
     with desk.uow(read_only=True) as uow:
         stored = json.loads(uow.kv.get(session_key(user_id)) or "null")
-    client.restore_login(user_id, (stored or {}).get("device_id", ""), access_token)
+    device_id = (stored or {}).get("device_id", "")
+    if device_id:
+        client.restore_login(user_id, device_id, access_token)
+    else:  # nio would open an encryption store for no device; whoami tells the device first
+        client.user_id, client.access_token = user_id, access_token
     _still_valid(client, run, can_log_in=False)
 
 

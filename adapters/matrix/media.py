@@ -4,7 +4,9 @@ Synapse (1.120+, and every homeserver following Matrix 1.11) serves media at
 `/_matrix/client/v1/media/download/{server}/{media_id}` to logged-in users only; the old
 unauthenticated `/_matrix/media/v3/download` is frozen for new uploads, which is why matrix-nio's
 `download()` (it still uses v3) cannot fetch them. The bot's access token goes only to its own
-homeserver: a redirect elsewhere is refused rather than followed with the token.
+homeserver: a redirect elsewhere is refused rather than followed with the token. A file from an
+encrypted room is decrypted with the key its event carried (nio's `decrypt_attachment`, which
+also checks the SHA-256 the sender stated).
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ class MediaFetcher:
             return too_big
         url = download_url(self.homeserver, media.url)
         if url is None:
-            return "it is encrypted or has no media address refdesk can download"
+            return "it has no media address refdesk can download"
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.access_token()}"})
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
@@ -90,11 +92,26 @@ class MediaFetcher:
         except (OSError, ValueError) as exc:  # HTTPError and URLError are OSErrors
             log.warning("matrix: could not download %s (%s): %s", media.name, media.url, exc)
             return f"the homeserver did not hand it over ({_short(exc)})"
-        return too_big if len(data) > self.max_bytes else data
+        if len(data) > self.max_bytes:
+            return too_big
+        return data if media.encryption is None else _decrypted(media, data)
 
     def _limit(self) -> str:
         megabytes = self.max_bytes / (1024 * 1024)
         return f"{megabytes:g} MB" if megabytes >= 1 else f"{self.max_bytes} bytes"
+
+
+def _decrypted(media: MediaRef, data: bytes) -> bytes | str:
+    """The plain content of an encrypted attachment, or why it cannot be had."""
+    from nio.crypto import decrypt_attachment  # pycryptodome, a dependency of nio itself
+    from nio.exceptions import EncryptionError
+
+    info = media.encryption or {}
+    try:
+        return decrypt_attachment(data, info["key"]["k"], info["hashes"]["sha256"], info["iv"])
+    except (KeyError, TypeError, ValueError, EncryptionError) as exc:  # a missing field, a wrong key or hash
+        log.warning("matrix: could not decrypt %s: %s", media.name, type(exc).__name__)
+        return "it is encrypted and could not be decrypted"
 
 
 def _short(exc: Exception) -> str:

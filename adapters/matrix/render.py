@@ -62,15 +62,21 @@ def patron_message_content(conversation: Conversation, message: Message) -> dict
     return in_thread(_text(body, html), conversation.staff_thread_id or "")
 
 
-def file_content(conversation: Conversation, file: StoredFile, mxc_url: str) -> dict[str, Any]:
-    """A patron's file in the thread; the caption names the patron, escaped like any patron text."""
+def file_content(
+    conversation: Conversation, file: StoredFile, mxc_url: str, encryption: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A patron's file in the thread; the caption names the patron, escaped like any patron text.
+
+    In an encrypted room the file was uploaded encrypted: `encryption` (key, iv, hashes from nio's
+    upload) goes with its address in `file` instead of `url`, as the spec's EncryptedFile says.
+    """
     msgtype = "m.image" if file.mimetype.startswith("image/") else "m.file"
     who, name = patron_label(conversation), file_label(file.name)
     content = {
         "msgtype": msgtype,
         "body": name,
         "filename": name,
-        "url": mxc_url,
+        **({"file": {**encryption, "url": mxc_url}} if encryption else {"url": mxc_url}),
         "info": {"mimetype": file.mimetype, "size": file.size},
         "m.mentions": {},
         "format": HTML,

@@ -42,22 +42,29 @@ class MatrixStaffChannel:
         files: list[StoredFile] | None = None,
     ) -> str:
         if files:  # one event per file; each its own transaction id, so retries never double-post
-            ids = [self._send(queue.room, self._file_content(conversation, f), f"{key}-{f.id}") for f in files]
+            ids = [
+                self._send(queue.room, self._file_content(queue.room, conversation, f), f"{key}-{f.id}") for f in files
+            ]
             return ids[-1]
         return self._send(queue.room, render.patron_message_content(conversation, message), key)
 
-    def _file_content(self, conversation: Conversation, file: StoredFile) -> dict[str, Any]:
-        """Upload to the homeserver's media repository, then describe it as m.image / m.file."""
+    def _file_content(self, room_id: str, conversation: Conversation, file: StoredFile) -> dict[str, Any]:
+        """Upload to the homeserver's media repository (encrypted for an encrypted room), then describe it."""
         client = self._connection.client
-        response, _ = self._connection.call(
+        encrypt = self._connection.encrypting and self._connection.is_encrypted(room_id)
+        response, keys = self._connection.call(
             client.upload(
-                io.BytesIO(file.data), content_type=file.mimetype, filename=file_label(file.name), filesize=file.size
+                io.BytesIO(file.data),
+                content_type="application/octet-stream" if encrypt else file.mimetype,
+                filename=file_label(file.name),
+                filesize=file.size,
+                encrypt=encrypt,
             )
         )
         url = getattr(response, "content_uri", None)
         if not url:
             raise DeliveryError(f"Matrix media upload failed: {getattr(response, 'message', response)}")
-        return render.file_content(conversation, file, url)
+        return render.file_content(conversation, file, url, keys if encrypt else None)
 
     def update_root(
         self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False, note: str | None = None
@@ -111,9 +118,8 @@ class MatrixStaffChannel:
 
     def _send(self, room_id: str, content: dict[str, Any], key: str, event_type: str = "m.room.message") -> str:
         """Send with `key` as the transaction id: the homeserver turns a repeat into the same event."""
-        client = self._connection.client
         try:
-            response = self._connection.call(client.room_send(room_id, event_type, content, tx_id=key))
+            response = self._connection.call(self._connection.room_send(room_id, content, key, event_type))
         except (TimeoutError, OSError) as exc:
             raise DeliveryError(f"Matrix unreachable: {type(exc).__name__} {exc}") from exc
         if isinstance(response, RoomSendError):

@@ -17,7 +17,7 @@ from adapters.matrix.inbound import Action, StaffIntent
 from adapters.matrix.media import MediaFetcher
 from adapters.matrix.rooms import QueueRooms
 from router import commands, staff, staff_files
-from router.errors import RefdeskError
+from router.errors import DeliveryError, RefdeskError
 from router.journal import Desk, Inbound
 from router.model import Conversation
 from router.typing import staff_typing
@@ -89,9 +89,10 @@ class StaffEvents:
             content = {"msgtype": "m.notice", "body": answer, "m.mentions": {}}
             if intent.thread_root:
                 content = render.in_thread(content, intent.thread_root)
-            await self._connection.client.room_send(
-                room_id, "m.room.message", content, tx_id=f"refdesk-reply-{intent.event_id}"
-            )
+            try:
+                await self._connection.room_send(room_id, content, f"refdesk-reply-{intent.event_id}")
+            except DeliveryError as exc:  # e.g. an encrypted room without E2EE support: /readyz says so
+                log.error("matrix: could not answer a command in %s: %s", room_id, exc)
 
     async def _staff_sends_file(
         self, conversation: Conversation, intent: StaffIntent, name: str, inbound: Inbound

@@ -18,14 +18,16 @@ import time
 from typing import Any
 
 import aiohttp
-from nio import MessageDirection, RoomMessagesError, SyncError, SyncResponse
+from nio import MegolmEvent, MessageDirection, RoomMessagesError, SyncError, SyncResponse
 
 from adapters.matrix import recovery
 from adapters.matrix.batches import Batches, BatchFailed
 from adapters.matrix.connection import MatrixConnection
+from adapters.matrix.crypto_state import E2EE_MISSING, DeviceLost
 from adapters.matrix.inbound import staff_intent
 from adapters.matrix.rooms import QueueRooms
 from adapters.matrix.staff_events import StaffEvents, lane_of
+from router import health
 from router.errors import DeliveryError
 from router.journal import Desk
 
@@ -39,9 +41,19 @@ def sync_filter(timeline_limit: int, bot_user_id: str) -> dict[str, Any]:
     """Only what staff actions need; a large timeline limit so bursts rarely need back-filling.
 
     The bot's own events are left out (`not_senders`): every relayed patron message would
-    otherwise wake the long-poll, to be parsed on the loop that sends and then ignored.
+    otherwise wake the long-poll, to be parsed on the loop that sends and then ignored. In an
+    encrypted room every message and reaction arrives as `m.room.encrypted`; `m.room.encryption`
+    (a room turning encrypted) and `m.room.member` (whose devices get the room key) are needed
+    to encrypt for the right people.
     """
-    timeline_types = ["m.room.message", "m.reaction", "m.room.redaction"]
+    timeline_types = [
+        "m.room.message",
+        "m.reaction",
+        "m.room.redaction",
+        "m.room.encrypted",
+        "m.room.encryption",
+        "m.room.member",
+    ]
     return {
         "presence": {"not_types": ["*"]},
         "account_data": {"not_types": ["*"]},
@@ -64,6 +76,7 @@ class MatrixSync:
         self._task: Any = None
         self._ended = threading.Event()
         self.synced = threading.Event()  # set once the first batch is handled
+        self._unreadable_rooms: set[str] = set()  # encrypted queue rooms already reported (no E2EE support)
 
     def start(self) -> None:
         self._task = asyncio.run_coroutine_threadsafe(self._sync_forever(), self._connection.loop)
@@ -94,18 +107,28 @@ class MatrixSync:
             try:
                 await batches.room_for_more()  # raises BatchFailed after a failure
                 asked = time.monotonic()
+                first = not self._connection.first_sync.is_set()
                 response = await client.sync(  # "offline": with presence on, each sync would mark the bot online
-                    timeout=LONG_POLL_MS, sync_filter=self._filter, since=since, set_presence="offline"
+                    timeout=0 if first else LONG_POLL_MS,
+                    sync_filter=self._filter,
+                    since=since,
+                    set_presence="offline",
+                    full_state=first or None,  # every joined room and its encryption, quiet ones too
                 )
                 if isinstance(response, SyncError):
                     raise DeliveryError(
                         str(response.message), retry_after=(response.retry_after_ms or 0) / 1000 or None
                     )
+                self._connection.first_sync.set()
+                await self._keep_crypto()
                 await self._hand_over(response, since, asked, batches)
                 since = response.next_batch
                 failures = 0
             except asyncio.CancelledError:
                 raise
+            except DeviceLost as exc:
+                log.error("matrix: stopped syncing: %s", exc)
+                return
             except Exception as exc:  # noqa: BLE001 - keep syncing from the last handled token
                 failures += 1
                 if isinstance(exc, BatchFailed):
@@ -118,17 +141,50 @@ class MatrixSync:
                 await recovery.until_answering(self._homeserver_answers, self._stopping)
                 await asyncio.sleep(recovery.pause_before_retry(failures))
 
+    async def _keep_crypto(self) -> None:
+        """After nio took in a response's keys: publish, query and claim keys, then save the state.
+
+        Saved before the next /sync, which acknowledges the to-device messages that brought room
+        keys: once the homeserver drops them, the database must have them, or a successor could
+        not read librarians' messages.
+        """
+        client = self._connection.client
+        if client.olm is None:
+            return
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+        await client.send_to_device_messages()
+        await self._connection.run_blocking(self._connection.save_crypto)
+
+    async def _report_unreadable_rooms(self) -> None:
+        """An encrypted queue room without E2EE support: say so in the log and in /readyz, never stay silent."""
+        if self._connection.encrypting:
+            return
+        rooms = self._connection.client.rooms
+        for room_id in [r for r in list(rooms) if r in self._rooms and rooms[r].encrypted]:
+            if room_id in self._unreadable_rooms:
+                continue
+            self._unreadable_rooms.add(room_id)
+            problem = f"{room_id} is end-to-end encrypted, but {E2EE_MISSING}: the bot can neither read nor post there"
+            log.error("matrix: %s", problem)
+            await self._connection.run_blocking(record_problems, self._desk, self._rooms.slugs(room_id), problem)
+
     async def _hand_over(self, response: SyncResponse, since: str | None, asked: float, batches: Batches) -> None:
         """Give every staff event of the batch to its lane, in timeline order; then the batch is in flight."""
         joined = response.rooms.join
         active = [room_id for room_id, room in joined.items() if room.timeline.events]
         if self._rooms.due() or response.rooms.invite or self._rooms.stale_for(active, asked):
             await self._rooms.refresh()
+        await self._report_unreadable_rooms()
         timelines = []  # gaps first: a failed back-fill hands over nothing, and the batch is fetched again
         for room_id, room in joined.items():
             if room_id not in self._rooms:
                 continue
-            events = [event.source for event in room.timeline.events]
+            events = [event.source for event in room.timeline.events if not _unreadable(room_id, event)]
             if room.timeline.limited and since:
                 events = await self._fill_gap(room_id, room.timeline.prev_batch, since) + events
             timelines.append((room_id, events, room.ephemeral))
@@ -163,8 +219,29 @@ class MatrixSync:
             )
             if isinstance(response, RoomMessagesError):
                 raise DeliveryError(f"could not fetch missed events: {response.message}")
-            missing.extend(event.source for event in response.chunk)
+            missing.extend(event.source for event in response.chunk if not _unreadable(room_id, event))
             if not response.chunk or not response.end or response.end == start:
                 break
             start = response.end
         return list(reversed(missing))
+
+
+def _unreadable(room_id: str, event: Any) -> bool:
+    """An encrypted event nio could not decrypt (no room key, or no E2EE support): logged, never silently lost."""
+    if not isinstance(event, MegolmEvent):
+        return False
+    log.warning(
+        "matrix: unable to decrypt %s in %s from %s (session %s): no room key for it",
+        event.event_id,
+        room_id,
+        event.sender,
+        event.session_id,
+    )
+    return True
+
+
+def record_problems(desk: Desk, slugs: list[str], problem: str) -> None:
+    with desk.uow() as uow:
+        for slug in slugs:
+            health.record_problem(uow, slug, problem)
+        uow.commit()
