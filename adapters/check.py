@@ -2,7 +2,7 @@
 
 It asks the database, Slack, the Matrix homeserver and the mail server what the web and worker
 processes will need (migrations applied, a token that works, the bot in every queue's channel or
-room, a room without end-to-end encryption, a mail server that takes the sender), and changes
+room, end-to-end encryption support where a room is encrypted, a mail server that takes the sender), and changes
 nothing: the Matrix check uses the worker's stored session, and a login it had to make is logged
 out again, so no device is left behind.
 """
@@ -147,11 +147,13 @@ def _matrix_room(homeserver: _Homeserver, token: str, user_id: str, queue: Queue
         state = member.get("membership") or member.get("error") or status
         return Finding(False, subject, f"the bot has not joined {queue.room} ({state}): invite it to the room")
     status, _ = homeserver.call("GET", f"/rooms/{room}/state/m.room.encryption", token)
-    if status == 200:
-        return Finding(
-            False, subject, f"{queue.room} is end-to-end encrypted: the bot cannot read it (use an unencrypted room)"
-        )
-    return Finding(True, subject, f"the bot is in {queue.room}, which is not encrypted")
+    if status != 200:
+        return Finding(True, subject, f"the bot is in {queue.room}, which is not encrypted")
+    from adapters.matrix.crypto_state import E2EE_AVAILABLE, E2EE_MISSING
+
+    if not E2EE_AVAILABLE:
+        return Finding(False, subject, f"{queue.room} is end-to-end encrypted, but {E2EE_MISSING}")
+    return Finding(True, subject, f"the bot is in {queue.room}, which is end-to-end encrypted (the bot encrypts)")
 
 
 class _Homeserver:

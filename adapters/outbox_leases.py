@@ -81,8 +81,8 @@ class _RecordingOutbox:
     def __init__(self, outbox: Any, tracker: LeaseTracker):
         self._outbox, self._tracker = outbox, tracker
 
-    def lease_due(self, now: datetime, lease_until: datetime) -> Any:
-        item = self._outbox.lease_due(now, lease_until)
+    def lease_due(self, now: datetime, lease_until: datetime, *skip_backends: Any) -> Any:
+        item = self._outbox.lease_due(now, lease_until, *skip_backends)
         if item is not None:
             self._tracker.leased(item.id)
         return item

@@ -1,7 +1,10 @@
 """The worker process: outbox delivery threads plus the Matrix sync loop.
 
-Stateless between restarts: leases expire, sync tokens and outbox rows live in
-the database, so a killed worker resumes where it stopped.
+Stateless between restarts: leases expire, sync tokens, outbox rows and the bot's encryption
+state live in the database, so a killed worker resumes where it stopped. With several workers
+exactly one holds the Matrix device (adapters.matrix.device_lock): it syncs and delivers the
+Matrix queues' staff items; the others deliver everything else and take the device over within
+seconds when the holder dies.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import time
 from datetime import timedelta
 
 from adapters.bootstrap import Container, connect_matrix, connect_slack
+from adapters.matrix.device_lock import TAKEOVER_SECONDS, DeviceLock
 from adapters.outbox_leases import LeaseTracker
 from adapters.outbox_wakeups import WorkSignal
 from router.delivery import deliver_one
 from router.escalation import escalate_due
 from router.journal import OUTBOX_TOPIC
+from router.model import Backend
 from router.pruning import prune_delivery_logs
 from router.retention import purge
 
@@ -30,14 +35,23 @@ class Worker:
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self.matrix = None
+        self.device_lock: DeviceLock | None = None
         self.socket_mode = None
         self.work = WorkSignal()  # one idle delivery thread per wake-up (adapters/outbox_wakeups.py)
         self.leases = LeaseTracker(on_lease=self.work.give)
 
     def start(self) -> None:
-        self.matrix = connect_matrix(self.container)
-        if self.matrix is not None:
-            self.matrix.run_sync()
+        settings = self.container.settings
+        if settings.matrix_homeserver:
+            self.device_lock = DeviceLock(self.container.engine, settings.matrix_user_id or "")
+            if self.device_lock.try_acquire():
+                self._connect_matrix()
+            else:
+                self._stand_by()
+                log.info("matrix: another worker holds the Matrix device; this one takes over if it stops")
+            holder = threading.Thread(target=self._hold_matrix_device, name="matrix-device", daemon=True)
+            holder.start()
+            self._threads.append(holder)
         self.socket_mode = connect_slack(self.container)
         sweeper = threading.Thread(target=self._escalate_forever, name="escalation", daemon=True)
         sweeper.start()
@@ -58,6 +72,48 @@ class Worker:
             self.matrix is not None,
             "socket mode" if self.socket_mode else bool(self.container.slack),
         )
+
+    def _connect_matrix(self) -> None:
+        self.matrix = connect_matrix(self.container)
+        self.matrix.run_sync()
+
+    def _stand_by(self) -> None:
+        from adapters.matrix.standby import StandbyChannel
+
+        self.container.channels[Backend.MATRIX] = StandbyChannel()
+
+    def _hold_matrix_device(self) -> None:
+        """Check the device lock every TAKEOVER_SECONDS: give the device up when the lock is gone, take it when free."""
+        lock = self.device_lock
+        assert lock is not None
+        while not self.stopping.wait(TAKEOVER_SECONDS):
+            try:
+                if self.matrix is not None:
+                    if not lock.still_held():
+                        log.error("matrix: lost the device lock; this worker stops using the Matrix device")
+                        self._release_matrix()
+                    continue
+                if lock.try_acquire():
+                    log.info("matrix: took the Matrix device over")
+                    try:
+                        self._connect_matrix()
+                    except Exception:  # noqa: BLE001 - e.g. the homeserver is down: let go, try again
+                        log.exception("matrix: could not start on the Matrix device")
+                        self._release_matrix()
+            except Exception:  # noqa: BLE001 - e.g. database restarting; look again shortly
+                log.exception("matrix device lock check failed")
+
+    def _release_matrix(self) -> None:
+        self._stand_by()
+        matrix, self.matrix = self.matrix, None
+        if matrix is not None:
+            matrix.stop()
+        if self.device_lock is not None:
+            self.device_lock.release()
+
+    def _skipped_backends(self) -> frozenset[Backend]:
+        """Matrix queues' staff items while another worker holds the device."""
+        return frozenset({Backend.MATRIX}) if self.device_lock is not None and self.matrix is None else frozenset()
 
     def _listen_for_work(self) -> None:
         """The worker's one outbox subscription: each wake-up, or poll interval without one, sends one thread to look.
@@ -81,7 +137,11 @@ class Worker:
             while busy and not self.stopping.is_set():  # deliver until nothing is due
                 try:
                     busy = deliver_one(
-                        desk, self.container.channels, settings.outbox_lease_seconds, self.container.mailer
+                        desk,
+                        self.container.channels,
+                        settings.outbox_lease_seconds,
+                        self.container.mailer,
+                        self._skipped_backends(),
                     )
                 except Exception:  # noqa: BLE001 - e.g. database restarting; the next poll tries again
                     log.exception("outbox delivery loop error")
@@ -125,5 +185,7 @@ class Worker:
             log.warning("stopping: %d delivery(ies) still in flight handed back to other workers", released)
         if self.matrix is not None:
             self.matrix.stop()
+        if self.device_lock is not None:
+            self.device_lock.release()
         if self.socket_mode is not None:
             self.socket_mode.close()

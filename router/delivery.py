@@ -43,10 +43,14 @@ def deliver_one(
     channels: Mapping[Backend, StaffChannel],
     lease_seconds: float = 60.0,
     mailer: Mailer | None = None,
+    skip_backends: frozenset[Backend] = frozenset(),
 ) -> bool:
-    """Deliver the next due item, if any; True when an item was taken (even if it failed)."""
+    """Deliver the next due item, if any; True when an item was taken (even if it failed).
+
+    `skip_backends`: staff items of those queues are another worker's (adapters.matrix.device_lock).
+    """
     with log_context.scope():  # every log line of this delivery names its conversation
-        return _deliver_next(desk, channels, lease_seconds, mailer)
+        return _deliver_next(desk, channels, lease_seconds, mailer, skip_backends)
 
 
 def failure_kind(error: DeliveryError) -> str:
@@ -63,11 +67,16 @@ def _observe(desk: Desk, item: OutboxItem, queue: Queue | None, error: DeliveryE
 
 
 def _deliver_next(
-    desk: Desk, channels: Mapping[Backend, StaffChannel], lease_seconds: float, mailer: Mailer | None
+    desk: Desk,
+    channels: Mapping[Backend, StaffChannel],
+    lease_seconds: float,
+    mailer: Mailer | None,
+    skip_backends: frozenset[Backend] = frozenset(),
 ) -> bool:
     now = desk.clock.now()
     with desk.uow() as uow:
-        item = uow.outbox.lease_due(now, now + timedelta(seconds=lease_seconds))
+        until = now + timedelta(seconds=lease_seconds)
+        item = uow.outbox.lease_due(now, until, skip_backends) if skip_backends else uow.outbox.lease_due(now, until)
         if item is None:
             return False
         log_context.name(item.conversation_id)

@@ -15,6 +15,7 @@ from typing import Protocol
 from router.model import (
     AdminUser,
     Attempt,
+    Backend,
     CannedResponse,
     Conversation,
     DutyRecord,
@@ -152,11 +153,14 @@ class Events(Protocol):
 
 class Outbox(Protocol):
     def add(self, item: OutboxItem) -> None: ...
-    def lease_due(self, now: datetime, lease_until: datetime) -> OutboxItem | None:
+    def lease_due(
+        self, now: datetime, lease_until: datetime, skip_backends: frozenset[Backend] = frozenset()
+    ) -> OutboxItem | None:
         """Take the oldest due item whose conversation has nothing older pending.
 
         Head-of-line per conversation keeps a chat's messages in order while
-        different chats are delivered in parallel.
+        different chats are delivered in parallel. Staff items of queues on
+        `skip_backends` are left to another worker (one that holds the Matrix device).
         """
         ...
 

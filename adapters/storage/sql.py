@@ -479,7 +479,9 @@ class SqlOutbox:
         values.pop("id")
         self.session.add(OutboxRow(**values))
 
-    def lease_due(self, now: datetime, lease_until: datetime) -> OutboxItem | None:
+    def lease_due(
+        self, now: datetime, lease_until: datetime, skip_backends: frozenset[Backend] = frozenset()
+    ) -> OutboxItem | None:
         older = aliased(OutboxRow)
         has_older = (
             sa.select(older.id)
@@ -503,6 +505,17 @@ class SqlOutbox:
             .limit(1)
             .with_for_update(skip_locked=True, of=OutboxRow)
         )
+        if skip_backends:  # staff items of queues another worker delivers (the Matrix device holder)
+            elsewhere = (
+                sa.select(ConversationRow.id)
+                .join(QueueRow, QueueRow.slug == ConversationRow.queue_slug)
+                .where(
+                    ConversationRow.id == OutboxRow.conversation_id,
+                    QueueRow.backend.in_(sorted(backend.value for backend in skip_backends)),
+                )
+                .exists()
+            )
+            query = query.where(sa.or_(OutboxRow.lane != "staff", ~elsewhere))
         row = self.session.exec(query).first()
         if row is None:
             return None

@@ -16,6 +16,7 @@ from typing import Any
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    MegolmEvent,
     RoomRedactResponse,
     RoomSendResponse,
     SyncResponse,
@@ -150,3 +151,74 @@ def edits_of(events: list[Event], root: str) -> list[Event]:
         if (e.get("content", {}).get("m.relates_to") or {}).get("rel_type") == "m.replace"
         and e["content"]["m.relates_to"].get("event_id") == root
     ]
+
+
+class EncryptedLibrarian(Librarian):
+    """A librarian whose client does end-to-end encryption, as Element does: its own device and keys.
+
+    Each instance logs in as a new device (an Olm account is tied to one device). Events it saw
+    carry `"encrypted": True` when they arrived as `m.room.encrypted` and it decrypted them, and
+    `"unable_to_decrypt": True` when it could not.
+    """
+
+    def __init__(self, homeserver: str, user_id: str, password: str):
+        self._password = password
+        super().__init__(homeserver, user_id, "", "")
+
+    async def _make(self, homeserver: str, user_id: str, access_token: str, device_id: str) -> AsyncClient:
+        from nio.store import SqliteMemoryStore
+
+        config = AsyncClientConfig(store_sync_tokens=False, encryption_enabled=True, store=SqliteMemoryStore)
+        client = AsyncClient(homeserver, user_id, config=config)
+        response = await client.login(password=self._password, device_name="test librarian (E2EE)")
+        assert client.olm is not None, response
+        await client.keys_upload()
+        return client
+
+    def sync_once(self, timeout_ms: int = 500) -> None:
+        response = self._run(self._sync(timeout_ms))
+        for room_id, room in response.rooms.join.items():
+            for event in room.timeline.events:
+                undecrypted = isinstance(event, MegolmEvent)
+                marks = {"encrypted": bool(getattr(event, "decrypted", False)), "unable_to_decrypt": undecrypted}
+                self.events.append({**event.source, "room_id": room_id, **marks})
+        self._token = response.next_batch
+
+    async def _sync(self, timeout_ms: int) -> SyncResponse:
+        client = self.client
+        response = await client.sync(timeout=timeout_ms, since=self._token, full_state=self._token is None)
+        assert isinstance(response, SyncResponse), response
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+        await client.send_to_device_messages()
+        return response
+
+    def send(self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message") -> str:
+        response = self._run(self.client.room_send(room_id, event_type, content, ignore_unverified_devices=True))
+        assert isinstance(response, RoomSendResponse), response
+        return response.event_id
+
+    def upload_encrypted(self, data: bytes, filename: str) -> dict[str, Any]:
+        """Upload `data` encrypted, as clients do for encrypted rooms; the content's `file` object."""
+        response, keys = self._run(
+            self.client.upload(
+                io.BytesIO(data), content_type="application/octet-stream", filename=filename, encrypt=True
+            )
+        )
+        assert isinstance(response, UploadResponse), response
+        return {**keys, "url": response.content_uri}
+
+    def download_decrypted(self, file: dict[str, Any]) -> bytes:
+        """Fetch an encrypted attachment through the authenticated media API and decrypt it with its `file` keys."""
+        import requests
+        from nio.crypto import decrypt_attachment
+
+        server, media_id = file["url"][len("mxc://") :].split("/", 1)
+        url = f"{self.client.homeserver}/_matrix/client/v1/media/download/{server}/{media_id}"
+        response = requests.get(url, headers={"Authorization": f"Bearer {self.client.access_token}"}, timeout=10)
+        response.raise_for_status()
+        return decrypt_attachment(response.content, file["key"]["k"], file["hashes"]["sha256"], file["iv"])

@@ -121,11 +121,11 @@ def test_every_problem_is_named_in_plain_words(
     code, out = check(capsys)
     assert code == 1
     assert f"FAIL  queue lonely: the bot has not joined {not_joined}" in out
-    assert f"FAIL  queue secret: {encrypted} is end-to-end encrypted" in out
+    assert f"ok    queue secret: the bot is in {encrypted}, which is end-to-end encrypted" in out
     assert "FAIL  queue elsewhere: the bot is not in #elsewhere: invite it there" in out
     assert "ok    queue kids: the bot is in #reference-desk" in out
     assert "FAIL  mail: the mail server 127.0.0.1" in out and "refuses mail from desk@library.example" in out
-    assert "4 problem(s) to fix" in out
+    assert "3 problem(s) to fix" in out
 
 
 def test_revoked_tokens_and_an_unreachable_mail_server(homeserver, emulator, monkeypatch, tmp_path, capsys):

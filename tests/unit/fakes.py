@@ -257,14 +257,21 @@ class FakeEvents(_Repo):
 
 
 class FakeOutbox(_Repo):
+    def _backend_of(self, conversation_id):
+        conversation = self.state.conversations.get(conversation_id)
+        queue = self.state.queues.get(conversation.queue_slug) if conversation else None
+        return queue.backend if queue else None
+
     def add(self, item):
         item.id = len(self.state.outbox) + 1
         self.state.outbox.append(replace(item))
 
-    def lease_due(self, now, lease_until):
+    def lease_due(self, now, lease_until, skip_backends=frozenset()):
         blocked: set[str] = set()
         for item in self.state.outbox:
             if item is None or item.delivered_at is not None:  # None: a deleted row (ids stay positions)
+                continue
+            if skip_backends and item.lane == "staff" and self._backend_of(item.conversation_id) in skip_backends:
                 continue
             free = item.lease_until is None or item.lease_until < now
             line = (item.conversation_id, item.lane)

@@ -36,8 +36,9 @@ def test_with_a_filename_the_body_is_a_caption():
 
 
 def test_an_encrypted_file_or_odd_info_still_names_the_file():
-    intent = staff_intent(file_event(body="secret.pdf", file={"url": "mxc://hs/enc"}, info={"size": "big"}), BOT)
-    assert intent.media == MediaRef("", "secret.pdf", "application/octet-stream", None)
+    file = {"url": "mxc://hs/enc", "key": {"k": "x"}, "iv": "y", "hashes": {"sha256": "z"}}
+    intent = staff_intent(file_event(body="secret.pdf", file=file, info={"size": "big"}), BOT)
+    assert intent.media == MediaRef("mxc://hs/enc", "secret.pdf", "application/octet-stream", None, encryption=file)
 
 
 def test_a_file_outside_a_thread_is_ignored():
@@ -63,7 +64,7 @@ def test_too_large_or_undownloadable_files_are_not_fetched_and_say_why():
     assert files == []
     assert [u.name for u in unfetched] == ["big.mp4", "e"]
     assert unfetched[0].reason == "larger than the 10 MB limit for files sent to patrons"
-    assert "encrypted" in unfetched[1].reason
+    assert unfetched[1].reason == "it has no media address refdesk can download"
 
 
 def test_the_notices_name_each_file():
