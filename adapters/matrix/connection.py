@@ -25,7 +25,7 @@ from nio import AsyncClient, AsyncClientConfig, KeysUploadError, RoomSendError, 
 
 from adapters import log_redaction
 from adapters.matrix import login
-from adapters.matrix.crypto_state import E2EE_AVAILABLE, E2EE_MISSING, CryptoState, SqliteStore
+from adapters.matrix.crypto_state import E2EE_AVAILABLE, E2EE_MISSING, CryptoState, Store
 from router.errors import DeliveryError
 from router.journal import Desk
 
@@ -44,7 +44,7 @@ class MatrixConnection:
             request_timeout=request_timeout,
             store_sync_tokens=False,
             encryption_enabled=E2EE_AVAILABLE,
-            store=SqliteStore if E2EE_AVAILABLE else None,  # one file (trust included): one value to save
+            store=Store,  # one file (trust included): one value to save
         )
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="matrix-loop", daemon=True)

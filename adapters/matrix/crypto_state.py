@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -25,6 +26,8 @@ import sqlite3
 import tempfile
 import threading
 import zlib
+from functools import wraps
+from typing import Any
 
 from router.journal import Desk
 
@@ -35,6 +38,32 @@ try:  # matrix-nio's `e2e` extra: vodozemac, peewee
     from nio.store import SqliteStore
 except ImportError:  # pragma: no cover - nio itself is a dependency
     E2EE_AVAILABLE, SqliteStore = False, None
+
+# nio's stores bind peewee's model classes (process-wide) to their database for each call and unbind
+# them after: two stores used from two threads of one process would unbind each other's mid-query
+# ("Query must be bound to a database"). One store per worker never meets another, but a test runs a
+# librarian's encrypting client beside the bot. So every store call holds this lock.
+STORE_LOCK = threading.RLock()
+
+
+def serialised(store_class: Any) -> Any:
+    """`store_class` with every method holding STORE_LOCK."""
+
+    def locked(method: Any) -> Any:
+        @wraps(method)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            with STORE_LOCK:
+                return method(*args, **kwargs)
+
+        return inner
+
+    names = {name for klass in store_class.__mro__ for name, value in vars(klass).items() if inspect.isfunction(value)}
+    methods = {name: locked(getattr(store_class, name)) for name in names if not name.startswith("__")}
+    methods["__init__"] = locked(store_class.__init__)
+    return type(f"Serialised{store_class.__name__}", (store_class,), methods)
+
+
+Store = serialised(SqliteStore) if E2EE_AVAILABLE else None
 
 E2EE_MISSING = (
     "end-to-end encryption support is not installed (install matrix-nio's e2e extra: "

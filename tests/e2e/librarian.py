@@ -166,10 +166,13 @@ class EncryptedLibrarian(Librarian):
         super().__init__(homeserver, user_id, "", "")
 
     async def _make(self, homeserver: str, user_id: str, access_token: str, device_id: str) -> AsyncClient:
-        from nio.store import SqliteMemoryStore
+        import tempfile
 
-        config = AsyncClientConfig(store_sync_tokens=False, encryption_enabled=True, store=SqliteMemoryStore)
-        client = AsyncClient(homeserver, user_id, config=config)
+        from adapters.matrix.crypto_state import Store  # nio's SqliteStore, each call serialised with the bot's
+
+        self._store_path = tempfile.mkdtemp(prefix="librarian-e2ee-")
+        config = AsyncClientConfig(store_sync_tokens=False, encryption_enabled=True, store=Store)
+        client = AsyncClient(homeserver, user_id, store_path=self._store_path, config=config)
         response = await client.login(password=self._password, device_name="test librarian (E2EE)")
         assert client.olm is not None, response
         await client.keys_upload()
@@ -202,11 +205,21 @@ class EncryptedLibrarian(Librarian):
         assert isinstance(response, RoomSendResponse), response
         return response.event_id
 
+    def close(self) -> None:
+        import shutil
+
+        super().close()
+        shutil.rmtree(self._store_path, ignore_errors=True)
+
     def upload_encrypted(self, data: bytes, filename: str) -> dict[str, Any]:
         """Upload `data` encrypted, as clients do for encrypted rooms; the content's `file` object."""
         response, keys = self._run(
             self.client.upload(
-                io.BytesIO(data), content_type="application/octet-stream", filename=filename, encrypt=True
+                io.BytesIO(data),
+                content_type="application/octet-stream",
+                filename=filename,
+                filesize=len(data),
+                encrypt=True,
             )
         )
         assert isinstance(response, UploadResponse), response
