@@ -148,14 +148,13 @@ def test_two_workers_hold_the_device_one_at_a_time_and_the_other_takes_over(post
     librarian = encrypted_librarian(homeserver)
     logs = [tmp_path / "worker-a.log", tmp_path / "worker-b.log"]
     env = dict(REFDESK_OUTBOX_LEASE_SECONDS="3")
-    workers = [worker_process(homeserver, postgres_url, logs[0], **env)]
+    workers = [worker_process(homeserver, postgres_url, log, **env) for log in logs]  # at once: they race for it
     try:
-        wait_until(lambda: started(logs[0]) or workers[0].poll() is not None, timeout=120)
-        workers.append(worker_process(homeserver, postgres_url, logs[1], **env))
-        wait_until(lambda: started(logs[1]) or workers[1].poll() is not None, timeout=120)
-        assert [w.poll() for w in workers] == [None, None], logs[1].read_text(errors="replace")[-2000:]
-        assert logged(logs[1], "another worker holds the Matrix device")
-        assert not logged(logs[0], "another worker holds the Matrix device")
+        wait_until(lambda: all(map(started, logs)) or any(w.poll() is not None for w in workers), timeout=120)
+        assert [w.poll() for w in workers] == [None, None], [log.read_text(errors="replace")[-2000:] for log in logs]
+        waiting = [logged(log, "another worker holds the Matrix device") for log in logs]
+        assert sorted(waiting) == [False, True], "exactly one worker must hold the device"
+        holder, other = (0, 1) if waiting[1] else (1, 0)
 
         chat, token = conversations.start_conversation(
             container.desk, "sealed", page_url="https://library.example/sealed"
@@ -168,18 +167,18 @@ def test_two_workers_hold_the_device_one_at_a_time_and_the_other_takes_over(post
             with container.desk.uow(read_only=True) as uow:
                 return any(m.body == body for m in uow.messages.after(chat.id, 0))
 
-        librarian.reply_in_thread(room_id, root["event_id"], "answered by worker a")
-        wait_until(lambda: staff_said("answered by worker a"))
+        librarian.reply_in_thread(room_id, root["event_id"], "answered by the first holder")
+        wait_until(lambda: staff_said("answered by the first holder"))
 
-        workers[0].send_signal(signal.SIGKILL)
-        workers[0].wait(10)
-        wait_until(lambda: logged(logs[1], "took the Matrix device over"), timeout=30)
+        workers[holder].send_signal(signal.SIGKILL)
+        workers[holder].wait(10)
+        wait_until(lambda: logged(logs[other], "took the Matrix device over"), timeout=30)
         conversations.patron_says(container.desk, chat.id, token, "after the kill", "k-2")
         assert said_in_thread(librarian, root["event_id"], "Patron: after the kill")["encrypted"]
-        librarian.reply_in_thread(room_id, root["event_id"], "answered by worker b")
-        wait_until(lambda: staff_said("answered by worker b"))
+        librarian.reply_in_thread(room_id, root["event_id"], "answered by its successor")
+        wait_until(lambda: staff_said("answered by its successor"))
         assert [e["event_id"] for e in librarian.events if e["unable_to_decrypt"]] == []
-        assert not logged(logs[1], "unable to decrypt")
+        assert not logged(logs[other], "unable to decrypt")
     finally:
         librarian.close()
         for process in workers:
