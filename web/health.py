@@ -7,10 +7,15 @@ code expects (alembic's head). It also reports each staff backend's last deliver
 email lane, but those do not make it fail: with Slack or Matrix down the desk still takes patrons'
 messages and tells them the desk is unavailable, which is better than taking every web process out
 of the load balancer. Both are public, so neither names a patron, an address or a database host.
+
+With Matrix configured and matrix-nio's end-to-end encryption support missing, `/healthz` says so
+(`matrix.e2ee`, still 200: restarting would not install it); which queues' rooms are encrypted, and
+so cannot be served, the worker records as problems that `/readyz` lists.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import sqlalchemy as sa
@@ -27,7 +32,20 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     """Liveness: the process answers. No database, no backend."""
-    return jsonify({"ok": True, "status": "alive"})
+    body: dict[str, object] = {"ok": True, "status": "alive"}
+    if container().settings.matrix_homeserver:
+        from adapters.matrix.crypto_state import E2EE_AVAILABLE, E2EE_MISSING
+
+        if not E2EE_AVAILABLE:
+            _say_once(f"matrix: {E2EE_MISSING}: encrypted rooms cannot be served")
+            body["matrix"] = {"e2ee": False, "error": f"{E2EE_MISSING}: encrypted rooms cannot be served"}
+    return jsonify(body)
+
+
+@functools.cache
+def _say_once(error: str) -> None:
+    """Log it once per process, not at every probe."""
+    log.error(error)
 
 
 @bp.get("/readyz")

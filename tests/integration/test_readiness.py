@@ -75,3 +75,18 @@ def test_readyz_is_503_and_healthz_200_when_the_database_is_gone(client, contain
     assert ready.status_code == 503
     assert ready.json == {"ok": False, "status": "unavailable", "database": {"reachable": False}}
     assert alive.status_code == 200 and alive.json["ok"] is True  # liveness needs no database
+
+
+def test_healthz_says_when_matrix_is_configured_without_end_to_end_encryption_support(container, monkeypatch):
+    from adapters.matrix import crypto_state
+
+    settings = container.settings.model_copy(
+        update={"matrix_homeserver": "http://hs.invalid", "matrix_user_id": "@b:hs"}
+    )
+    monkeypatch.setattr(container, "settings", settings)
+    client = create_app(container).test_client()
+    assert client.get("/healthz").json == {"ok": True, "status": "alive"}  # the e2e extra is installed
+    monkeypatch.setattr(crypto_state, "E2EE_AVAILABLE", False)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json["matrix"]["e2ee"] is False and "matrix-nio[e2e]" in response.json["matrix"]["error"]
