@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Coroutine
@@ -29,6 +30,7 @@ from adapters.matrix.crypto_state import E2EE_AVAILABLE, E2EE_MISSING, CryptoSta
 from router.errors import DeliveryError
 from router.journal import Desk
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 BLOCKING_THREADS = 4  # database work for inbound events; SQLite serialises writes anyway
 
@@ -68,6 +70,8 @@ class MatrixConnection:
     ) -> None:
         """Start the loop, restore the encryption state and log in once per deployment (adapters.matrix.login)."""
         self._thread.start()
+        if not E2EE_AVAILABLE:
+            log.error("matrix: %s: the bot can neither read nor post in encrypted rooms", E2EE_MISSING)
         if E2EE_AVAILABLE:
             self.crypto = CryptoState(desk, self.user_id, holder or uuid.uuid4().hex)
             self.crypto.take_over()
@@ -93,6 +97,9 @@ class MatrixConnection:
             if isinstance(response, KeysUploadError):
                 raise RuntimeError(f"Matrix refused the bot's encryption keys: {response.message}")
         crypto.save()
+        if client.olm is not None:  # public: staff who verify the bot by hand compare it (README, "Encrypted rooms")
+            fingerprint = client.olm.account.identity_keys["ed25519"]
+            log.info("matrix: end-to-end encryption on, device %s, ed25519 key %s", client.device_id, fingerprint)
 
     async def _new_client(self) -> AsyncClient:
         store_path = self.crypto.path if self.crypto is not None else ""
