@@ -43,7 +43,9 @@ class Worker:
     def start(self) -> None:
         settings = self.container.settings
         if settings.matrix_homeserver:
-            self.device_lock = DeviceLock(self.container.engine, settings.matrix_user_id or "")
+            self.device_lock = DeviceLock(
+                self.container.engine, settings.matrix_homeserver, settings.matrix_user_id or ""
+            )
             if self.device_lock.try_acquire():
                 self._connect_matrix()
             else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import tempfile
@@ -29,13 +30,14 @@ log = logging.getLogger(__name__)
 TAKEOVER_SECONDS = 1.0  # how often a waiting worker tries the lock, and the holder checks it still has it
 
 
-def lock_name(user_id: str) -> str:
-    return f"refdesk.matrix.device.{user_id}"
+def lock_name(homeserver: str, user_id: str) -> str:
+    """Per bot and homeserver; the SQL adds the schema (advisory locks are per database, not per schema)."""
+    return f"refdesk.matrix.device.{homeserver.rstrip('/')}.{user_id}"
 
 
 class DeviceLock:
-    def __init__(self, engine: sa.Engine, user_id: str):
-        self.engine, self.name = engine, lock_name(user_id)
+    def __init__(self, engine: sa.Engine, homeserver: str, user_id: str):
+        self.engine, self.name = engine, lock_name(homeserver, user_id)
         self._connection: Any = None
         self._file: Any = None
 
@@ -55,7 +57,9 @@ class DeviceLock:
         connection = self.engine.connect()
         connection.detach()  # closing it must close the session (and free the lock), not pool it
         try:
-            got = connection.execute(sa.select(sa.func.pg_try_advisory_lock(sa.func.hashtext(self.name)))).scalar()
+            got = connection.execute(
+                sa.text("SELECT pg_try_advisory_lock(hashtext(current_schema() || :name))"), {"name": self.name}
+            ).scalar()
             connection.commit()
         except Exception:
             connection.close()
@@ -69,7 +73,10 @@ class DeviceLock:
     def _try_file(self) -> bool:
         database = self.engine.url.database
         folder = os.path.dirname(os.path.abspath(database)) if database and database != ":memory:" else None
-        path = os.path.join(folder or tempfile.gettempdir(), f".{os.path.basename(database or 'memory')}.matrix-lock")
+        bot = hashlib.sha256(self.name.encode()).hexdigest()[:12]
+        path = os.path.join(
+            folder or tempfile.gettempdir(), f".{os.path.basename(database or 'memory')}.{bot}.matrix-lock"
+        )
         file = open(path, "a+b")  # noqa: SIM115 - held open for as long as the lock
         try:
             fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -95,7 +102,9 @@ class DeviceLock:
     def release(self) -> None:
         if self._connection is not None:
             with contextlib.suppress(Exception):
-                self._connection.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(self.name))))
+                self._connection.execute(
+                    sa.text("SELECT pg_advisory_unlock(hashtext(current_schema() || :name))"), {"name": self.name}
+                )
                 self._connection.commit()
             with contextlib.suppress(Exception):
                 self._connection.close()
