@@ -263,9 +263,10 @@ class LocalSynapse:
         return _session(self._request("POST", "/_matrix/client/v3/login", body))
 
     def create_room(self, access_token: str, name: str, invite: Iterable[str] = ()) -> str:
-        """Create a private, invite-only, unencrypted room and return its id.
+        """Create a private, invite-only room and return its id.
 
-        Unencrypted because the relay bot reads and posts plain text and does not do E2EE.
+        Unencrypted, so the demo and most tests read it with a plain client; tests of encrypted rooms
+        turn encryption on themselves (tests/e2e/test_encrypted_rooms.py).
         """
         body = {"name": name, "preset": "private_chat", "visibility": "private", "invite": list(invite)}
         return self._request("POST", "/_matrix/client/v3/createRoom", body, access_token)["room_id"]
