@@ -27,6 +27,7 @@ from adapters.matrix.crypto_state import E2EE_MISSING, DeviceLost
 from adapters.matrix.inbound import staff_intent
 from adapters.matrix.rooms import QueueRooms
 from adapters.matrix.staff_events import StaffEvents, lane_of
+from adapters.matrix.undecrypted import Undecrypted
 from router import health
 from router.errors import DeliveryError
 from router.journal import Desk
@@ -77,6 +78,7 @@ class MatrixSync:
         self._ended = threading.Event()
         self.synced = threading.Event()  # set once the first batch is handled
         self._unreadable_rooms: set[str] = set()  # encrypted queue rooms already reported (no E2EE support)
+        self._undecrypted = Undecrypted()  # encrypted events waiting for their room key
 
     def start(self) -> None:
         self._task = asyncio.run_coroutine_threadsafe(self._sync_forever(), self._connection.loop)
@@ -180,14 +182,19 @@ class MatrixSync:
         if self._rooms.due() or response.rooms.invite or self._rooms.stale_for(active, asked):
             await self._rooms.refresh()
         await self._report_unreadable_rooms()
+        late: dict[str, list[dict[str, Any]]] = {}  # events whose room key came with this response
+        if len(self._undecrypted):
+            for room_id, source in self._undecrypted.readable(self._connection.client.decrypt_event):
+                late.setdefault(room_id, []).append(source)
         timelines = []  # gaps first: a failed back-fill hands over nothing, and the batch is fetched again
         for room_id, room in joined.items():
             if room_id not in self._rooms:
                 continue
-            events = [event.source for event in room.timeline.events if not _unreadable(room_id, event)]
+            events = [event.source for event in room.timeline.events if self._readable(room_id, event)]
             if room.timeline.limited and since:
                 events = await self._fill_gap(room_id, room.timeline.prev_batch, since) + events
-            timelines.append((room_id, events, room.ephemeral))
+            timelines.append((room_id, late.pop(room_id, []) + events, room.ephemeral))
+        timelines += [(room_id, events, None) for room_id, events in late.items() if room_id in self._rooms]
         jobs = []
         for room_id, events, ephemeral in timelines:
             for event in events:
@@ -199,6 +206,17 @@ class MatrixSync:
                 job = lambda room_id=room_id, ephemeral=ephemeral: self._events.typing(room_id, ephemeral)  # noqa: E731
                 jobs.append(batches.lanes.submit(("typing", room_id), job))
         batches.add(jobs, response.next_batch)
+
+    def _readable(self, room_id: str, event: Any) -> bool:
+        """False for an event nio could not decrypt: it waits for its key (adapters.matrix.undecrypted).
+
+        Without E2EE support nothing encrypted is ever readable; the room was reported as a problem.
+        """
+        if not isinstance(event, MegolmEvent):
+            return True
+        if self._connection.encrypting:
+            self._undecrypted.keep(room_id, event)
+        return False
 
     async def _homeserver_answers(self) -> bool:
         """The recovery probe: a cheap unauthenticated request that succeeds as soon as the homeserver is back."""
@@ -219,25 +237,11 @@ class MatrixSync:
             )
             if isinstance(response, RoomMessagesError):
                 raise DeliveryError(f"could not fetch missed events: {response.message}")
-            missing.extend(event.source for event in response.chunk if not _unreadable(room_id, event))
+            missing.extend(event.source for event in response.chunk if self._readable(room_id, event))
             if not response.chunk or not response.end or response.end == start:
                 break
             start = response.end
         return list(reversed(missing))
-
-
-def _unreadable(room_id: str, event: Any) -> bool:
-    """An encrypted event nio could not decrypt (no room key, or no E2EE support): logged, never silently lost."""
-    if not isinstance(event, MegolmEvent):
-        return False
-    log.warning(
-        "matrix: unable to decrypt %s in %s from %s (session %s): no room key for it",
-        event.event_id,
-        room_id,
-        event.sender,
-        event.session_id,
-    )
-    return True
 
 
 def record_problems(desk: Desk, slugs: list[str], problem: str) -> None:

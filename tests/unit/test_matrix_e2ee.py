@@ -109,3 +109,40 @@ def test_the_state_is_saved_when_it_changed_restored_by_a_successor_and_refused_
     first.close()
     successor.close()
     assert not os.path.exists(first.path)
+
+
+def encrypted_event(event_id: str):
+    from nio import MegolmEvent
+
+    content = {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "…", "sender_key": "k", "session_id": "s"}
+    content["device_id"] = "LIBRARIAN"
+    source = {"type": "m.room.encrypted", "event_id": event_id, "sender": "@ann:hs", "origin_server_ts": 1}
+    return MegolmEvent.from_dict({**source, "content": content})
+
+
+def test_an_event_that_came_before_its_room_key_is_handed_over_when_the_key_comes_or_given_up(caplog):
+    from adapters.matrix.undecrypted import KEEP_SECONDS, Undecrypted
+
+    now = [0.0]
+    waiting = Undecrypted(clock=lambda: now[0])
+    early, hopeless = encrypted_event("$early"), encrypted_event("$hopeless")
+    waiting.keep(ROOM, early)
+    waiting.keep(ROOM, hopeless)
+    waiting.keep(ROOM, early)  # the same event again (a replayed batch) waits once
+
+    def no_key(event):
+        raise ValueError("no session")
+
+    assert waiting.readable(no_key) == [] and len(waiting) == 2
+    reply = {"type": "m.room.message", "event_id": "$early", "content": {"body": "Floor 2."}}
+
+    def key_for_early(event):
+        if event.event_id != "$early":
+            raise ValueError("no session")
+        return SimpleNamespace(source=reply)
+
+    assert waiting.readable(key_for_early) == [(ROOM, reply)]
+    now[0] = KEEP_SECONDS + 1
+    with caplog.at_level(logging.ERROR):
+        assert waiting.readable(key_for_early) == [] and len(waiting) == 0
+    assert "$hopeless" in caplog.text and "not relayed" in caplog.text
