@@ -34,9 +34,9 @@ def healthz():
     """Liveness: the process answers. No database, no backend."""
     body: dict[str, object] = {"ok": True, "status": "alive"}
     if container().settings.matrix_homeserver:
-        from adapters.matrix.crypto_state import E2EE_AVAILABLE, E2EE_MISSING
+        from adapters.matrix.e2ee_support import E2EE_MISSING, installed
 
-        if not E2EE_AVAILABLE:
+        if not installed():
             _say_once(f"matrix: {E2EE_MISSING}: encrypted rooms cannot be served")
             body["matrix"] = {"e2ee": False, "error": f"{E2EE_MISSING}: encrypted rooms cannot be served"}
     return jsonify(body)

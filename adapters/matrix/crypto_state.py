@@ -29,6 +29,7 @@ import zlib
 from functools import wraps
 from typing import Any
 
+from adapters.matrix.e2ee_support import E2EE_MISSING  # noqa: F401 - re-exported for the bridge
 from router.journal import Desk
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,6 @@ def serialised(store_class: Any) -> Any:
 
 
 Store = serialised(SqliteStore) if E2EE_AVAILABLE else None
-
-E2EE_MISSING = (
-    "end-to-end encryption support is not installed (install matrix-nio's e2e extra: "
-    "pip install 'matrix-nio[e2e]', which refdesk normally brings along)"
-)
 
 
 class DeviceLost(Exception):

@@ -78,7 +78,7 @@ def test_readyz_is_503_and_healthz_200_when_the_database_is_gone(client, contain
 
 
 def test_healthz_says_when_matrix_is_configured_without_end_to_end_encryption_support(container, monkeypatch):
-    from adapters.matrix import crypto_state
+    from adapters.matrix import e2ee_support
 
     settings = container.settings.model_copy(
         update={"matrix_homeserver": "http://hs.invalid", "matrix_user_id": "@b:hs"}
@@ -86,7 +86,7 @@ def test_healthz_says_when_matrix_is_configured_without_end_to_end_encryption_su
     monkeypatch.setattr(container, "settings", settings)
     client = create_app(container).test_client()
     assert client.get("/healthz").json == {"ok": True, "status": "alive"}  # the e2e extra is installed
-    monkeypatch.setattr(crypto_state, "E2EE_AVAILABLE", False)
+    monkeypatch.setattr(e2ee_support, "E2EE_MODULES", ("vodozemac", "no_such_module_for_e2ee"))
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json["matrix"]["e2ee"] is False and "matrix-nio[e2e]" in response.json["matrix"]["error"]
