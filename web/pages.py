@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 
-from web.context import desk
+from web.context import container, desk
+from web.widget import catalogues
 
 bp = Blueprint("pages", __name__)
 
@@ -15,4 +16,7 @@ def chat_page(slug: str):
         queue = uow.queues.get(slug)
     if queue is None:
         abort(404)
-    return render_template("chat.html", queue=queue)  # its CSP: web/security_headers.py
+    # The page is in English; "Show my screen" and link cards share their markup and strings with the widget.
+    strings = {k: v for k, v in catalogues()["en"].items() if k.startswith(("screen.", "link.", "error."))}
+    every = container().settings.screen_every_seconds
+    return render_template("chat.html", queue=queue, strings=strings, screen_every=every)  # CSP: web/security_headers.py
