@@ -221,3 +221,48 @@ def test_a_link_card_opens_the_page_on_the_library_site_and_the_chat_resumes_the
     other.wait_for()
     assert (other.get_attribute("target"), other.get_attribute("rel")) == ("_blank", "noopener")
     assert other.text_content() == "Open (opens in a new tab)"
+
+
+@pytest.mark.slack
+def test_on_the_plain_page_with_slack_staff_a_picture_reaches_the_thread_and_a_link_card_opens(
+    emulator, tmp_path, browser
+):
+    from tests.e2e.test_slack_loop import CHANNEL, root_for, start_slack_desk, thread_texts
+
+    slack_desk, server = start_slack_desk(emulator, tmp_path, slack_post_rate=20.0, slack_post_burst=20)
+    context = browser.new_context()
+    try:
+        context.add_init_script(RECORD_STREAMS)
+        context.route("https://library.example/**", lambda route: route.fulfill(body="<title>ILL</title>ILL form"))
+        page = context.new_page()
+        page.goto(f"{slack_desk.base_url}/chat/ask")
+        page.get_by_label("Your message").fill("What does this error mean?")
+        page.get_by_role("button", name="Send", exact=True).click()
+        root = root_for(emulator, "/chat/ask")
+        page.get_by_role("button", name="Show my screen").click()
+        page.get_by_role("group", name="This is what the librarian will see.").wait_for()
+        assert_accessible(page, "plain page: screen preview")
+        page.get_by_role("button", name="Send this picture").click()
+        shared = wait_until(lambda: [m for m in emulator.thread(CHANNEL, root["ts"]) if m.get("files")])[0]
+        assert shared["files"][0]["name"].startswith("screen-") and shared["files"][0]["mimetype"] == "image/png"
+        page.wait_for_function(ALL_STOPPED)
+
+        emulator.staff_posts("U0ANN", CHANNEL, "!show ftp://x", thread_ts=root["ts"])
+        wait_until(lambda: any("only http:// and https://" in text for text in thread_texts(emulator, root["ts"])))
+        typed = "!show <https://library.example/ill|library.example/ill> Interlibrary loan form"
+        emulator.staff_posts("U0ANN", CHANNEL, typed, thread_ts=root["ts"])
+        card = page.locator("li.staff .card")
+        card.get_by_text("Ann (Reference) wants to show you: Interlibrary loan form").wait_for()
+        assert_accessible(page, "plain page: a link card")
+        page.screenshot(path=str(ARTIFACTS / "chat-page-link-card.png"))
+        with context.expect_page() as opened:
+            card.get_by_role("link").click()
+        assert opened.value.url == "https://library.example/ill"
+        wait_until(
+            lambda: any("The patron opened the link you sent" in text for text in thread_texts(emulator, root["ts"]))
+        )
+    finally:
+        context.close()
+        server.shutdown()
+        slack_desk.worker.stop()
+        slack_desk.container.close()

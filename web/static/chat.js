@@ -108,7 +108,7 @@
       item.appendChild(document.createTextNode(event.deleted ? "(message deleted)" : event.body));
     }
     (event.attachments || []).forEach(function (file) {
-      refdeskAttach(item, chat.id, chat.token, file, file.name, null, follower.changed);
+      refdeskAttach(item, chat.id, chat.token, file, "Download " + file.name, null, follower.changed);  // not the alt text again
     });
     if (event.edited && !event.deleted) {
       const mark = document.createElement("span");
