@@ -266,3 +266,39 @@ def test_on_the_plain_page_with_slack_staff_a_picture_reaches_the_thread_and_a_l
         server.shutdown()
         slack_desk.worker.stop()
         slack_desk.container.close()
+
+
+NO_SCREEN_CAPTURE = "(() => { if (navigator.mediaDevices) navigator.mediaDevices.getDisplayMedia = undefined; })();"
+
+
+def test_without_screen_capture_a_screenshot_is_attached_in_spanish_with_the_keyboard(desk, site, context, tmp_path):
+    from tests.e2e.test_widget import tiny_png
+
+    context.add_init_script(NO_SCREEN_CAPTURE)  # as on most phones
+    shot = tmp_path / "captura.png"
+    shot.write_bytes(tiny_png())
+    page = context.new_page()
+    page.goto(site.page("/es", attributes='data-mode="panel" data-target="main" data-lang="es"'))
+    frame = chat_frame(page)
+    frame.get_by_role("button", name="Iniciar chat").click()
+    frame.get_by_label("Tu mensaje").fill("No sé qué botón pulsar")
+    frame.get_by_role("button", name="Enviar", exact=True).click()
+    root = thread_root(desk)
+    attach = frame.get_by_role("button", name="Adjuntar una captura de pantalla")
+    attach.wait_for()
+    hint = frame.get_by_text("Haz una captura de pantalla en tu dispositivo")
+    assert hint.is_visible() and attach.get_attribute("aria-describedby") == "screen-hint"
+    assert_accessible(widget_frame(page), "no screen capture: attach a screenshot")
+    page.screenshot(path=str(ARTIFACTS / "widget-screen-attach-es.png"))
+
+    with page.expect_file_chooser() as chooser:
+        attach.focus()
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(shot))
+    frame.get_by_role("group", name="Esto es lo que verá el bibliotecario.").wait_for()
+    assert frame.get_by_role("button", name="Seguir mostrando").is_hidden()  # a file is one picture
+    widget_frame(page).wait_for_function("() => document.activeElement.id === 'screen-send'")
+    page.keyboard.press("Enter")  # Enviar esta imagen
+    [image] = desk.librarian.wait_for(lambda events: images(events, root))
+    assert image["content"]["body"].startswith("screen-") and stored_pictures(desk) == 1
+    widget_frame(page).wait_for_function("() => document.activeElement === document.getElementById('screen-show')")
