@@ -172,8 +172,12 @@ def _patron_posts(
         abandonment.seen(uow, conversation, desk, now)  # a patron back within the window reopens an abandoned chat
         if conversation.status is Status.CLOSED:
             raise errors.ConversationClosed("this conversation has ended")
+        if screen_cap == 0:
+            raise errors.ScreenLimitReached("this desk does not take pictures of the screen")
         if screen_cap is not None and screen_pictures(uow, conversation_id) >= screen_cap:
-            raise errors.ScreenLimitReached(f"this chat already has {screen_cap} pictures of the screen, the most it can hold")
+            raise errors.ScreenLimitReached(
+                f"this chat already has {screen_cap} pictures of the screen, the most it holds"
+            )
         attachments = [store_file(uow, conversation, *file, now)] if file else []
         if screen_cap is not None:
             attachments[0]["screen"] = True

@@ -121,6 +121,8 @@ def opened(desk: Desk, conversation_id: str, token: str, message_id: str) -> boo
             return False
         message.link = {**message.link, "opened_at": now.isoformat()}
         uow.messages.save(message)
-        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(OPENED_NOTICE.format(url=message.link["url"])))
+        enqueue(
+            uow, conversation, OutboxKind.NOTICE, now, payload=Notice(OPENED_NOTICE.format(url=message.link["url"]))
+        )
         commit(desk, uow, conversation)
     return True

@@ -18,5 +18,11 @@ def chat_page(slug: str):
         abort(404)
     # The page is in English; "Show my screen" and link cards share their markup and strings with the widget.
     strings = {k: v for k, v in catalogues()["en"].items() if k.startswith(("screen.", "link.", "error."))}
-    every = container().settings.screen_every_seconds
-    return render_template("chat.html", queue=queue, strings=strings, screen_every=every)  # CSP: web/security_headers.py
+    settings = container().settings
+    return render_template(  # its CSP: web/security_headers.py
+        "chat.html",
+        queue=queue,
+        strings=strings,
+        screen_every=settings.screen_every_seconds,
+        screen_on=settings.screen_frames_per_chat > 0,
+    )

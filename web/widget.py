@@ -99,6 +99,7 @@ def frame():
         page=request.args.get("page", ""),
         email_available=email_available,
         screen_every=container().settings.screen_every_seconds,
+        screen_on=container().settings.screen_frames_per_chat > 0,
     )
     return html, 200, {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}
 

@@ -55,7 +55,10 @@ PAINTED_SCREEN = """
 })();
 """
 
-ALL_STOPPED = "() => window.__streams.length > 0 && window.__streams.every(s => s.getTracks().every(t => t.readyState === 'ended'))"
+ALL_STOPPED = (
+    "() => window.__streams.length > 0"
+    " && window.__streams.every(s => s.getTracks().every(t => t.readyState === 'ended'))"
+)
 
 
 @pytest.fixture
@@ -129,7 +132,9 @@ def test_a_patron_shows_one_picture_of_their_screen_and_cancel_sends_nothing(des
     widget.wait_for_function(ALL_STOPPED + " && window.__streams.length === 2")
     frame.get_by_label("Your message").fill("I cancelled that one")
     frame.get_by_role("button", name="Send", exact=True).click()
-    desk.librarian.wait_for(lambda events: [e for e in in_thread(events, root) if "I cancelled" in e["content"]["body"]])
+    desk.librarian.wait_for(
+        lambda events: [e for e in in_thread(events, root) if "I cancelled" in e["content"]["body"]]
+    )
     assert len(images(desk.librarian.events, root)) == 1 and stored_pictures(desk) == 1
 
 

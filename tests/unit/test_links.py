@@ -8,7 +8,6 @@ from router.model import Backend, OutboxKind, Queue
 from tests.unit.fakes import make_desk
 
 
-
 @pytest.fixture
 def chat():
     desk, store, *_ = make_desk(Queue("general", "General", Backend.MATRIX, "!room:localhost"))
@@ -88,10 +87,20 @@ def test_screen_pictures_are_capped_per_chat_and_other_files_are_not(chat):
     desk, store, conversation_id, token = chat
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
     for n in range(2):
-        message, _ = uc.patron_shares_file(desk, conversation_id, token, f"s{n}.png", "image/png", png, None, screen_cap=2)
+        message, _ = uc.patron_shares_file(
+            desk, conversation_id, token, f"s{n}.png", "image/png", png, None, screen_cap=2
+        )
         assert message.attachments[0]["screen"] is True
-    with pytest.raises(errors.ScreenLimitReached, match="already has 2 pictures"):
+    with pytest.raises(errors.ScreenLimitReached, match="already has 2 pictures of the screen, the most it holds"):
         uc.patron_shares_file(desk, conversation_id, token, "s3.png", "image/png", png, None, screen_cap=2)
     uc.patron_shares_file(desk, conversation_id, token, "plan.png", "image/png", png, None)  # an ordinary file
     with pytest.raises(errors.UnsupportedFile):
         uc.patron_shares_file(desk, conversation_id, token, "s.pdf", "application/pdf", b"%PDF-", None, screen_cap=5)
+
+
+def test_a_cap_of_zero_turns_screen_pictures_off(chat):
+    desk, _, conversation_id, token = chat
+    with pytest.raises(errors.ScreenLimitReached, match="does not take pictures of the screen"):
+        uc.patron_shares_file(
+            desk, conversation_id, token, "s.png", "image/png", b"\x89PNG\r\n\x1a\n", None, screen_cap=0
+        )

@@ -16,6 +16,7 @@
      fail(error); announce(text); everySeconds. Returns { update(visible) }. */
   window.refdeskScreen = function (options) {
     var $ = function (id) { return document.getElementById(id); };
+    if (!$("screen")) return { update: function () {} };  /* REFDESK_SCREEN_FRAMES_PER_CHAT=0: not offered */
     var t = options.t, box = $("screen"), showButton = $("screen-show"), hint = $("screen-hint"), file = $("screen-file");
     var preview = $("screen-preview"), picture = $("screen-picture"), bar = $("screen-bar");
     var canCapture = !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
