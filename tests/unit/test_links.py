@@ -104,3 +104,19 @@ def test_a_cap_of_zero_turns_screen_pictures_off(chat):
         uc.patron_shares_file(
             desk, conversation_id, token, "s.png", "image/png", b"\x89PNG\r\n\x1a\n", None, screen_cap=0
         )
+
+
+def test_anonymising_scrubs_a_link_card_s_words_too(chat):
+    from router import retention
+
+    desk, store, conversation_id, token = chat
+    store.conversations[conversation_id].name = "Ann Lee"
+    run(desk, conversation_id, "!show https://library.example/ill?for=ann@example.org ILL form for Ann Lee")
+    assert retention.anonymise(desk, conversation_id)
+    [message] = staff_messages(store, conversation_id)
+    assert message.link == {"url": "https://library.example/ill?for=[email]", "text": "ILL form for [name] [name]"}
+    [event] = [e for e in store.events if e.data.get("link")]
+    assert event.data["link"] == {
+        "url": "https://library.example/ill?for=[email]",
+        "text": "ILL form for [name] [name]",
+    }
