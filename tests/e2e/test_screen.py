@@ -307,3 +307,26 @@ def test_without_screen_capture_a_screenshot_is_attached_in_spanish_with_the_key
     [image] = desk.librarian.wait_for(lambda events: images(events, root))
     assert image["content"]["body"].startswith("screen-") and stored_pictures(desk) == 1
     widget_frame(page).wait_for_function("() => document.activeElement === document.getElementById('screen-show')")
+
+
+def test_closing_the_panel_with_escape_stops_sharing_the_screen(desk, site, context):
+    context.add_init_script(PAINTED_SCREEN)
+    page = context.new_page()
+    page.goto(site.page("/close"))
+    page.get_by_role("button", name="Ask a librarian").click()
+    frame = chat_frame(page)
+    frame.get_by_role("button", name="Start chat").click()
+    frame.get_by_label("Your message").fill("Look at this")
+    frame.get_by_role("button", name="Send", exact=True).click()
+    frame.get_by_role("button", name="Show my screen").click()
+    frame.get_by_role("button", name="Keep showing").click()
+    frame.locator("#screen-bar").get_by_text("Sharing your screen").wait_for()
+    wait_until(lambda: stored_pictures(desk) == 1, page=page)
+    page.keyboard.press("Escape")  # the panel closes: the bar would be out of sight, so sharing stops
+    page.get_by_role("button", name="Ask a librarian").wait_for()
+    widget = widget_frame(page)
+    widget.wait_for_function(ALL_STOPPED)
+    widget.evaluate("() => window.__paint('#c03020')")
+    page.get_by_role("button", name="Ask a librarian").click()
+    frame.get_by_role("button", name="Show my screen").wait_for()
+    assert frame.locator("#screen-bar").is_hidden() and stored_pictures(desk) == 1

@@ -16,7 +16,7 @@
      fail(error); announce(text); everySeconds. Returns { update(visible) }. */
   window.refdeskScreen = function (options) {
     var $ = function (id) { return document.getElementById(id); };
-    if (!$("screen")) return { update: function () {} };  /* REFDESK_SCREEN_FRAMES_PER_CHAT=0: not offered */
+    if (!$("screen")) return { update: function () {}, stop: function () {} };  /* REFDESK_SCREEN_FRAMES_PER_CHAT=0: not offered */
     var t = options.t, box = $("screen"), showButton = $("screen-show"), hint = $("screen-hint"), file = $("screen-file");
     var preview = $("screen-preview"), picture = $("screen-picture"), bar = $("screen-bar");
     var canCapture = !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
@@ -201,6 +201,7 @@
     window.addEventListener("pagehide", reset);
 
     return {
+      stop: function () { if (!preview.hidden || !bar.hidden) reset(); },
       /* Offered only in a chat that exists and is not over; anything under way stops when the chat ends. */
       update: function (visible) {
         if (shown && !visible) reset();

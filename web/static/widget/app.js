@@ -469,6 +469,9 @@
   });
 
   $("close-widget").addEventListener("click", function () { parent.postMessage({ type: "refdesk:close" }, "*"); });
+  window.addEventListener("message", function (event) {  /* the loader closed the panel: stop any screen sharing */
+    if (event.source === parent && event.data && event.data.type === "refdesk:hidden") screen.stop();
+  });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") parent.postMessage({ type: "refdesk:close" }, "*");
   });

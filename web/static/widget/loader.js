@@ -103,6 +103,8 @@
     open = show;
     if (show && !frame) { frame = makeFrame("100%"); panel.appendChild(frame); }
     panel.hidden = !show;
+    /* A closed panel hides the "Sharing your screen – Stop" bar: the chat stops sharing instead of going on unseen. */
+    if (!show && frame && frame.contentWindow) frame.contentWindow.postMessage({ type: "refdesk:hidden" }, base);
     button.setAttribute("aria-expanded", String(show));
     button.textContent = show ? t["loader.close"] : t["loader.button"];
     dismissInvite();
