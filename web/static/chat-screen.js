@@ -115,8 +115,13 @@
         video.playsInline = true;
         video.srcObject = captured;
         return video.play().then(function () {
-          if (video.videoWidth) return null;
-          return new Promise(function (resolve) { video.addEventListener("loadedmetadata", resolve, { once: true }); });
+          /* Wait for a decoded frame (a still screen may send no more, hence the time limit), not a blank first one. */
+          return new Promise(function (resolve) {
+            if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(function () { resolve(); });
+            else if (!video.videoWidth) video.addEventListener("loadeddata", function () { resolve(); }, { once: true });
+            else resolve();
+            setTimeout(resolve, 500);
+          });
         });
       }).then(grabVideo);
     }
