@@ -14,9 +14,10 @@ import pytest
 from adapters.storage.tables import MessageRow
 from router import links
 from router.model import Backend, Queue
-from tests.e2e.conftest import ARTIFACTS, _start_desk, outbox_pending, wait_until
+from tests.e2e.conftest import ARTIFACTS, CHANNEL, _start_desk, outbox_pending, wait_until
 from tests.e2e.librarian import in_thread, roots
 from tests.e2e.test_widget import LibrarySite, assert_accessible, chat_frame, start_panel_chat, widget_frame
+from tests.slack_emulator import SlackEmulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.synapse, pytest.mark.browser]
 
@@ -228,12 +229,25 @@ def test_a_link_card_opens_the_page_on_the_library_site_and_the_chat_resumes_the
     assert other.text_content() == "Open (opens in a new tab)"
 
 
+@pytest.fixture
+def roomy_emulator() -> Iterator[SlackEmulator]:
+    """Slack with room for bursts: a thread command's answer is posted at once, not through the paced outbox,
+    so at Slack's real 1 post/s a loaded machine could see it refused (429) and this test would time out."""
+    slack = SlackEmulator(post_rate_per_second=20.0, post_burst=20)
+    slack.start()
+    slack.add_user("U0ANN", name="ann", real_name="Ann Reference", display_name="Ann (Reference)")
+    slack.add_channel(CHANNEL, "reference-desk")
+    yield slack
+    slack.stop()
+
+
 @pytest.mark.slack
 def test_on_the_plain_page_with_slack_staff_a_picture_reaches_the_thread_and_a_link_card_opens(
-    emulator, tmp_path, browser
+    roomy_emulator, tmp_path, browser
 ):
-    from tests.e2e.test_slack_loop import CHANNEL, root_for, start_slack_desk, thread_texts
+    from tests.e2e.test_slack_loop import root_for, start_slack_desk, thread_texts
 
+    emulator = roomy_emulator
     slack_desk, server = start_slack_desk(emulator, tmp_path, slack_post_rate=20.0, slack_post_burst=20)
     context = browser.new_context()
     try:
