@@ -48,6 +48,7 @@
       shot = null;
       lastHash = null;
       showButton.hidden = !shown;
+      box.hidden = !shown || canCapture;  /* without capture the box holds the hint */
     }
 
     /* A tiny greyscale copy, 16 levels per cell: noise and cursor blinks do not count as a change. */
@@ -85,9 +86,11 @@
     function showPreview(taken, keepPossible) {
       shot = taken;
       if (picture.src) URL.revokeObjectURL(picture.src);
+      picture.onload = function () { preview.scrollIntoView({ block: "nearest" }); };  /* its buttons in view */
       picture.src = URL.createObjectURL(taken.blob);
       $("screen-keep").hidden = !keepPossible;
       showButton.hidden = true;
+      box.hidden = false;
       preview.hidden = false;
       $("screen-send").focus();
     }
@@ -188,6 +191,7 @@
       preview.hidden = true;
       if (picture.src) URL.revokeObjectURL(picture.src);
       picture.removeAttribute("src");
+      box.hidden = false;
       bar.hidden = false;
       $("screen-stop").focus();
       options.announce(t["screen.sharing"]);
@@ -211,9 +215,7 @@
       update: function (visible) {
         if (shown && !visible) reset();
         shown = visible;
-        box.hidden = !visible;
-        if (!visible) return;
-        if (preview.hidden && bar.hidden) showButton.hidden = false;
+        if (preview.hidden && bar.hidden) { showButton.hidden = !visible; box.hidden = !visible || canCapture; }
       },
     };
   };

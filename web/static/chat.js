@@ -78,7 +78,7 @@
 
   function fill(item, event) {
     item.textContent = "";
-    if (event.author === "staff") {
+    if (event.author === "staff" && !(event.link && !event.deleted)) {  // a link card names its author
       const who = document.createElement("span");
       who.className = "who";
       who.textContent = event.author_name || "Librarian";

@@ -136,7 +136,7 @@
   function fill(item, message) {
     item.textContent = "";
     item.className = message.author + (message.pending ? " pending" : "");
-    if (message.author !== "system") {
+    if (message.author !== "system" && !(message.link && !message.deleted)) {  /* a link card names its author */
       var who = document.createElement("span");
       who.className = "who";
       who.textContent = message.author === "staff" ? (message.author_name || t["msg.librarian"]) : t["msg.you"];
