@@ -18,7 +18,7 @@ from adapters.cli_database import require_migrated, use_demo_database
 from adapters.cli_retention import register as register_retention
 from adapters.settings import Settings
 from adapters.storage.migrate import upgrade
-from router import availability, canned, queue_settings, queue_setup
+from router import availability, canned, links, queue_settings, queue_setup
 from router.errors import InvalidInput, RefdeskError
 from router.model import Backend, Queue
 
@@ -249,6 +249,12 @@ def cmd_queue_staff_name(args: argparse.Namespace) -> None:
     print(f"patrons of {args.slug} see librarians as: {args.policy}")
 
 
+def cmd_queue_link_sites(args: argparse.Namespace) -> None:
+    saved = []
+    _desk_policy(lambda desk: saved.append(links.set_sites(desk, args.slug, "\n".join(args.sites))))
+    print(f"!show in {args.slug} may link to: {', '.join(saved[0].link_sites) or 'any http(s) page'}")
+
+
 def cmd_canned_add(args: argparse.Namespace) -> None:
     _desk_policy(lambda desk: canned.save(desk, args.name, args.text, args.lang))
     print(f"canned response {args.name} ({args.lang}) saved")
@@ -412,6 +418,10 @@ def parser() -> argparse.ArgumentParser:
     naming.add_argument("slug")
     naming.add_argument("policy", help="full | first | role:Librarian")
     naming.set_defaults(func=cmd_queue_staff_name)
+    linking = queue.add_parser("link-sites", help="the sites !show may send patrons to (none given: any http(s) page)")
+    linking.add_argument("slug")
+    linking.add_argument("sites", nargs="*", metavar="SITE", help="library.example or https://library.example")
+    linking.set_defaults(func=cmd_queue_link_sites)
 
     answers = sub.add_parser("canned", help="canned responses staff send with !canned NAME").add_subparsers(
         dest="canned_command", required=True

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(10 * 1024 * 1024, ge=1)
     max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1)
     duty_idle_minutes: float = Field(60, gt=0)
+    # "Show my screen" in the widget: pictures of the patron's screen per chat (the Keep showing cap), and
+    # how often Keep showing looks for a change (a picture is sent only when the screen changed).
+    screen_frames_per_chat: int = Field(20, ge=0, le=1000)
+    screen_every_seconds: float = Field(3, ge=0.2, le=600)
     privacy_note: str | None = None  # replaces the widget's default privacy text (every language)
     card_number_pattern: str = r"\b\d{14}\b"  # library card numbers scrubbed from FAQ exports and old chats
     purge_interval_minutes: float = Field(60, gt=0)  # how often the worker applies the retention policy

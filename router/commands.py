@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from router import availability, blocking, canned, duty, errors, escalation, followup, staff, tagging, transfer
+from router import availability, blocking, canned, duty, errors, escalation, followup, links, staff, tagging, transfer
 from router.hours import schedule_from_dict
 from router.journal import Desk, Inbound
 from router.opening_text import opening_phrase
@@ -38,6 +38,7 @@ THREAD_HELP = {
     "transfer": "QUEUE: pass this chat to another queue (a new thread there, the patron is told)",
     "followup": "email your replies in this thread to the patron",
     "canned": "NAME: send a canned response as your reply (without NAME: list them)",
+    "show": "URL [TEXT]: send the patron a link card to open that page (http and https only)",
     "read": "N: the READ level of this chat (1-6, effort of the answer)",
     "tag": "WORD [WORD…]: add topic tags (!untag WORD removes one)",
     "untag": "WORD: remove a tag",
@@ -154,6 +155,16 @@ def _canned_in_thread(desk: Desk, context: CommandContext, rest: str) -> str | N
     return f"Sent to the patron ({name}): {message.body}"
 
 
+def _show(desk: Desk, context: CommandContext, rest: str) -> str | None:
+    message = links.show(
+        desk, context.conversation_id or "", context.staff_id, context.staff_name, rest, context.inbound
+    )
+    if message is None or message.link is None:  # a redelivered event: sent already
+        return None
+    shown = f" ({message.link['text']})" if message.link["text"] else ""
+    return f"Sent to the patron: a link card to {message.link['url']}{shown}. You will see here when they open it."
+
+
 def _read(desk: Desk, context: CommandContext, rest: str) -> str:
     if not rest:
         raise errors.InvalidInput("give the READ level, a number from 1 to 6")
@@ -256,6 +267,7 @@ THREAD: dict[str, Handler] = {
     "transfer": _transfer,
     "followup": _followup,
     "canned": _canned_in_thread,
+    "show": _show,
     "read": _read,
     "tag": _tag,
     "untag": _untag,

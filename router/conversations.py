@@ -121,14 +121,35 @@ def patron_says(desk: Desk, conversation_id: str, token: str, body: str, client_
 
 
 def patron_shares_file(
-    desk: Desk, conversation_id: str, token: str, name: str, mimetype: str, data: bytes, client_id: str | None
+    desk: Desk,
+    conversation_id: str,
+    token: str,
+    name: str,
+    mimetype: str,
+    data: bytes,
+    client_id: str | None,
+    *,
+    screen_cap: int | None = None,
 ) -> tuple[Message, bool]:
     """A file from the patron, relayed to the staff thread like a message (same client_id rules).
 
     The name is stored already cleaned (one line, no markup characters), so staff, the patron and
-    every export see the same harmless name."""
+    every export see the same harmless name. `screen_cap` marks a picture of the patron's screen (the
+    widget's "Show my screen"): only pictures, and at most that many in one chat, so "Keep showing"
+    left running cannot fill the staff thread."""
+    if screen_cap is not None and not mimetype.startswith("image/"):
+        raise errors.UnsupportedFile("a picture of the screen must be an image (PNG or JPEG)")
     file = (safe_file_name(name), mimetype, data)
-    return _patron_posts(desk, conversation_id, token, client_id, body="", file=file)
+    return _patron_posts(desk, conversation_id, token, client_id, body="", file=file, screen_cap=screen_cap)
+
+
+def screen_pictures(uow: UnitOfWork, conversation_id: str) -> int:
+    """How many pictures of the patron's screen this chat holds already."""
+    count, after = 0, 0
+    while batch := uow.messages.after(conversation_id, after):
+        count += sum(1 for m in batch for file in m.attachments if file.get("screen"))
+        after = batch[-1].seq
+    return count
 
 
 def _patron_posts(
@@ -139,6 +160,7 @@ def _patron_posts(
     *,
     body: str,
     file: tuple[str, str, bytes] | None = None,
+    screen_cap: int | None = None,
 ) -> tuple[Message, bool]:
     """Persist once per client_id, then leave the staff side an outbox item."""
     now = desk.clock.now()
@@ -150,7 +172,15 @@ def _patron_posts(
         abandonment.seen(uow, conversation, desk, now)  # a patron back within the window reopens an abandoned chat
         if conversation.status is Status.CLOSED:
             raise errors.ConversationClosed("this conversation has ended")
+        if screen_cap == 0:
+            raise errors.ScreenLimitReached("this desk does not take pictures of the screen")
+        if screen_cap is not None and screen_pictures(uow, conversation_id) >= screen_cap:
+            raise errors.ScreenLimitReached(
+                f"this chat already has {screen_cap} pictures of the screen, the most it holds"
+            )
         attachments = [store_file(uow, conversation, *file, now)] if file else []
+        if screen_cap is not None:
+            attachments[0]["screen"] = True
         message = append_message(
             uow, conversation, Author.PATRON, body, now, client_id=client_id, attachments=attachments
         )

@@ -69,6 +69,12 @@ class UnsupportedFile(RefdeskError):
     code = "unsupported_file"
 
 
+class ScreenLimitReached(RefdeskError):
+    """The chat already holds as many screen pictures as the desk allows (REFDESK_SCREEN_FRAMES_PER_CHAT)."""
+
+    code = "screen_limit"
+
+
 class DeliveryError(Exception):
     """A staff-side send failed; `retry_after` (seconds) is the platform's own hint.
 

@@ -75,6 +75,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "edited": message.edited_at is not None,
         "deleted": message.deleted_at is not None,
         "attachments": [] if message.deleted_at else list(message.attachments),
+        # A `!show` card (router.links): what to open and the librarian's words; when it was opened stays staff-side.
+        "link": None if message.deleted_at or not message.link else {k: message.link[k] for k in ("url", "text")},
     }
 
 

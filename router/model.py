@@ -76,6 +76,7 @@ class Queue:
     escalation: dict[str, int] = field(default_factory=dict)  # overrides of router.escalation.DEFAULTS
     backup_queue: str | None = None  # where unclaimed chats roll over to (a partner library's queue)
     staff_name: str = "full"  # what patrons see of a librarian: "full", "first", or "role:LABEL"
+    link_sites: list[str] = field(default_factory=list)  # sites `!show` may send patrons to; empty: any http(s) site
 
 
 @dataclass
@@ -139,6 +140,7 @@ class Message:
     deleted_at: datetime | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)  # [{id, name, mimetype, size}]
     html: str | None = None  # staff formatting, already sanitised by the adapter (allowlist); None: plain text
+    link: dict[str, Any] | None = None  # a `!show` link card: {url, text, opened_at}; None: an ordinary message
 
 
 @dataclass

@@ -276,6 +276,13 @@ def _resume(desk: Desk, channels: Mapping[Backend, StaffChannel], report: PurgeR
 # -- anonymising ---------------------------------------------------------------------
 
 
+def _scrubbed_link(link: Any, names: list[str | None], card: Any) -> Any:
+    """A `!show` card's address and words, scrubbed like the body (a librarian may have named the patron)."""
+    if not isinstance(link, dict):
+        return link
+    return {**link, **{key: scrub(link[key], names, card) for key in ("url", "text") if isinstance(link.get(key), str)}}
+
+
 def anonymise(desk: Desk, conversation_id: str, card_pattern: Any = None) -> bool:
     """Remove the patron's name, email and page; scrub personal data from every message and snapshot.
 
@@ -291,14 +298,20 @@ def anonymise(desk: Desk, conversation_id: str, card_pattern: Any = None) -> boo
         names = [conversation.name]
         for message in uow.messages.after(conversation_id, 0, limit=100_000):
             cleaned = scrub(message.body, names, card)
-            if cleaned != message.body or message.html is not None:
-                message.body = cleaned
+            link = _scrubbed_link(message.link, names, card)
+            if cleaned != message.body or message.html is not None or link != message.link:
+                message.body, message.link = cleaned, link
                 message.html = None  # formatting is not scrubbed piece by piece: the plain, scrubbed body remains
                 uow.messages.save(message)
         for event in uow.events.after(conversation_id, 0, limit=100_000):
-            body = event.data.get("body")
-            if isinstance(body, str) and (scrub(body, names, card) != body or event.data.get("html") is not None):
-                event.data = {**event.data, "body": scrub(body, names, card), "html": None}
+            body, link = event.data.get("body"), event.data.get("link")
+            if isinstance(body, str) and (
+                scrub(body, names, card) != body
+                or event.data.get("html") is not None
+                or _scrubbed_link(link, names, card) != link
+            ):
+                link = _scrubbed_link(link, names, card)
+                event.data = {**event.data, "body": scrub(body, names, card), "html": None, "link": link}
                 uow.events.save(event)
         for item in uow.outbox.for_conversation(conversation_id):
             text = item.payload.get("text")  # notices quote the patron (a transfer's "Ada: …" context)

@@ -44,6 +44,7 @@ def staff_says(
     files: list[tuple[str, str, bytes]] | None = None,
     *,
     html: str | None = None,
+    link: dict[str, str] | None = None,
 ) -> Message | None:
     """Relay a staff reply (with files: name, mimetype, content); the first reply claims. Notes stay internal.
 
@@ -71,6 +72,7 @@ def staff_says(
             author_id=staff_id,
             staff_event_id=inbound.event_id if inbound else None,
             html=html,
+            link=link,
             attachments=[
                 store_file(uow, conversation, name, mimetype, data, now) for name, mimetype, data in files or []
             ],

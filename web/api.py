@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request, send_file
 from werkzeug.exceptions import Unauthorized
 
-from router import attempts, availability, escalation, journal, retention
+from router import attempts, availability, escalation, journal, links, retention
 from router import conversations as usecases
 from router.errors import EmailUnavailable, InvalidInput
 from router.queueing import place_in_queue
@@ -166,7 +166,9 @@ def delete_conversation(conversation_id: str):
 
 @bp.post("/conversations/<conversation_id>/files")
 def upload_file(conversation_id: str):
-    """A patron's file (multipart field `file`, optional `client_id`), relayed to the staff thread."""
+    """A patron's file (multipart field `file`, optional `client_id`), relayed to the staff thread.
+
+    `screen=1` marks a picture of the patron's screen ("Show my screen"): counted against the chat's cap."""
     token = bearer_token()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -176,12 +178,23 @@ def upload_file(conversation_id: str):
     data = upload.read(container().settings.max_upload_bytes + 1)
     mimetype = check_upload(upload.filename, data, container().settings.max_upload_bytes)
     client_id = optional_client_id(request.form.get("client_id") or None)  # an empty form field means none
+    screen = request.form.get("screen", "0")
+    if screen not in ("0", "1"):
+        raise InvalidField("screen", "must be 1 (a picture of the screen) or 0")
+    cap = container().settings.screen_frames_per_chat if screen == "1" else None
     message, created = usecases.patron_shares_file(
-        desk(), conversation_id, token, upload.filename[:255], mimetype, data, client_id
+        desk(), conversation_id, token, upload.filename[:255], mimetype, data, client_id, screen_cap=cap
     )
     response = jsonify(journal.message_view(message))
     response.status_code = 201 if created else 200
     return response
+
+
+@bp.post("/conversations/<conversation_id>/messages/<message_id>/opened")
+def link_opened(conversation_id: str, message_id: str):
+    """The patron opened a librarian's link card: staff are told once per card (router.links). No body."""
+    links.opened(desk(), conversation_id, bearer_token(), message_id)
+    return "", 204
 
 
 @bp.get("/conversations/<conversation_id>/files/<file_id>")

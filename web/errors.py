@@ -27,6 +27,7 @@ STATUS = {
     errors.EmailLocked: 422,
     errors.TranscriptAlreadySent: 409,
     errors.ResumeLinkExpired: 410,
+    errors.ScreenLimitReached: 409,
 }
 # We cannot know whether the failure came before or after a commit, so we do not promise either way.
 UNEXPECTED = (

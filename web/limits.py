@@ -97,6 +97,7 @@ def _limits(settings: Settings) -> dict[str, list[Rule]]:
         ],
         "api.post_message": [(settings.rate_limit_messages_per_conversation, conversation_key, None)],
         "api.upload_file": [(settings.rate_limit_files_per_conversation, conversation_key, None)],
+        "api.link_opened": [(settings.rate_limit_messages_per_conversation, conversation_key, None)],
         "api.email_transcript": emails,
         "api.answer_by_email": emails,
         "api.queue_status": [(settings.rate_limit_status_per_address, address_key, None)],

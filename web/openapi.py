@@ -24,7 +24,8 @@ ERROR_TEXT = {
     400: "Malformed JSON, or nested too deeply",
     401: "Missing token (send it as 'Authorization: Bearer <token>')",
     404: "Unknown queue, or no conversation for this token",
-    409: "Conversation closed, its one transcript already sent, or no email set up (email_unavailable)",
+    409: "Conversation closed, its one transcript already sent, no email set up (email_unavailable), "
+    "or the chat's screen pictures used up (screen_limit)",
     410: "The link from a follow-up email has expired",
     413: "Body or file too large",
     415: "Not an accepted kind of file",
@@ -200,6 +201,23 @@ SPEC: dict[str, Any] = {
                     "200": _json(_ref("Message"), "Already sent (same client_id)"),
                 }
                 | errors(400, 401, 404, 409, 413, 415, 422),
+            }
+        },
+        "/api/v1/conversations/{conversation_id}/messages/{message_id}/opened": {
+            "post": {
+                "operationId": "linkOpened",
+                "summary": "The patron opened a librarian's link card (`link` on a message): staff are told once",
+                "parameters": [
+                    CONVERSATION_ID,
+                    {
+                        "name": "message_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": ID_PATTERN},
+                    },
+                ],
+                **SECURED,
+                "responses": {"204": {"description": "Noted"}} | READ,
             }
         },
         "/api/v1/conversations/{conversation_id}/files/{file_id}": {
@@ -383,6 +401,12 @@ SPEC: dict[str, Any] = {
                         },
                     },
                     "deleted": {"type": "boolean"},
+                    "link": {
+                        "type": ["object", "null"],
+                        "description": "A librarian's link card (`!show URL text`): an http(s) page to offer the "
+                        "patron with an Open button; `body` holds the same as plain text",
+                        "properties": {"url": {"type": "string"}, "text": {"type": "string"}},
+                    },
                 },
             },
             "NewFile": {
@@ -391,6 +415,11 @@ SPEC: dict[str, Any] = {
                 "properties": {
                     "file": {"type": "string", "format": "binary"},
                     "client_id": {"type": "string", "maxLength": 128},
+                    "screen": {
+                        "enum": ["0", "1"],
+                        "description": "1: a picture of the patron's screen (an image; at most "
+                        "REFDESK_SCREEN_FRAMES_PER_CHAT per chat, then 409 screen_limit)",
+                    },
                 },
             },
             "EmailAddress": {

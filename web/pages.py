@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 
-from web.context import desk
+from web.context import container, desk
+from web.widget import catalogues
 
 bp = Blueprint("pages", __name__)
 
@@ -15,4 +16,13 @@ def chat_page(slug: str):
         queue = uow.queues.get(slug)
     if queue is None:
         abort(404)
-    return render_template("chat.html", queue=queue)  # its CSP: web/security_headers.py
+    # The page is in English; "Show my screen" and link cards share their markup and strings with the widget.
+    strings = {k: v for k, v in catalogues()["en"].items() if k.startswith(("screen.", "link.", "error."))}
+    settings = container().settings
+    return render_template(  # its CSP: web/security_headers.py
+        "chat.html",
+        queue=queue,
+        strings=strings,
+        screen_every=settings.screen_every_seconds,
+        screen_on=settings.screen_frames_per_chat > 0,
+    )

@@ -74,7 +74,7 @@ def frame():
         f"form-action 'none'; base-uri 'none'; frame-ancestors {ancestors}"
     )
     strings = dict(catalogues()[lang])
-    templates = {key: strings.pop(key) for key in ("privacy.anonymise", "privacy.delete")}  # used here, not in JS
+    templates = {key: strings.pop(key) for key in ("privacy.anonymise", "privacy.delete", "privacy.screen")}
     if container().settings.privacy_note:
         strings["privacy"] = container().settings.privacy_note
     else:  # the library's retention policy, in the patron's language
@@ -88,6 +88,7 @@ def frame():
             if days is not None
         ]
         strings["privacy"] = " ".join([strings["privacy"], *sentences])
+    strings["privacy"] += " " + templates["privacy.screen"]  # what "Show my screen" shares and keeps, always said
     email_available = container().mailer is not None
     strings = promises(strings, email_available)
     html = render_template(
@@ -97,6 +98,8 @@ def frame():
         strings=strings,
         page=request.args.get("page", ""),
         email_available=email_available,
+        screen_every=container().settings.screen_every_seconds,
+        screen_on=container().settings.screen_frames_per_chat > 0,
     )
     return html, 200, {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}
 

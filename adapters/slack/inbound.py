@@ -54,6 +54,17 @@ def to_plain_text(text: str) -> str:
     return html.unescape(LINK.sub(link, text))
 
 
+def to_command_text(text: str) -> str:
+    """A `!command` as typed: a link Slack wrapped (`<https://x|x>`) is its address, so `!show` gets the URL."""
+
+    def link(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        mention = mention_text(target, label)
+        return mention if mention is not None else target
+
+    return html.unescape(LINK.sub(link, text))
+
+
 def mention_text(target: str, label: str | None) -> str | None:
     """The readable form of a user, channel or special mention; None when `target` is a URL."""
     if target.startswith("@"):

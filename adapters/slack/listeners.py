@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 
 from adapters.slack import render, tag_modal
 from adapters.slack.files import FileFetcher
-from adapters.slack.inbound import Kind, staff_intent, to_plain_text
+from adapters.slack.inbound import Kind, staff_intent, to_command_text, to_plain_text
 from adapters.slack.mrkdwn import mrkdwn_to_html
 from adapters.staff_html import staff_html
 from router import availability, blocking, commands, duty, escalation, followup, staff, staff_files, transfer
@@ -107,7 +107,7 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
                 where = commands.CommandContext(
                     _channel_queues(desk, intent.channel), intent.user, names(intent.user), conversation.id, inbound
                 )
-                answer = commands.run(desk, where, to_plain_text(intent.text))
+                answer = commands.run(desk, where, to_command_text(intent.text))
                 if answer:
                     client.chat_postMessage(
                         channel=intent.channel,

@@ -109,6 +109,7 @@ def _queue(row: QueueRow) -> Queue:
         hours=dict(row.hours) if row.hours else None,
         away=dict(row.away or {}),
         escalation=dict(row.escalation or {}),
+        link_sites=list(row.link_sites or []),
     )
 
 
@@ -117,7 +118,13 @@ def _conversation_tags(row: ConversationRow) -> list[str]:
 
 
 def _message(row: MessageRow) -> Message:
-    return _copy(Message, row, author=Author(row.author), attachments=list(row.attachments or []))
+    return _copy(
+        Message,
+        row,
+        author=Author(row.author),
+        attachments=list(row.attachments or []),
+        link=dict(row.link) if row.link else None,
+    )
 
 
 def _outbox(row: OutboxRow) -> OutboxItem:

@@ -48,6 +48,7 @@ class QueueRow(SQLModel, table=True):
     escalation: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False, server_default="{}"))
     backup_queue: str | None = Field(default=None, max_length=64)
     staff_name: str = Field(default="full", max_length=100, sa_column_kwargs={"server_default": "full"})
+    link_sites: list = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False, server_default="[]"))
 
 
 class ConversationRow(SQLModel, table=True):
@@ -108,6 +109,7 @@ class MessageRow(SQLModel, table=True):
     deleted_at: datetime | None = _time(nullable=True)
     attachments: list = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False, server_default="[]"))
     html: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    link: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
 
 
 class EventRow(SQLModel, table=True):

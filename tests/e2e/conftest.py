@@ -279,6 +279,9 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # "Show my screen" (tests/e2e/test_screen.py): getDisplayMedia picks a generated screen, without a prompt.
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
 ]
 
 

@@ -34,7 +34,8 @@ def test_loader_and_chat_ui_stay_within_their_budgets(client):
     loader = client.get("/widget.js")
     assert loader.status_code == 200 and loader.mimetype == "text/javascript"
     frame = client.get("/widget/frame?queue=general&lang=fr")
-    paths = ("/static/widget/app.js", "/static/chat-follow.js", "/static/widget/widget.css")
+    paths = ("/static/widget/app.js", "/static/chat-follow.js", "/static/chat-files.js", "/static/chat-screen.js")
+    paths += ("/static/widget/widget.css",)
     assets = [client.get(path).data for path in paths]
     ui = gzipped(frame.data) + sum(gzipped(asset) for asset in assets)
     assert gzipped(loader.data) <= LOADER_BUDGET

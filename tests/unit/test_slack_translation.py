@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.slack import render
-from adapters.slack.inbound import Kind, staff_intent, to_plain_text
+from adapters.slack.inbound import Kind, staff_intent, to_command_text, to_plain_text
 from adapters.slack.listeners import reply_body
 from router.model import Author, Backend, Message, Queue, Status
 from tests.unit.builders import make_conversation
@@ -162,3 +162,8 @@ def test_staff_markup_becomes_plain_text_for_the_patron():
         "See our hours (https://lib.example/hours) or https://lib.example, ask @bo in #ref & <3"
     )
     assert to_plain_text("<@U0BO> and <!here>") == "@colleague and @here"
+
+
+def test_a_command_keeps_the_address_slack_wrapped_a_link_in():
+    typed = "!show <http://library.example/ill|library.example/ill> ILL &amp; more <@U0ANN|ann>"
+    assert to_command_text(typed) == "!show http://library.example/ill ILL & more @ann"

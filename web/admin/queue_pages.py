@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, request, url_for
 
 from adapters.room_check import RoomCheck
-from router import escalation, health, queue_settings, queue_setup, refused_origins
+from router import escalation, health, links, queue_settings, queue_setup, refused_origins
 from router.errors import InvalidInput
 from router.model import Backend
 from web.admin import admin_bp
@@ -133,6 +133,18 @@ def queue_staff_name(slug: str):
     if error:
         return _edit_page(slug, error, "names")
     done("Staff-name policy saved.")
+    return redirect(url_for("admin.queue_edit", slug=slug))
+
+
+@admin_bp.post("/queues/<slug>/link-sites")
+@requires("admin")
+def queue_link_sites(slug: str):
+    """Which sites staff may send patrons to with `!show` (router.links); empty: any http(s) page."""
+    _queue(slug)
+    error = attempt(lambda: links.set_sites(desk(), slug, request.form.get("sites", "")))
+    if error:
+        return _edit_page(slug, error, "links")
+    done("Sites for links saved.")
     return redirect(url_for("admin.queue_edit", slug=slug))
 
 

@@ -16,6 +16,30 @@
   const follower = refdeskFollow(document.getElementById("log"), document.getElementById("new-message"),
     document.getElementById("announce"), function () { document.getElementById("body").focus(); });
   refdeskFitViewport(root);
+  const t = JSON.parse(document.getElementById("strings").textContent);
+  const opened = new Set();  // link cards whose opening staff were told of, on this page
+  const screen = refdeskScreen({
+    t: t,
+    everySeconds: Number(root.dataset.screenEvery) || 3,
+    announce: follower.announce,
+    fail: function (err) { errorLine.textContent = (err && err.code && t["error." + err.code]) || (err && err.message) || ""; },
+    upload: function (blob, name) {
+      const form = new FormData();
+      form.append("file", blob, name);
+      form.append("client_id", (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random());
+      form.append("screen", "1");
+      return fetch("/api/v1/conversations/" + chat.id + "/files", {
+        method: "POST", headers: { Authorization: "Bearer " + chat.token }, body: form,
+      }).then(function (response) {
+        return response.json().then(function (data) {
+          if (response.ok) return data;
+          const error = new Error((data.error && data.error.message) || response.statusText);
+          error.code = data.error && data.error.code;
+          throw error;
+        });
+      });
+    },
+  });
   // A follow-up email's link (#resume=ID.TOKEN) reopens that chat; the fragment is removed at once.
   const resume = /^#resume=([\w-]+)\.([\w-]+)$/.exec(location.hash);
   if (resume) {
@@ -54,13 +78,26 @@
 
   function fill(item, event) {
     item.textContent = "";
-    if (event.author === "staff") {
+    if (event.author === "staff" && !(event.link && !event.deleted)) {  // a link card names its author
       const who = document.createElement("span");
       who.className = "who";
       who.textContent = event.author_name || "Librarian";
       item.appendChild(who);
     }
-    if (event.author === "staff" && event.html && !event.deleted) {
+    if (event.author === "staff" && event.link && !event.deleted) {
+      // A librarian's link card: always a new tab here (this page hosts nothing else to navigate).
+      refdeskLinkCard(item, event.link, event.author_name || "Librarian", t, {
+        samePage: function () { return false; },
+        open: function () {},
+        opened: function () {
+          if (opened.has(event.id)) return;
+          opened.add(event.id);
+          fetch("/api/v1/conversations/" + chat.id + "/messages/" + event.id + "/opened", {
+            method: "POST", headers: { Authorization: "Bearer " + chat.token }, keepalive: true,
+          }).catch(function () {});
+        },
+      });
+    } else if (event.author === "staff" && event.html && !event.deleted) {
       // Staff formatting: HTML the server sanitised with an allowlist; patron text never takes this path.
       const holder = document.createElement("template"), box = document.createElement("div");
       holder.innerHTML = event.html;
@@ -71,7 +108,7 @@
       item.appendChild(document.createTextNode(event.deleted ? "(message deleted)" : event.body));
     }
     (event.attachments || []).forEach(function (file) {
-      refdeskAttach(item, chat.id, chat.token, file, file.name, null, follower.changed);
+      refdeskAttach(item, chat.id, chat.token, file, "Download " + file.name, null, follower.changed);  // not the alt text again
     });
     if (event.edited && !event.deleted) {
       const mark = document.createElement("span");
@@ -114,6 +151,7 @@
     else if (data.status === "closed") statusLine.textContent = "This chat has ended.";
     else statusLine.textContent = "Waiting for a librarian…";
     form.hidden = data.status === "closed";
+    screen.update(data.status !== "closed");
     if (data.status === "closed" && source && !data.abandoned) source.close();  // abandoned: a return reopens it
   }
 
@@ -127,7 +165,7 @@
 
   // No ghost chats: loading the page only shows the desk's status; the first message creates the chat.
   function start() {
-    if (chat) { statusLine.textContent = "Reconnecting…"; follow(); return Promise.resolve(); }
+    if (chat) { statusLine.textContent = "Reconnecting…"; screen.update(true); follow(); return Promise.resolve(); }
     return api("/queues/" + encodeURIComponent(queue) + "/status").then(function (status) {
       if (chat) return;  // the patron was quicker than the status
       statusLine.textContent = status.open && status.staffed
@@ -146,6 +184,7 @@
       chat = { id: data.id, token: data.token };
       sessionStorage.setItem(storeKey, JSON.stringify(chat));
       statusLine.textContent = "Waiting for a librarian…";
+      screen.update(true);
       follow();
     }, function (err) { creating = null; throw err; });
     return creating;

@@ -20,6 +20,21 @@
   refdeskFitViewport(root);
   var mailOn = root.dataset.email === "on";  /* no mail server: nothing is offered that needs email */
   var returnKey = "refdesk-return:" + queue;
+  var opened = {};  /* link cards whose opening staff were told of, this page */
+  var screen = refdeskScreen({
+    t: t,
+    everySeconds: Number(root.dataset.screenEvery) || 3,
+    fail: fail,
+    announce: follower.announce,
+    upload: function (blob, name) {
+      var form = new FormData();
+      form.append("file", blob, name);
+      form.append("client_id", uuid());
+      form.append("screen", "1");
+      errorLine.textContent = "";
+      return api("/conversations/" + chat.id + "/files", { method: "POST", form: form }).then(render);
+    },
+  });
   chat = chat || comeBack();
   /* A follow-up email's link (#resume=ID.TOKEN) reopens that chat here; the fragment is removed at once. */
   var resume = /^#resume=([\w-]+)\.([\w-]+)$/.exec(location.hash);
@@ -121,7 +136,7 @@
   function fill(item, message) {
     item.textContent = "";
     item.className = message.author + (message.pending ? " pending" : "");
-    if (message.author !== "system") {
+    if (message.author !== "system" && !(message.link && !message.deleted)) {  /* a link card names its author */
       var who = document.createElement("span");
       who.className = "who";
       who.textContent = message.author === "staff" ? (message.author_name || t["msg.librarian"]) : t["msg.you"];
@@ -131,7 +146,8 @@
       item.appendChild(document.createTextNode(t["msg.deleted"]));
       return;
     }
-    if (message.author === "staff" && message.html) appendHtml(item, message.html);
+    if (message.author === "staff" && message.link) linkCard(item, message);
+    else if (message.author === "staff" && message.html) appendHtml(item, message.html);
     else appendText(item, message.body || "");
     (message.attachments || []).forEach(function (file) {
       if (item.lastChild && item.lastChild.textContent) item.appendChild(document.createElement("br"));
@@ -143,6 +159,31 @@
       note.textContent = " " + (message.pending ? t["msg.pending"] : t["msg.edited"]);
       item.appendChild(note);
     }
+  }
+
+  /* The page hosting the widget: a link card to the same site opens there (the chat resumes on the new page),
+     anything else in a new tab. */
+  function pageOrigin() {
+    try { return new URL(page).origin; } catch (e) { return null; }
+  }
+
+  function linkCard(item, message) {
+    refdeskLinkCard(item, message.link, message.author_name || t["msg.librarian"], t, {
+      samePage: function (url) {
+        try { return parent !== window && !!pageOrigin() && new URL(url).origin === pageOrigin(); } catch (e) { return false; }
+      },
+      open: function (url, event) {
+        event.preventDefault();
+        parent.postMessage({ type: "refdesk:navigate", url: url }, pageOrigin());
+      },
+      opened: function () {
+        if (opened[message.id] || !chat) return;
+        opened[message.id] = true;
+        fetch("/api/v1/conversations/" + chat.id + "/messages/" + message.id + "/opened", {
+          method: "POST", headers: { Authorization: "Bearer " + chat.token }, keepalive: true,
+        }).catch(function () { /* only a courtesy to staff */ });
+      },
+    });
   }
 
   function render(message) {
@@ -181,6 +222,7 @@
     else if (data.status === "closed") say(data.abandoned ? t["status.abandoned"] : t["status.closed"]);
     else say(chat && chat.offline ? t["offline.thanks"] : t["status.waiting"]);
     closed = data.status === "closed";
+    screen.update(!closed);
     $("composer").hidden = closed;
     $("new-chat").hidden = !closed;
     $("after").hidden = !closed;
@@ -257,6 +299,7 @@
   function enterChat() {
     lockEmail();
     show("chat");
+    screen.update(!closed);
     say(chat.offline ? t["offline.thanks"] : t["status.waiting"]);
     pending.forEach(function (message) { render({ author: "patron", body: message.body, client_id: message.client_id, pending: true }); });
     follow();
@@ -289,6 +332,7 @@
       sessionStorage.removeItem(draftKey);
       draft = null;
       say(t["status.waiting"]);
+      screen.update(true);
       follow();
       return chat;
     }, function (error) { creating = null; throw error; });
@@ -412,6 +456,7 @@
     sessionStorage.removeItem(pendingKey);
     sessionStorage.removeItem(draftKey);
     chat = null; pending = []; seen = {}; closed = false; draft = null;
+    screen.update(false);
     list.textContent = "";
     follower.reset();
     $("rating").hidden = false;
@@ -424,6 +469,9 @@
   });
 
   $("close-widget").addEventListener("click", function () { parent.postMessage({ type: "refdesk:close" }, "*"); });
+  window.addEventListener("message", function (event) {  /* the loader closed the panel: stop any screen sharing */
+    if (event.source === parent && event.data && event.data.type === "refdesk:hidden") screen.stop();
+  });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") parent.postMessage({ type: "refdesk:close" }, "*");
   });

@@ -14,7 +14,7 @@
   var queue = opts.queue || "general";
   var lang = pickLanguage(opts.lang);
   var t = STRINGS[lang];
-  var storeKey = "refdesk-invited:" + queue;
+  var storeKey = "refdesk-invited:" + queue, reopenKey = "refdesk-reopen:" + queue;
   var frame = null, panel = null, button = null, invite = null, heard = null, open = false;
 
   function pickLanguage(wanted) {
@@ -35,6 +35,7 @@
     var f = document.createElement("iframe");
     f.src = frameUrl() + (embed ? "&embed=" + embed : "");
     f.title = t["frame.title"];
+    f.allow = "display-capture";  /* "Show my screen": the browser asks the patron before anything is captured */
     f.setAttribute("style", "border:0;width:100%;height:" + height + ";display:block;background:#fff");
     return f;
   }
@@ -102,6 +103,8 @@
     open = show;
     if (show && !frame) { frame = makeFrame("100%"); panel.appendChild(frame); }
     panel.hidden = !show;
+    /* A closed panel hides the "Sharing your screen – Stop" bar: the chat stops sharing instead of going on unseen. */
+    if (!show && frame && frame.contentWindow) frame.contentWindow.postMessage({ type: "refdesk:hidden" }, base);
     button.setAttribute("aria-expanded", String(show));
     button.textContent = show ? t["loader.close"] : t["loader.button"];
     dismissInvite();
@@ -156,11 +159,22 @@
   window.addEventListener("message", function (event) {
     if (event.origin !== base || !event.data || typeof event.data.type !== "string") return;
     if (event.data.type === "refdesk:close" && button) toggle(false);
+    if (event.data.type === "refdesk:navigate") navigate(event.data.url);
   });
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
     if (invite) dismissInvite(); else if (open) toggle(false);
   });
+
+  /* A librarian's link card to a page of this site (the chat checked the origin; checked again here): open it in
+     this tab and reopen the chat on the new page, where it resumes (its state is in the frame's sessionStorage). */
+  function navigate(url) {
+    var target;
+    try { target = new URL(String(url), location.href); } catch (e) { return; }
+    if (target.origin !== location.origin || !/^https?:$/.test(target.protocol)) return;
+    if (button) try { sessionStorage.setItem(reopenKey, "1"); } catch (e) { /* private mode: the patron reopens it */ }
+    location.assign(target.href);
+  }
 
   /* On a site the queue does not allow, the browser refuses the frame without a word (CSP frame-ancestors):
      the server says which origin was refused and how to allow it, for whoever is setting the widget up. */
@@ -180,7 +194,10 @@
       return;
     }
     if (opts.mode === "link") return;
-    watchForInvitation(buildButton());
+    var root = buildButton();
+    var reopen = null;
+    try { reopen = sessionStorage.getItem(reopenKey); sessionStorage.removeItem(reopenKey); } catch (e) { /* private mode */ }
+    if (reopen) toggle(true); else watchForInvitation(root);
   }
 
   if (document.body) start(); else document.addEventListener("DOMContentLoaded", start);
