@@ -14,13 +14,12 @@ import html
 import re
 from dataclasses import dataclass, replace
 
-from router import errors
+from router import errors, staff, tagging
 from router.faq import pairs
-from router.journal import Desk
-from router.model import Author, FaqArticle, Message
+from router.journal import Desk, Inbound
+from router.model import Author, FaqArticle, Message, Status
 from router.ports import UnitOfWork
 from router.scrub import compile_card_pattern, scrub
-from router.tagging import check_tags
 
 __all__ = [
     "FaqArticle",
@@ -29,11 +28,14 @@ __all__ = [
     "draft_from_conversation",
     "get",
     "list_articles",
+    "mark",
     "merge",
     "publish",
     "resolve",
     "save",
     "search",
+    "search_text",
+    "send",
     "unpublish",
     "variant",
 ]
@@ -47,6 +49,8 @@ MAX_WORD = 40
 WORD = re.compile(r"[^\W_]+")
 TAG = re.compile(r"<[^>]*>")
 BLOCK_END = re.compile(r"</(?:p|li|pre|blockquote)>|<br\s*/?>", re.IGNORECASE)
+DRAFTED = "faq:drafted:"  # kv key prefix: this chat made a draft once (re-marking makes no duplicate)
+FOUND = "faq:found:"  # kv key prefix + conversation + staff id: the ids `!faq search` listed, for `!faq send N`
 MERGED = "faq:merged:"  # kv key prefix: a merged-away entry's id -> the entry that absorbed it (stable URLs)
 
 
@@ -114,7 +118,7 @@ def _check(desk: Desk, uow: UnitOfWork, article: FaqArticle) -> FaqArticle:
         answer=answer,
         language=language,
         queue_slug=queue,
-        topics=check_tags(article.topics),
+        topics=tagging.check_tags(article.topics),
         translation_of=translation_of,
     )
 
@@ -320,8 +324,46 @@ def draft_from_conversation(desk: Desk, conversation_id: str) -> FaqArticle:
             )
             uow.faq.add(draft)
         _remember(uow, draft)
+        uow.kv.set(f"{DRAFTED}{conversation.id}", "1")  # the chat was drafted once (see `mark`); no entry id kept
         uow.commit()
     return draft
+
+
+def mark(desk: Desk, conversation_id: str, flag: bool = True) -> FaqArticle | None:
+    """`!faq` (or the Slack dialog's FAQ box): mark the chat and make or refresh its draft; unmark with `flag` False.
+
+    A chat makes one draft, ever, while it stays marked: once that draft is published (and so no longer
+    names the chat) or deleted, marking again changes nothing, so no duplicate appears. Unmarking
+    removes the draft if nobody edited it, and lets a later mark draft afresh."""
+    tagging.set_faq_candidate(desk, conversation_id, flag)
+    if not flag:
+        drop_untouched_draft(desk, conversation_id)
+        with desk.uow() as uow:
+            uow.kv.delete(f"{DRAFTED}{conversation_id}")
+            uow.commit()
+        return None
+    with desk.uow(read_only=True) as uow:
+        linked = uow.faq.list(source_conversation_id=conversation_id, limit=1)
+        drafted_before = uow.kv.get(f"{DRAFTED}{conversation_id}") is not None
+    if drafted_before and not linked:
+        return None
+    return draft_from_conversation(desk, conversation_id)
+
+
+def mark_text(desk: Desk, conversation_id: str, flag: bool, prefix: str = "!") -> str:
+    """What staff read after `!faq` / `!faq off`: the chat's record and what became of its draft."""
+    draft = mark(desk, conversation_id, flag)
+    with desk.uow(read_only=True) as uow:
+        conversation = uow.conversations.get(conversation_id)
+    summary = tagging.summary(conversation) if conversation else ""
+    if not flag:
+        return summary
+    if draft is None:
+        return (
+            f"{summary} Its FAQ draft was already published or deleted; "
+            f"{prefix}faq off then {prefix}faq makes a new one."
+        )
+    return f"{summary} FAQ draft #{draft.id}: an editor reviews and publishes it (admin, FAQ page)."
 
 
 def _first_question(messages: list[Message]) -> str:
@@ -397,3 +439,84 @@ def distance(a: str, b: str, cap: int = 2) -> int:
             return cap + 1
         previous = current
     return previous[-1]
+
+
+# --- reuse from the staff thread ---------------------------------------------------------------
+
+SHOWN_HITS = 5
+FORMATTED = re.compile(r"<(?!/?(?:p|br)\b)", re.IGNORECASE)  # any tag but paragraphs and line breaks
+
+
+def search_text(desk: Desk, conversation_id: str | None, staff_id: str, words: str, prefix: str = "!") -> str:
+    """`!faq search WORDS` in a chat's thread: the best published answers, numbered for `!faq send N`.
+
+    The numbers are kept per chat and librarian, so two colleagues searching the same thread do not
+    change each other's list. The list goes to staff only (a command's answer is never relayed).
+    Without a chat (Slack's `/refdesk faq` outside one) the list is only shown."""
+    if not tokens(words):
+        raise errors.InvalidInput(f"write {prefix}faq search WORDS")
+    queue = None
+    if conversation_id is not None:
+        with desk.uow(read_only=True) as uow:
+            conversation = uow.conversations.get(conversation_id)
+        if conversation is None:
+            raise errors.ConversationNotFound("no such conversation")
+        queue = conversation.queue_slug
+    hits = _one_per_group(search(desk, words, queue=queue, limit=SHOWN_HITS * 3))[:SHOWN_HITS]
+    if conversation_id is not None:
+        with desk.uow() as uow:
+            uow.kv.set(f"{FOUND}{conversation_id}:{staff_id}", ",".join(str(h.article.id) for h in hits))
+            uow.commit()
+    shown = " ".join(words.split())[:80]
+    if not hits:
+        return f"No published FAQ answer matches \u201c{shown}\u201d."
+    hint = f" ({prefix}faq send N sends one as your reply)" if conversation_id is not None else ""
+    lines = [f"FAQ answers for \u201c{shown}\u201d{hint}:"]
+    for number, hit in enumerate(hits, 1):
+        answer = " ".join(plain_text(hit.article.answer).split())
+        more = "\u2026" if len(answer) > 100 else ""
+        lines.append(f"{number}. {hit.article.question[:120]} [{hit.article.language}] \u2014 {answer[:100]}{more}")
+    return "\n".join(lines)
+
+
+def _one_per_group(hits: list[FaqHit]) -> list[FaqHit]:
+    """An entry and its translations are one answer: list the best-ranked of them only."""
+    seen: set[int | None] = set()
+    kept = []
+    for hit in hits:
+        group = hit.article.translation_of or hit.article.id
+        if group not in seen:
+            seen.add(group)
+            kept.append(hit)
+    return kept
+
+
+def send(
+    desk: Desk,
+    conversation_id: str,
+    staff_id: str,
+    staff_name: str,
+    number: str,
+    inbound: Inbound | None = None,
+    prefix: str = "!",
+) -> Message | None:
+    """`!faq send N`: answer N of this librarian's last search here, as their reply, in the patron's language."""
+    with desk.uow(read_only=True) as uow:
+        listed = uow.kv.get(f"{FOUND}{conversation_id}:{staff_id}")
+        conversation = uow.conversations.get(conversation_id)
+    if conversation is None:
+        raise errors.ConversationNotFound("no such conversation")
+    if conversation.status is Status.CLOSED:
+        raise errors.ConversationClosed("this chat has ended: nothing was sent")
+    ids = [int(i) for i in (listed or "").split(",") if i]
+    if not ids:
+        raise errors.InvalidInput(f"search first: {prefix}faq search WORDS, then {prefix}faq send N")
+    if not number.strip().isdigit() or not 1 <= int(number) <= len(ids):
+        raise errors.InvalidInput(f"give a number from your last search, 1 to {len(ids)}")
+    article = get(desk, ids[int(number) - 1])
+    if article is None or article.status != "published":
+        raise errors.InvalidInput(f"answer {number} is no longer published: search again")
+    chosen = variant(desk, article, conversation.language)
+    body = plain_text(chosen.answer)
+    html_ = chosen.answer if FORMATTED.search(chosen.answer) else None
+    return staff.staff_says(desk, conversation_id, staff_id, staff_name, body, inbound, html=html_)

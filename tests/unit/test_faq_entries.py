@@ -152,3 +152,65 @@ def test_a_typo_is_corrected_only_within_the_allowed_distance():
     assert faq_entries.distance("abc", "xyz", cap=2) == 3
     assert faq_entries.tokens("Où est l'entrée? C++_x") == ["où", "est", "l", "entrée", "c", "x"]
     assert faq_entries.plain_text("<p>A &amp; B</p><ul><li>one</li><li>two</li></ul>") == "A & B\none\ntwo"
+
+
+def _run(desk, conversation_id, text, staff_id="@lib:x", event="$cmd"):
+    from router import commands
+
+    context = commands.CommandContext(
+        ["general"], staff_id, "Lib", conversation_id=conversation_id, inbound=Inbound("matrix", event)
+    )
+    return commands.run(desk, context, text)
+
+
+def test_marking_after_publishing_makes_no_duplicate_until_unmarked():
+    desk, store, _ = _desk()
+    chat = _answered_chat(desk)
+    assert "FAQ draft #1" in _run(desk, chat.id, "!faq")
+    faq_entries.publish(desk, 1)
+    assert "already published or deleted" in _run(desk, chat.id, "!faq")
+    assert len(store.faq) == 1
+    _run(desk, chat.id, "!faq off")
+    assert len(store.faq) == 1  # a published entry is never removed by unmarking
+    assert "FAQ draft #2" in _run(desk, chat.id, "!faq")
+
+
+def test_faq_search_lists_numbered_matches_and_send_replies_in_the_patrons_language():
+    desk, store, _ = _desk()
+    chat = _answered_chat(desk, language="es")
+    english = faq_entries.save(
+        desk, FaqArticle(None, "Wifi password?", "<p>Ask at the <b>desk</b></p>", status="published")
+    )
+    faq_entries.save(desk, FaqArticle(None, "Wifi printing?", "<p>Use the portal</p>", status="published"))
+    faq_entries.save(
+        desk,
+        FaqArticle(
+            None, "¿Contraseña wifi?", "<p>Pregunte</p>", language="es", translation_of=english.id, status="published"
+        ),
+    )
+    listing = _run(desk, chat.id, "!faq search wifi pasword")
+    assert listing.splitlines()[0].startswith("FAQ answers for “wifi pasword” (!faq send N")
+    assert listing.splitlines()[1:] == ["1. Wifi password? [en] — Ask at the desk"]  # the typo corrected
+    assert len(_run(desk, chat.id, "!faq search wifi").splitlines()) == 3  # three entries; a translation is one answer
+    _run(desk, chat.id, "!faq search wifi pasword")
+    assert "refdesk: give a number" in _run(desk, chat.id, "!faq send 7")
+    assert "search first" in _run(desk, chat.id, "!faq send 1", staff_id="@other:x")  # lists are per librarian
+    reply = _run(desk, chat.id, "!faq send 1", event="$send")
+    assert reply == "Sent to the patron (FAQ 1): Pregunte"
+    sent = [m for m in store.messages.values() if m.body == "Pregunte"]
+    assert len(sent) == 1 and sent[0].author_id == "@lib:x" and sent[0].html is None
+    assert _run(desk, chat.id, "!faq send 1", event="$send") is None  # a redelivered event sends nothing more
+    assert "No published FAQ answer matches" in _run(desk, chat.id, "!faq search zebra")
+
+
+def test_send_keeps_formatting_and_refuses_a_closed_chat():
+    desk, store, _ = _desk()
+    chat = _answered_chat(desk, language="en")
+    desk.sanitise_html = lambda markup: markup  # as if sanitised (adapters.staff_html in production)
+    faq_entries.save(desk, FaqArticle(None, "Wifi?", "<p>Ask at the <b>desk</b></p>", status="published"))
+    _run(desk, chat.id, "!faq search wifi")
+    _run(desk, chat.id, "!faq send 1", event="$s1")
+    sent = [m for m in store.messages.values() if m.body == "Ask at the desk"]
+    assert sent[0].html == "<p>Ask at the <b>desk</b></p>"
+    staff.close_by_staff(desk, chat.id, "Lib")
+    assert "has ended" in _run(desk, chat.id, "!faq send 1", event="$s2")
