@@ -33,6 +33,7 @@ __all__ = [
     "publish",
     "resolve",
     "save",
+    "save_many",
     "search",
     "search_text",
     "send",
@@ -154,6 +155,25 @@ def save(desk: Desk, article: FaqArticle) -> FaqArticle:
         _remember(uow, checked)
         uow.commit()
     return checked
+
+
+def save_many(desk: Desk, articles: list[FaqArticle]) -> list[FaqArticle]:
+    """New entries (a bulk import) in one transaction: one bad entry stores none, and says which it is."""
+    now = desk.clock.now()
+    stored = []
+    with desk.uow() as uow:
+        for number, article in enumerate(articles, 1):
+            try:
+                checked = _check(desk, uow, replace(article, id=None, source_conversation_id=None))
+            except errors.RefdeskError as exc:
+                raise errors.InvalidInput(f"entry {number} ({article.question[:40]!r}): {exc}") from exc
+            checked.created_at = checked.updated_at = now
+            checked.published_at = now if checked.status == "published" else None
+            uow.faq.add(checked)
+            _remember(uow, checked)
+            stored.append(checked)
+        uow.commit()
+    return stored
 
 
 def get(desk: Desk, article_id: int) -> FaqArticle | None:
