@@ -437,8 +437,10 @@ class FakeFaq(_Repo):
     def remember_words(self, words):
         self.state.faq_words |= set(words)
 
-    def words_near(self, word):
-        return sorted(w for w in self.state.faq_words if w[:1] == word[:1] and abs(len(w) - len(word)) <= 2)
+    def words_near(self, words):
+        return sorted(
+            w for w in self.state.faq_words if any(w[:1] == x[:1] and abs(len(w) - len(x)) <= 2 for x in words if x)
+        )
 
 
 class FakeUnitOfWork(UnitOfWork):
