@@ -43,6 +43,9 @@ def test_search_stems_ranks_the_question_first_and_forgives_typos(container):
     assert [h.article.id for h in faq_entries.search(desk, "moby dick")] == [title.id, mention.id]
     assert [h.article.id for h in faq_entries.search(desk, "moby dik")][0] == title.id
     assert [h.article.id for h in faq_entries.search(desk, "melvile")] == [title.id]
+    # misspelt so that no stemmer or prefix rescues them (the stemmers alone find "melvile" and many others)
+    assert [h.article.id for h in faq_entries.search(desk, "melvxlle")] == [title.id]
+    assert [h.article.id for h in faq_entries.search(desk, "whxles")] == [mention.id]
     assert [h.article.id for h in faq_entries.search(desk, "whale")] == [mention.id]  # whales, stemmed
     assert [h.article.id for h in faq_entries.search(desk, "printed pages")] == [other.id]
     assert [h.article.id for h in faq_entries.search(desk, "print")] == [other.id]  # an unfinished last word
