@@ -318,6 +318,9 @@ class SqlConversations:
     def delete(self, conversation_id: str) -> None:
         for table in (MessageRow, EventRow, FileRow, OutboxRow):  # children first: they refer to the chat
             self.session.execute(sa.delete(table).where(table.conversation_id == conversation_id))
+        # A draft FAQ entry made from the chat stays (its text was scrubbed when drafted) but names it no more.
+        unlink = sa.update(FaqRow).where(FaqRow.source_conversation_id == conversation_id)
+        self.session.execute(unlink.values(source_conversation_id=None))
         self.session.execute(sa.delete(ConversationRow).where(ConversationRow.id == conversation_id))
 
 

@@ -88,6 +88,12 @@ def test_drafts_from_a_chat_and_merges_on_the_real_database(container):
     assert faq_entries.draft_from_conversation(desk, chat.id).id == draft.id
     assert draft.question == "[name] here, [email]: renew a book?" and draft.answer == "<p>Yes [name], online.</p>"
     assert [a.id for a in faq_entries.list_articles(desk, source_conversation_id=chat.id)] == [draft.id]
+    other, _ = uc.start_conversation(desk, "general")
+    kept = faq_entries.draft_from_conversation(desk, other.id)
+    with desk.uow() as uow:  # retention deletes a chat: its draft stays, naming it no more
+        uow.conversations.delete(other.id)
+        uow.commit()
+    assert faq_entries.get(desk, kept.id).source_conversation_id is None
     keep = _published(desk, "Renewing books", "<p>Online or at the desk.</p>", topics=["loans"])
     faq_entries.merge(desk, keep.id, draft.id)
     assert faq_entries.resolve(desk, draft.id) == keep.id

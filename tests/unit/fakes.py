@@ -186,6 +186,9 @@ class FakeConversations(_Repo):
         state.files = {k: f for k, f in state.files.items() if f.conversation_id != conversation_id}
         state.events = [e for e in state.events if e.conversation_id != conversation_id]
         state.outbox = [i if i.conversation_id != conversation_id else None for i in state.outbox]
+        for article in state.faq.values():
+            if article.source_conversation_id == conversation_id:
+                article.source_conversation_id = None
 
 
 class FakeMessages(_Repo):
