@@ -391,6 +391,14 @@ def _first_question(messages: list[Message]) -> str:
     return "\n".join(asked)
 
 
+def forget_chat(uow: UnitOfWork, conversation_id: str) -> None:
+    """A deleted chat (retention) leaves no FAQ bookkeeping: its drafted mark and staff's search lists go.
+    (Storage unlinks its draft in the same delete.)"""
+    uow.kv.delete(f"{DRAFTED}{conversation_id}")
+    for key in uow.kv.with_prefix(f"{FOUND}{conversation_id}:"):
+        uow.kv.delete(key)
+
+
 def drop_untouched_draft(desk: Desk, conversation_id: str) -> bool:
     """`!faq off`: the chat's draft goes if nobody edited it yet (an edited one stays, unlinked from nothing)."""
     with desk.uow() as uow:

@@ -214,3 +214,18 @@ def test_send_keeps_formatting_and_refuses_a_closed_chat():
     assert sent[0].html == "<p>Ask at the <b>desk</b></p>"
     staff.close_by_staff(desk, chat.id, "Lib")
     assert "has ended" in _run(desk, chat.id, "!faq send 1", event="$s2")
+
+
+def test_deleting_a_chat_keeps_its_draft_unlinked_and_forgets_the_faq_bookkeeping():
+    from router import retention
+
+    desk, store, _ = _desk()
+    chat = _answered_chat(desk)
+    faq_entries.save(desk, FaqArticle(None, "Maps?", "<p>Room 2</p>", status="published"))
+    draft_id = faq_entries.mark(desk, chat.id).id
+    _run(desk, chat.id, "!faq search maps")
+    assert {k for k in store.kv if k.startswith("faq:")} == {f"faq:drafted:{chat.id}", f"faq:found:{chat.id}:@lib:x"}
+    retention.delete_conversation(desk, chat.id)  # no staff thread yet: the rows go at once
+    assert chat.id not in store.conversations
+    assert store.faq[draft_id].source_conversation_id is None
+    assert not [k for k in store.kv if k.startswith("faq:")]
