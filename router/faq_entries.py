@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from router import errors, staff, tagging
@@ -210,7 +211,7 @@ def list_articles(
         return uow.faq.list(status, language, queue_slug, source_conversation_id, limit, offset)
 
 
-def _change(desk: Desk, article_id: int, change) -> FaqArticle:  # type: ignore[no-untyped-def]
+def _change(desk: Desk, article_id: int, change: Callable[[UnitOfWork, FaqArticle], None]) -> FaqArticle:
     with desk.uow() as uow:
         article = uow.faq.get(article_id)
         if article is None:

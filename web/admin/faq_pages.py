@@ -7,12 +7,14 @@ reads forms and shows results.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from flask import Response, abort, redirect, request, url_for
 
 from router import errors, faq, faq_entries, faq_import
 from router.faq_entries import FaqArticle
+from router.journal import Desk
 from web.admin import admin_bp
 from web.admin.auth import current_admin, requires
 from web.admin.forms import attempt, done, page
@@ -151,7 +153,7 @@ def faq_save(article_id: int):
     return redirect(url_for("admin.faq_edit", article_id=article_id))
 
 
-def _action(article_id: int, action, message: str):  # type: ignore[no-untyped-def]
+def _action(article_id: int, action: Callable[[Desk, int], object], message: str):
     article = _article_or_404(article_id)
     error = attempt(lambda: action(desk(), article_id))
     if error:
