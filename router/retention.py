@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from router import errors
+from router import errors, faq_entries
 from router.journal import OUTBOX_TOPIC, Desk, enqueue
 from router.model import Backend, Conversation, OutboxKind, Status
 from router.outbox_payloads import pinned_to
@@ -138,6 +138,7 @@ def _begin_deletion(uow: UnitOfWork, conversation: Conversation, policy: Policy,
         uow.outbox.cancel_pending(conversation.id, lane, now, "conversation deleted")
     if not (policy.purge_platform_copies and conversation.staff_thread_id):
         uow.conversations.delete(conversation.id)
+        faq_entries.forget_chat(uow, conversation.id)
         return True
     conversation.token_hash = ""  # router.conversations.authenticate: no hash opens nothing
     conversation.name = conversation.email = conversation.page_url = None
@@ -199,6 +200,7 @@ def finish_deletion(desk: Desk, conversation_id: str) -> None:
     """Step 2's database half: the rows and the marker go together."""
     with desk.uow() as uow:
         uow.conversations.delete(conversation_id)
+        faq_entries.forget_chat(uow, conversation_id)
         uow.kv.delete(MARKER + conversation_id)
         uow.commit()
     log.info("retention: conversation %s deleted", conversation_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
@@ -18,6 +20,8 @@ from adapters.storage.tables import (
     ConversationRow,
     DutyRow,
     EventRow,
+    FaqRow,
+    FaqWordRow,
     FileRow,
     InboundRow,
     KeyValueRow,
@@ -25,6 +29,7 @@ from adapters.storage.tables import (
     OutboxRow,
     QueueRow,
 )
+from router.faq_entries import plain_text
 from router.model import (
     AdminUser,
     Attempt,
@@ -34,6 +39,7 @@ from router.model import (
     Conversation,
     DutyRecord,
     EventType,
+    FaqArticle,
     Message,
     OutboxItem,
     OutboxKind,
@@ -319,6 +325,9 @@ class SqlConversations:
     def delete(self, conversation_id: str) -> None:
         for table in (MessageRow, EventRow, FileRow, OutboxRow):  # children first: they refer to the chat
             self.session.execute(sa.delete(table).where(table.conversation_id == conversation_id))
+        # A draft FAQ entry made from the chat stays (its text was scrubbed when drafted) but names it no more.
+        unlink = sa.update(FaqRow).where(FaqRow.source_conversation_id == conversation_id)
+        self.session.execute(unlink.values(source_conversation_id=None))
         self.session.execute(sa.delete(ConversationRow).where(ConversationRow.id == conversation_id))
 
 
@@ -455,6 +464,165 @@ class SqlAttempts:
         if queue_slugs is not None:
             query = query.where(AttemptRow.queue_slug.in_(queue_slugs))
         return [_copy(Attempt, row) for row in self.session.exec(query.order_by(AttemptRow.at)).all()]
+
+
+def _faq(row: FaqRow) -> FaqArticle:
+    return _copy(FaqArticle, row, topics=list(row.topics or []))
+
+
+FAQ_COLUMNS = [f.name for f in fields(FaqArticle)]
+SELECTED = ", ".join(f"a.{name}" for name in FAQ_COLUMNS)
+
+
+def _faq_values(values: Any) -> FaqArticle:
+    return FaqArticle(**{name: values[name] for name in FAQ_COLUMNS} | {"topics": list(values["topics"] or [])})
+
+
+# The text search configuration of an entry's language on PostgreSQL (as in migration 0016's column).
+PG_CONFIGS = {"en": "english", "es": "spanish", "fr": "french"}
+RANK_CAP = 1000  # PostgreSQL ranks at most this many matches of one search (see _search_postgres)
+
+
+class SqlFaqArticles:
+    """The knowledge base; `search` uses FTS5 on SQLite and the tsvector column on PostgreSQL (migration 0016)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def _row(self, article: FaqArticle) -> FaqRow:
+        values = asdict(article)
+        if values["id"] is None:
+            values.pop("id")
+        return FaqRow(**values, answer_text=plain_text(article.answer))
+
+    def add(self, article: FaqArticle) -> None:
+        row = self._row(article)
+        self.session.add(row)
+        self.session.flush()
+        article.id = row.id
+
+    def get(self, article_id: int) -> FaqArticle | None:
+        row = self.session.get(FaqRow, article_id, populate_existing=True)
+        return _faq(row) if row else None
+
+    def save(self, article: FaqArticle) -> None:
+        self.session.merge(self._row(article))
+        self.session.flush()
+
+    def delete(self, article_id: int) -> bool:
+        self.session.flush()
+        return self.session.execute(sa.delete(FaqRow).where(FaqRow.id == article_id)).rowcount > 0
+
+    def list(
+        self,
+        status: str | None = None,
+        language: str | None = None,
+        queue_slug: str | None = None,
+        source_conversation_id: str | None = None,
+        limit: int = 500,
+        offset: int = 0,
+    ) -> list[FaqArticle]:
+        query = select(FaqRow)
+        if status is not None:
+            query = query.where(FaqRow.status == status)
+        if language is not None:
+            query = query.where(FaqRow.language == language)
+        if queue_slug is not None:
+            query = query.where(FaqRow.queue_slug.is_(None) if queue_slug == "" else FaqRow.queue_slug == queue_slug)
+        if source_conversation_id is not None:
+            query = query.where(FaqRow.source_conversation_id == source_conversation_id)
+        query = query.order_by(FaqRow.updated_at.desc(), FaqRow.id.desc()).offset(offset).limit(limit)
+        return [_faq(row) for row in self.session.exec(query).all()]
+
+    def search(
+        self,
+        groups: list[list[str]],
+        *,
+        any_group: bool = False,
+        language: str | None = None,
+        queue_slug: str | None = None,
+        limit: int = 10,
+        published_only: bool = True,
+    ) -> list[tuple[FaqArticle, float]]:
+        groups = [[w for w in group if w.rstrip("*").isalnum()] for group in groups]
+        groups = [group for group in groups if group]
+        if not groups:
+            return []
+        self.session.flush()
+        filters, params = [], {"limit": limit}
+        if published_only:
+            filters.append("a.status = 'published'")
+        if language is not None:
+            filters.append("a.language = :language")
+            params["language"] = language
+        if queue_slug is not None:
+            filters.append("(a.queue_slug = :queue OR a.queue_slug IS NULL)")
+            params["queue"] = queue_slug
+        where = "".join(f" AND {f}" for f in filters)
+        if self.session.get_bind().dialect.name == "postgresql":
+            statement = self._search_postgres(groups, any_group, language, where, params)
+        else:
+            statement = self._search_sqlite(groups, any_group, where, params)
+        # The entries come back with their rank in the one query: a round trip less per search.
+        typed = statement.columns(*(FaqRow.__table__.c[name] for name in FAQ_COLUMNS), sa.column("score", sa.Float))
+        rows = self.session.execute(typed, params).all()
+        return [(_faq_values(row._mapping), float(row.score)) for row in rows]
+
+    def _search_sqlite(self, groups: list[list[str]], any_group: bool, where: str, params: dict) -> sa.TextClause:
+        def term(word: str) -> str:
+            return f'"{word[:-1]}"*' if word.endswith("*") else f'"{word}"'
+
+        joined = " OR " if any_group else " AND "
+        params["match"] = joined.join("(" + " OR ".join(term(w) for w in group) + ")" for group in groups)
+        # bm25 is lower for better matches; weights: question, answer, topics.
+        return sa.text(
+            f"SELECT {SELECTED}, -bm25(faq_fts, 8.0, 2.0, 4.0) AS score "
+            "FROM faq_fts JOIN faq_articles a ON a.id = faq_fts.rowid "
+            f"WHERE faq_fts MATCH :match{where} ORDER BY score DESC, a.id LIMIT :limit"
+        )
+
+    def _search_postgres(
+        self, groups: list[list[str]], any_group: bool, language: str | None, where: str, params: dict
+    ) -> sa.TextClause:
+        def term(word: str) -> str:
+            return f"'{word[:-1]}':*" if word.endswith("*") else f"'{word}'"
+
+        joined = " | " if any_group else " & "
+        params["match"] = joined.join("(" + " | ".join(term(w) for w in group) + ")" for group in groups)
+        # Each entry was indexed in its own language's configuration: without a language, ask in each of them.
+        configs = [PG_CONFIGS.get(language, "simple")] if language else [*PG_CONFIGS.values(), "simple"]
+        query = " || ".join(f"to_tsquery('{config}', :match)" for config in configs)
+        # Ranking reads every match's tsvector: a word in thousands of entries would cost tens of ms. Only the
+        # first RANK_CAP matches (in table order) are ranked; a word that common says little anyway.
+        return sa.text(
+            f"SELECT {SELECTED}, ts_rank_cd(a.search_vector, a.query) AS score FROM ("
+            f"SELECT a.*, q.query FROM faq_articles a, (SELECT {query} AS query) q "
+            f"WHERE a.search_vector @@ q.query{where} LIMIT {RANK_CAP}) a "
+            "ORDER BY score DESC, a.id LIMIT :limit"
+        )
+
+    def remember_words(self, words: AbstractSet[str]) -> None:
+        if not words:
+            return
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        rows = [{"word": word[:64]} for word in sorted(words)]
+        self.session.execute(insert(FaqWordRow).values(rows).on_conflict_do_nothing(index_elements=["word"]))
+
+    def words_near(self, words: Sequence[str]) -> list[str]:
+        ranges = [
+            sa.and_(
+                FaqWordRow.word >= word[0],
+                FaqWordRow.word < chr(ord(word[0]) + 1),
+                sa.func.length(FaqWordRow.word).between(len(word) - 2, len(word) + 2),
+            )
+            for word in words
+            if word
+        ]
+        if not ranges:
+            return []
+        query = sa.select(FaqWordRow.word).where(sa.or_(*ranges)).limit(20_000)
+        return list(self.session.execute(query).scalars())
 
 
 class SqlEvents:
@@ -660,6 +828,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.canned = SqlCanned(self.session)
         self.admins = SqlAdmins(self.session)
         self.attempts = SqlAttempts(self.session)
+        self.faq = SqlFaqArticles(self.session)
         return self
 
     def __exit__(self, *args: object) -> None:
