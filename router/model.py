@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -252,3 +252,20 @@ class ScrubbedCopy:
     message: Message | None = None
     notice: str | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class FaqUsage:
+    """One counter of how patrons used the published FAQ on one day (router.faq_usage).
+
+    Nothing about a patron: no conversation, no address, no session. `query` is set only for
+    searches that found nothing (normalised and scrubbed); `article_id` only for an entry's counters.
+    """
+
+    day: date
+    kind: str
+    article_id: int | None
+    language: str | None
+    queue_slug: str | None
+    query: str
+    count: int
