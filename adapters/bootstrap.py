@@ -22,6 +22,7 @@ from adapters.mail import SmtpMailer
 from adapters.metrics import DeliveryCounter
 from adapters.notify import InProcessNotifier, PostgresNotifier, SqliteNotifier
 from adapters.settings import Settings
+from adapters.staff_html import sanitise
 from adapters.storage.migrate import upgrade
 from adapters.storage.sql import SqlUnitOfWork, make_engine, session_factory
 from router.journal import Desk
@@ -104,6 +105,8 @@ def bootstrap(
         abandon_after=timedelta(minutes=settings.abandon_after_minutes),
         blocklist=make_blocklist(settings.rate_limit_storage, settings.rate_limit_prefix),
         email_available=bool(settings.smtp_host),
+        card_pattern=settings.card_number_pattern,
+        sanitise_html=sanitise,
     )
     desk.secret = secret_key(settings, engine, desk)
     desk.observer = DeliveryCounter()

@@ -12,7 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from router import availability, blocking, canned, duty, errors, escalation, followup, staff, tagging, transfer
+from router import (
+    availability,
+    blocking,
+    canned,
+    duty,
+    errors,
+    escalation,
+    faq_entries,
+    followup,
+    staff,
+    tagging,
+    transfer,
+)
 from router.hours import schedule_from_dict
 from router.journal import Desk, Inbound
 from router.opening_text import opening_phrase
@@ -41,7 +53,7 @@ THREAD_HELP = {
     "read": "N: the READ level of this chat (1-6, effort of the answer)",
     "tag": "WORD [WORD…]: add topic tags (!untag WORD removes one)",
     "untag": "WORD: remove a tag",
-    "faq": "mark this chat as an FAQ candidate (!faq off to unmark)",
+    "faq": "draft an FAQ entry from this chat (!faq off to unmark); !faq search WORDS, then !faq send N",
     "block": "[HOURS]: end this chat, refuse its browser, and refuse new chats from its address for HOURS (24)",
 }
 ROOM_HELP = {
@@ -168,10 +180,22 @@ def _untag(desk: Desk, context: CommandContext, rest: str) -> str:
     return tagging.summary(tagging.remove_tags(desk, context.conversation_id or "", rest))
 
 
-def _faq(desk: Desk, context: CommandContext, rest: str) -> str:
+def _faq(desk: Desk, context: CommandContext, rest: str) -> str | None:
+    action, _, words = rest.partition(" ")
+    action, conversation_id = action.lower(), context.conversation_id or ""
+    if action == "search":
+        return faq_entries.search_text(desk, conversation_id, context.staff_id, words, context.prefix)
+    if action == "send":
+        message = faq_entries.send(
+            desk, conversation_id, context.staff_id, context.staff_name, words, context.inbound, context.prefix
+        )
+        return None if message is None else f"Sent to the patron (FAQ {words.strip()}): {message.body}"
     if rest.lower() not in ("", "on", "off"):
-        raise errors.InvalidInput("write !faq to mark, !faq off to unmark")
-    return tagging.summary(tagging.set_faq_candidate(desk, context.conversation_id or "", rest.lower() != "off"))
+        raise errors.InvalidInput(
+            f"write {context.prefix}faq to draft an FAQ entry, {context.prefix}faq off to unmark, "
+            f"{context.prefix}faq search WORDS or {context.prefix}faq send N"
+        )
+    return faq_entries.mark_text(desk, conversation_id, rest.lower() != "off", context.prefix)
 
 
 def _block(desk: Desk, context: CommandContext, rest: str) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -47,6 +48,9 @@ class Desk:
     abandon_after: timedelta = timedelta(minutes=5)  # a waiting patron unseen this long has left (router.abandonment)
     email_available: bool = True  # a mail server is configured (REFDESK_SMTP_HOST): promise email only then
     observer: DeliveryObserver | None = None  # counts delivery outcomes for /metrics; None: nobody counts
+    card_pattern: str | None = None  # library card numbers scrubbed from FAQ drafts (REFDESK_CARD_NUMBER_PATTERN)
+    # Cleans an FAQ answer's HTML to the staff-reply allowlist (adapters.staff_html.sanitise); None: text only.
+    sanitise_html: Callable[[str], str] | None = None
 
 
 @dataclass(frozen=True)

@@ -254,6 +254,31 @@ class ScrubbedCopy:
     note: str | None = None
 
 
+@dataclass
+class FaqArticle:
+    """A knowledge-base entry: a question and the answer staff wrote once, for patrons and staff to reuse.
+
+    `answer` is HTML limited to the formatting staff replies may use (sanitised before it is stored), so
+    the widget and the admin can show it as it is. A draft made from a chat names that chat
+    (`source_conversation_id`) so staff can check it; publishing drops the link, since a published
+    answer must lead nobody back to a patron. `translation_of` links a language variant to the entry it
+    translates, so `!faq send` can pick the patron's language.
+    """
+
+    id: int | None
+    question: str
+    answer: str
+    language: str = "en"
+    queue_slug: str | None = None  # None: for the whole library
+    topics: list[str] = field(default_factory=list)
+    status: str = "draft"  # "draft" | "published"
+    source_conversation_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    published_at: datetime | None = None
+    translation_of: int | None = None
+
+
 @dataclass(frozen=True)
 class FaqUsage:
     """One counter of how patrons used the published FAQ on one day (router.faq_usage).

@@ -18,6 +18,7 @@ from router.model import (
     CannedResponse,
     Conversation,
     DutyRecord,
+    FaqArticle,
     FaqUsage,
     Message,
     OutboxItem,
@@ -251,6 +252,55 @@ class KeyValue(Protocol):
         ...
 
 
+class FaqArticles(Protocol):
+    """The knowledge base (router.faq_entries): drafts and published entries, with full-text search."""
+
+    def add(self, article: FaqArticle) -> None:
+        """Store a new entry and set its `id`."""
+        ...
+
+    def get(self, article_id: int) -> FaqArticle | None: ...
+    def save(self, article: FaqArticle) -> None: ...
+    def delete(self, article_id: int) -> bool: ...
+    def list(
+        self,
+        status: str | None = None,
+        language: str | None = None,
+        queue_slug: str | None = None,
+        source_conversation_id: str | None = None,
+        limit: int = 500,
+        offset: int = 0,
+    ) -> list[FaqArticle]:
+        """Newest change first; each filter given must match exactly (`queue_slug` "": whole-library entries)."""
+        ...
+
+    def search(
+        self,
+        groups: list[list[str]],
+        *,
+        any_group: bool = False,
+        language: str | None = None,
+        queue_slug: str | None = None,
+        limit: int = 10,
+        published_only: bool = True,
+    ) -> list[tuple[FaqArticle, float]]:
+        """Entries matching the words, best first, with a rank (higher is better).
+
+        Each group is a list of alternatives (any may match); every group must match, or any one with
+        `any_group`. A word ending in "*" matches as a prefix. Words are lowercase letters and digits only
+        (router.faq_entries.tokens), so no query syntax reaches the database. `queue_slug` keeps that
+        queue's entries and the whole library's; `language` keeps that language's."""
+        ...
+
+    def remember_words(self, words: AbstractSet[str]) -> None:
+        """Add words to the vocabulary that misspelt searches are corrected against (kept if already there)."""
+        ...
+
+    def words_near(self, word: str) -> list[str]:
+        """Vocabulary words that could be `word` misspelt: same first letter, length within two."""
+        ...
+
+
 class UnitOfWork(abc.ABC):
     """One transaction: commit explicitly, roll back on any exit without commit."""
 
@@ -266,6 +316,7 @@ class UnitOfWork(abc.ABC):
     canned: Canned
     admins: Admins
     attempts: Attempts
+    faq: FaqArticles
     faq_usage: FaqUsageCounts
 
     def __enter__(self) -> UnitOfWork:

@@ -262,9 +262,11 @@ def library_page():
 @pages.get("/faq/<int:article_id>-<slug>")
 def entry_page(article_id: int, slug: str = ""):
     found = faq_entries.get(desk(), article_id) if article_id < 2**31 else None
+    if found is None and article_id < 2**31 and (kept := faq_entries.resolve(desk(), article_id)) is not None:
+        found = faq_entries.get(desk(), kept)  # merged into another entry: its old links lead there
     if not published(found):
         abort(404)
-    if slug != slug_of(found.question):
+    if article_id != found.id or slug != slug_of(found.question):
         return redirect(entry_path(found), 301)
     lang = found.language if found.language in catalogues() else "en"
     faq_usage.count(desk(), "view", [found.id], found.language, found.queue_slug)

@@ -21,7 +21,18 @@ from adapters.slack.files import FileFetcher
 from adapters.slack.inbound import Kind, staff_intent, to_plain_text
 from adapters.slack.mrkdwn import mrkdwn_to_html
 from adapters.staff_html import staff_html
-from router import availability, blocking, commands, duty, escalation, followup, staff, staff_files, transfer
+from router import (
+    availability,
+    blocking,
+    commands,
+    duty,
+    escalation,
+    faq_entries,
+    followup,
+    staff,
+    staff_files,
+    transfer,
+)
 from router.commands import is_command
 from router.errors import RefdeskError
 from router.journal import Desk, Inbound
@@ -37,6 +48,8 @@ HELP = (
     "• `/refdesk on` / `off` / `who`: go on or off duty for this channel's queues, or see who is on.\n"
     "• `/refdesk away [closed|holiday|nobody] TEXT` sets what patrons see when nobody can answer.\n"
     "• `/refdesk status` shows waiting and active chats in this channel; `/refdesk hours` today's hours.\n"
+    "• `/refdesk faq WORDS` searches the FAQ; in a thread `!faq search WORDS` then `!faq send N` sends an answer,"
+    " `!faq` drafts an FAQ entry from the chat.\n"
     "• In a chat's thread: `!transfer QUEUE`, `!followup` (email your replies), `!canned NAME`, `!claim`, `!close`;"
     " `/refdesk queues` and `/refdesk canned` list what exists. `!!text` sends text that starts with `!`."
 )
@@ -249,6 +262,8 @@ def command_reply(desk: Desk, command: dict[str, Any], names: StaffNames) -> str
             )
         where = commands.CommandContext(slugs, user, names(user), chat, prefix="/refdesk ")
         return commands.run(desk, where, " ".join(words)) or "Done."
+    if verb == "faq":
+        return render.escape(_faq_reply(desk, slugs, user, names, " ".join(words[1:])))
     if verb in ("status", "on", "off", "who", "away") and not slugs:
         return "No refdesk queue is mapped to this channel."
     if verb == "status":
@@ -265,6 +280,20 @@ def command_reply(desk: Desk, command: dict[str, Any], names: StaffNames) -> str
     if verb == "close":
         return "Slack does not tell apps which thread a command came from: use the *Close* button on the chat."
     return HELP
+
+
+def _faq_reply(desk: Desk, slugs: list[str], user: str, names: StaffNames, words: str) -> str:
+    """`/refdesk faq WORDS`: the FAQ search, numbered for `!faq send N` when you hold exactly one chat here."""
+    if not words.strip():
+        return "Write `/refdesk faq WORDS` to search the published FAQ answers."
+    chat = _your_chat(desk, slugs, user)
+    if chat is not None:
+        where = commands.CommandContext(slugs, user, names(user), chat, prefix="/refdesk ")
+        answer = commands.run(desk, where, f"faq search {words}") or ""
+        return answer.replace("/refdesk faq send N sends", "`!faq send N` in the chat's thread sends")
+    return faq_entries.search_text(desk, None, user, words, "!") + (
+        "\n(You do not hold exactly one chat here: search with `!faq search WORDS` in the chat's thread to send one.)"
+    )
 
 
 def _action_context(body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:

@@ -14,7 +14,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from adapters.slack.render import TAG_ACTION
-from router import errors, tagging
+from router import errors, faq_entries, tagging
 from router.journal import Desk
 from router.model import Conversation
 
@@ -117,6 +117,7 @@ def register(app: App, desk: Desk) -> None:
             return
         try:
             tagging.record(desk, conversation_id, read_level, tags, faq)
+            faq_entries.mark(desk, conversation_id, faq)  # the FAQ box drafts an entry as `!faq` does
         except errors.RefdeskError as exc:
             log.warning("slack: tag dialog for %s not saved: %s", conversation_id, exc)
         ack()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, fields
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +19,9 @@ from adapters.storage.tables import (
     ConversationRow,
     DutyRow,
     EventRow,
+    FaqRow,
     FaqUsageRow,
+    FaqWordRow,
     FileRow,
     InboundRow,
     KeyValueRow,
@@ -26,6 +29,7 @@ from adapters.storage.tables import (
     OutboxRow,
     QueueRow,
 )
+from router.faq_entries import plain_text
 from router.model import (
     AdminUser,
     Attempt,
@@ -35,6 +39,7 @@ from router.model import (
     Conversation,
     DutyRecord,
     EventType,
+    FaqArticle,
     FaqUsage,
     Message,
     OutboxItem,
@@ -452,6 +457,156 @@ class SqlAttempts:
         return [_copy(Attempt, row) for row in self.session.exec(query.order_by(AttemptRow.at)).all()]
 
 
+def _faq(row: FaqRow) -> FaqArticle:
+    return _copy(FaqArticle, row, topics=list(row.topics or []))
+
+
+# The text search configuration of an entry's language on PostgreSQL (as in migration 0015's column).
+PG_CONFIGS = {"en": "english", "es": "spanish", "fr": "french"}
+
+
+class SqlFaqArticles:
+    """The knowledge base; `search` uses FTS5 on SQLite and the tsvector column on PostgreSQL (migration 0015)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def _row(self, article: FaqArticle) -> FaqRow:
+        values = asdict(article)
+        if values["id"] is None:
+            values.pop("id")
+        return FaqRow(**values, answer_text=plain_text(article.answer))
+
+    def add(self, article: FaqArticle) -> None:
+        row = self._row(article)
+        self.session.add(row)
+        self.session.flush()
+        article.id = row.id
+
+    def get(self, article_id: int) -> FaqArticle | None:
+        row = self.session.get(FaqRow, article_id, populate_existing=True)
+        return _faq(row) if row else None
+
+    def save(self, article: FaqArticle) -> None:
+        self.session.merge(self._row(article))
+        self.session.flush()
+
+    def delete(self, article_id: int) -> bool:
+        self.session.flush()
+        return self.session.execute(sa.delete(FaqRow).where(FaqRow.id == article_id)).rowcount > 0
+
+    def list(
+        self,
+        status: str | None = None,
+        language: str | None = None,
+        queue_slug: str | None = None,
+        source_conversation_id: str | None = None,
+        limit: int = 500,
+        offset: int = 0,
+    ) -> list[FaqArticle]:
+        query = select(FaqRow)
+        if status is not None:
+            query = query.where(FaqRow.status == status)
+        if language is not None:
+            query = query.where(FaqRow.language == language)
+        if queue_slug is not None:
+            query = query.where(FaqRow.queue_slug.is_(None) if queue_slug == "" else FaqRow.queue_slug == queue_slug)
+        if source_conversation_id is not None:
+            query = query.where(FaqRow.source_conversation_id == source_conversation_id)
+        query = query.order_by(FaqRow.updated_at.desc(), FaqRow.id.desc()).offset(offset).limit(limit)
+        return [_faq(row) for row in self.session.exec(query).all()]
+
+    def search(
+        self,
+        groups: list[list[str]],
+        *,
+        any_group: bool = False,
+        language: str | None = None,
+        queue_slug: str | None = None,
+        limit: int = 10,
+        published_only: bool = True,
+    ) -> list[tuple[FaqArticle, float]]:
+        groups = [[w for w in group if w.rstrip("*").isalnum()] for group in groups]
+        groups = [group for group in groups if group]
+        if not groups:
+            return []
+        self.session.flush()
+        filters, params = [], {"limit": limit}
+        if published_only:
+            filters.append("a.status = 'published'")
+        if language is not None:
+            filters.append("a.language = :language")
+            params["language"] = language
+        if queue_slug is not None:
+            filters.append("(a.queue_slug = :queue OR a.queue_slug IS NULL)")
+            params["queue"] = queue_slug
+        where = "".join(f" AND {f}" for f in filters)
+        if self.session.get_bind().dialect.name == "postgresql":
+            ranked = self._search_postgres(groups, any_group, language, where, params)
+        else:
+            ranked = self._search_sqlite(groups, any_group, where, params)
+        if not ranked:
+            return []
+        rows = self.session.exec(select(FaqRow).where(FaqRow.id.in_([i for i, _ in ranked]))).all()
+        by_id = {row.id: _faq(row) for row in rows}
+        return [(by_id[i], float(rank)) for i, rank in ranked if i in by_id]
+
+    def _search_sqlite(self, groups: list[list[str]], any_group: bool, where: str, params: dict) -> list:
+        def term(word: str) -> str:
+            return f'"{word[:-1]}"*' if word.endswith("*") else f'"{word}"'
+
+        joined = " OR " if any_group else " AND "
+        params["match"] = joined.join("(" + " OR ".join(term(w) for w in group) + ")" for group in groups)
+        # bm25 is lower for better matches; weights: question, answer, topics.
+        statement = sa.text(
+            "SELECT a.id, -bm25(faq_fts, 8.0, 2.0, 4.0) AS score "
+            "FROM faq_fts JOIN faq_articles a ON a.id = faq_fts.rowid "
+            f"WHERE faq_fts MATCH :match{where} ORDER BY score DESC, a.id LIMIT :limit"
+        )
+        return list(self.session.execute(statement, params).all())
+
+    def _search_postgres(
+        self, groups: list[list[str]], any_group: bool, language: str | None, where: str, params: dict
+    ) -> list:
+        def term(word: str) -> str:
+            return f"'{word[:-1]}':*" if word.endswith("*") else f"'{word}'"
+
+        joined = " | " if any_group else " & "
+        params["match"] = joined.join("(" + " | ".join(term(w) for w in group) + ")" for group in groups)
+        # Each entry was indexed in its own language's configuration: without a language, ask in each of them.
+        configs = [PG_CONFIGS.get(language, "simple")] if language else [*PG_CONFIGS.values(), "simple"]
+        query = " || ".join(f"to_tsquery('{config}', :match)" for config in configs)
+        statement = sa.text(
+            "SELECT a.id, ts_rank_cd(a.search_vector, q.query) AS score "
+            f"FROM faq_articles a, (SELECT {query} AS query) q "
+            f"WHERE a.search_vector @@ q.query{where} ORDER BY score DESC, a.id LIMIT :limit"
+        )
+        return list(self.session.execute(statement, params).all())
+
+    def remember_words(self, words: AbstractSet[str]) -> None:
+        if not words:
+            return
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        rows = [{"word": word[:64]} for word in sorted(words)]
+        self.session.execute(insert(FaqWordRow).values(rows).on_conflict_do_nothing(index_elements=["word"]))
+
+    def words_near(self, word: str) -> list[str]:
+        if not word:
+            return []
+        first = word[0]
+        query = (
+            sa.select(FaqWordRow.word)
+            .where(
+                FaqWordRow.word >= first,
+                FaqWordRow.word < chr(ord(first) + 1),
+                sa.func.length(FaqWordRow.word).between(len(word) - 2, len(word) + 2),
+            )
+            .limit(5000)
+        )
+        return list(self.session.execute(query).scalars())
+
+
 class SqlFaqUsage:
     """Counters as one upsert each (`count = count + 1`), so concurrent web processes never lose a count."""
 
@@ -698,6 +853,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.canned = SqlCanned(self.session)
         self.admins = SqlAdmins(self.session)
         self.attempts = SqlAttempts(self.session)
+        self.faq = SqlFaqArticles(self.session)
         self.faq_usage = SqlFaqUsage(self.session)
         return self
 

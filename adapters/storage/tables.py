@@ -211,6 +211,42 @@ class AttemptRow(SQLModel, table=True):
     reason: str = Field(max_length=16)
 
 
+# What migration 0015 adds for search beside `faq_articles` and SQLModel cannot describe: SQLite's FTS5
+# table (and the shadow tables FTS5 makes), PostgreSQL's generated column and its GIN index. Alembic's
+# comparison leaves them out (migrations/env.py).
+SEARCH_TABLE_PREFIX = "faq_fts"
+SEARCH_INDEX_NAMES = frozenset({"search_vector", "ix_faq_articles_search"})
+
+
+class FaqRow(SQLModel, table=True):
+    """The knowledge base (router.faq_entries). The search index lives beside it, per database (0015):
+    SQLite an FTS5 table kept by triggers, PostgreSQL a generated `search_vector` column with a GIN index;
+    neither is declared here, since SQLModel cannot describe them and nothing reads them but `search`."""
+
+    __tablename__ = "faq_articles"
+    __table_args__ = (sa.Index("ix_faq_articles_status_language", "status", "language"),)
+    id: int | None = Field(default=None, primary_key=True)
+    question: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    answer: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    answer_text: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
+    language: str = Field(max_length=16)
+    queue_slug: str | None = Field(default=None, max_length=64, index=True)
+    topics: list = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False, server_default="[]"))
+    status: str = Field(max_length=16)
+    source_conversation_id: str | None = Field(default=None, max_length=32, index=True)
+    translation_of: int | None = Field(default=None, index=True)
+    created_at: datetime = _time()
+    updated_at: datetime = _time(index=True)
+    published_at: datetime | None = _time(nullable=True)
+
+
+class FaqWordRow(SQLModel, table=True):
+    """Every word the knowledge base has held: what a misspelt search word is corrected against."""
+
+    __tablename__ = "faq_words"
+    word: str = Field(primary_key=True, max_length=64)
+
+
 class FaqUsageRow(SQLModel, table=True):
     """router.faq_usage's counters. "" and 0 stand for "none" (article, language, queue, query), so
     that the unique key, which the upsert counts on, treats them as equal (NULLs never are)."""

@@ -39,6 +39,8 @@ class Store:
         self.canned: dict = {}
         self.admins: dict = {}
         self.attempts: list = []
+        self.faq: dict = {}  # id -> FaqArticle
+        self.faq_words: set[str] = set()
 
 
 class _Repo:
@@ -380,6 +382,65 @@ class FakeAttempts(_Repo):
         ]
 
 
+class FakeFaq(_Repo):
+    """The knowledge base; `search` matches whole words (a trailing * a prefix) and ranks by words matched."""
+
+    def add(self, article):
+        article.id = max(self.state.faq, default=0) + 1
+        self.state.faq[article.id] = replace(article, topics=list(article.topics))
+
+    def get(self, article_id):
+        found = self.state.faq.get(article_id)
+        return replace(found, topics=list(found.topics)) if found else None
+
+    def save(self, article):
+        self.state.faq[article.id] = replace(article, topics=list(article.topics))
+
+    def delete(self, article_id):
+        return self.state.faq.pop(article_id, None) is not None
+
+    def list(self, status=None, language=None, queue_slug=None, source_conversation_id=None, limit=500, offset=0):
+        found = [
+            a
+            for a in self.state.faq.values()
+            if (status is None or a.status == status)
+            and (language is None or a.language == language)
+            and (queue_slug is None or a.queue_slug == (queue_slug or None))
+            and (source_conversation_id is None or a.source_conversation_id == source_conversation_id)
+        ]
+        found.sort(key=lambda a: (a.updated_at, a.id), reverse=True)
+        return [self.get(a.id) for a in found[offset : offset + limit]]
+
+    def search(self, groups, *, any_group=False, language=None, queue_slug=None, limit=10, published_only=True):
+        from router.faq_entries import plain_text, tokens
+
+        def matches(word, text_words):
+            return any(w.startswith(word[:-1]) if word.endswith("*") else w == word for w in text_words)
+
+        hits = []
+        for a in self.state.faq.values():
+            if published_only and a.status != "published":
+                continue
+            if language is not None and a.language != language:
+                continue
+            if queue_slug is not None and a.queue_slug not in (None, queue_slug):
+                continue
+            question = tokens(a.question)
+            text = set(question + tokens(plain_text(a.answer)) + a.topics)
+            matched = [any(matches(w, text) for w in group) for group in groups]
+            if any(matched) if any_group else all(matched):
+                in_question = sum(any(matches(w, set(question)) for w in group) for group in groups)
+                hits.append((self.get(a.id), float(sum(matched) + in_question)))
+        hits.sort(key=lambda hit: (-hit[1], hit[0].id))
+        return hits[:limit]
+
+    def remember_words(self, words):
+        self.state.faq_words |= set(words)
+
+    def words_near(self, word):
+        return sorted(w for w in self.state.faq_words if w[:1] == word[:1] and abs(len(w) - len(word)) <= 2)
+
+
 class FakeUnitOfWork(UnitOfWork):
     """Works on a copy of the store; only `commit` makes changes visible (like a transaction)."""
 
@@ -403,6 +464,7 @@ class FakeUnitOfWork(UnitOfWork):
             ("canned", FakeCanned),
             ("admins", FakeAdmins),
             ("attempts", FakeAttempts),
+            ("faq", FakeFaq),
         ):
             setattr(self, name, repo(self.working))
         return self
@@ -423,6 +485,7 @@ class FakeUnitOfWork(UnitOfWork):
             self.canned,
             self.admins,
             self.attempts,
+            self.faq,
         ):
             repo.state = self.working
         self.committed = True

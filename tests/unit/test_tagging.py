@@ -26,13 +26,17 @@ def test_read_tag_and_faq_commands_set_the_fields(chat):
     desk, store, conversation_id = chat
     assert run(desk, conversation_id, "!read 3") == "Recorded: READ 3; no tags."
     assert "maps, atlas" in run(desk, conversation_id, "!tag Maps atlas maps")
-    assert run(desk, conversation_id, "!faq").endswith("FAQ candidate.")
+    assert "FAQ candidate. FAQ draft #1" in run(desk, conversation_id, "!faq")
     saved = store.conversations[conversation_id]
     assert (saved.read_level, saved.tags, saved.faq_candidate) == (3, ["maps", "atlas"], True)
+    assert [(a.status, a.source_conversation_id, a.topics) for a in store.faq.values()] == [
+        ("draft", conversation_id, ["maps", "atlas"])
+    ]
     run(desk, conversation_id, "!untag maps")
     run(desk, conversation_id, "!faq off")
     saved = store.conversations[conversation_id]
     assert (saved.tags, saved.faq_candidate) == (["atlas"], False)
+    assert store.faq == {}  # the untouched draft went with the mark
 
 
 @pytest.mark.parametrize(

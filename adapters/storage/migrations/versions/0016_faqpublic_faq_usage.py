@@ -1,7 +1,7 @@
 """faq_usage: daily counters of how patrons use the published FAQ (router.faq_usage)
 
-Revision ID: 0015_faqpublic
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-30 11:00:00
 
 Counters only, one row per day, kind, entry, language, queue (and, for searches that found
@@ -12,8 +12,8 @@ unique key the upsert counts on treats them as equal.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_faqpublic"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

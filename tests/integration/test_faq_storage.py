@@ -1,0 +1,91 @@
+"""The knowledge base on SQLite (FTS5) and PostgreSQL (tsvector): storage, stemming, ranking, typos, filters."""
+
+from __future__ import annotations
+
+from router import faq_entries
+from router.faq_entries import FaqArticle
+from router.model import Backend, Queue
+
+
+def _published(desk, question, answer, **extra):
+    return faq_entries.save(desk, FaqArticle(None, question, answer, status="published", **extra))
+
+
+def test_an_entry_round_trips_and_leaves_the_index_when_changed_or_deleted(container):
+    desk = container.desk
+    saved = faq_entries.save(
+        desk,
+        FaqArticle(
+            None,
+            "Where is the Moby Dick?",
+            '<p>Third <b>floor</b> <a href="https://x.org">map</a></p>',
+            topics=["fiction"],
+            queue_slug="general",
+        ),
+    )
+    stored = faq_entries.get(desk, saved.id)
+    assert stored == saved
+    assert 'rel="noopener noreferrer nofollow"' in stored.answer and 'target="_blank"' in stored.answer  # sanitised
+    assert faq_entries.search(desk, "moby") == []  # a draft
+    assert [h.article.id for h in faq_entries.search(desk, "moby", published_only=False)] == [saved.id]
+    faq_entries.save(desk, FaqArticle(saved.id, "Where is the atlas?", "<p>Basement</p>", status="published"))
+    assert faq_entries.search(desk, "moby", published_only=False) == []
+    assert [h.article.id for h in faq_entries.search(desk, "atlas")] == [saved.id]
+    faq_entries.delete(desk, saved.id)
+    assert faq_entries.search(desk, "atlas", published_only=False) == [] and faq_entries.get(desk, saved.id) is None
+
+
+def test_search_stems_ranks_the_question_first_and_forgives_typos(container):
+    desk = container.desk
+    title = _published(desk, "Do you lend Moby Dick by Herman Melville?", "<p>Yes, in fiction.</p>")
+    mention = _published(desk, "Books about whales?", "<p>Start with Moby Dick, then natural history.</p>")
+    other = _published(desk, "Printing from a laptop", "<p>Use the print portal; pages cost 10 cents.</p>")
+    assert [h.article.id for h in faq_entries.search(desk, "moby dick")] == [title.id, mention.id]
+    assert [h.article.id for h in faq_entries.search(desk, "moby dik")][0] == title.id
+    assert [h.article.id for h in faq_entries.search(desk, "melvile")] == [title.id]
+    assert [h.article.id for h in faq_entries.search(desk, "whale")] == [mention.id]  # whales, stemmed
+    assert [h.article.id for h in faq_entries.search(desk, "printed pages")] == [other.id]
+    assert [h.article.id for h in faq_entries.search(desk, "print")] == [other.id]  # an unfinished last word
+    hits = faq_entries.search(desk, "moby dick")
+    assert hits[0].rank > hits[1].rank
+    assert faq_entries.search(desk, "moby", limit=1)[0].article.id == title.id
+    assert faq_entries.search(desk, "\"' OR 1=1 -- NEAR( *") == []  # no query syntax reaches the database
+
+
+def test_language_and_queue_filters(container):
+    desk = container.desk
+    with desk.uow() as uow:
+        uow.queues.add(Queue("youth", "Youth", Backend.MATRIX, "!y:localhost"))
+        uow.commit()
+    spanish = _published(desk, "¿Dónde están las bibliotecas?", "<p>En el centro.</p>", language="es")
+    french = _published(desk, "Où sont les bibliothèques ?", "<p>Au centre.</p>", language="fr")
+    youth = _published(desk, "Laptop loans for teens?", "<p>Ask us.</p>", queue_slug="youth")
+    general = _published(desk, "Laptop loans?", "<p>At the desk.</p>", queue_slug="general")
+    everyone = _published(desk, "Printing from a laptop", "<p>Use the portal.</p>")
+    assert [h.article.id for h in faq_entries.search(desk, "biblioteca", language="es")] == [spanish.id]
+    assert [h.article.id for h in faq_entries.search(desk, "bibliothèque")] == [french.id]
+    assert faq_entries.search(desk, "bibliotecas", language="fr") == []
+    assert {h.article.id for h in faq_entries.search(desk, "laptop", queue="youth")} == {youth.id, everyone.id}
+    assert {h.article.id for h in faq_entries.search(desk, "laptop", queue="general")} == {general.id, everyone.id}
+    assert len(faq_entries.search(desk, "laptop")) == 3
+    listed = faq_entries.list_articles(desk, status="published", queue_slug="")
+    assert {a.id for a in listed} == {spanish.id, french.id, everyone.id}
+
+
+def test_drafts_from_a_chat_and_merges_on_the_real_database(container):
+    from router import conversations as uc
+    from router import staff
+    from router.journal import Inbound
+
+    desk = container.desk
+    chat, token = uc.start_conversation(desk, "general", name="Ann Lee")
+    uc.patron_says(desk, chat.id, token, "Ann here, ann@example.org: renew a book?", None)
+    staff.staff_says(desk, chat.id, "@l:x", "Lib", "Yes Ann, online.", Inbound("m", "$1"))
+    draft = faq_entries.draft_from_conversation(desk, chat.id)
+    assert faq_entries.draft_from_conversation(desk, chat.id).id == draft.id
+    assert draft.question == "[name] here, [email]: renew a book?" and draft.answer == "<p>Yes [name], online.</p>"
+    assert [a.id for a in faq_entries.list_articles(desk, source_conversation_id=chat.id)] == [draft.id]
+    keep = _published(desk, "Renewing books", "<p>Online or at the desk.</p>", topics=["loans"])
+    faq_entries.merge(desk, keep.id, draft.id)
+    assert faq_entries.resolve(desk, draft.id) == keep.id
+    assert [h.article.id for h in faq_entries.search(desk, "renew")] == [keep.id]
