@@ -215,7 +215,7 @@ def usage():
 
 
 def page_strings(lang: str) -> dict[str, str]:
-    return {k: v for k, v in catalogues()[lang].items() if k.startswith(("faq.", "frame."))}
+    return {k: v for k, v in catalogues()[lang].items() if k.startswith(("faqpage.", "frame."))}
 
 
 def bad_page_input(exc: errors.RefdeskError):
