@@ -194,12 +194,6 @@ def test_no_result_words_are_capped_per_day_so_a_script_cannot_fill_the_database
     assert missed == {"zebra": 1, "zebraa": 1, "zebraaa": 1, faq_usage.OTHER: 3}
 
 
-def test_normalising_removes_personal_data_and_punctuation():
-    assert faq_usage.normalise("  Where's   MY <b>hold</b>?? ") == "where s my b hold b"
-    assert faq_usage.normalise("patron 123456789 +44 20 7946 0958") == "patron [number] [phone]"
-    assert len(faq_usage.normalise("word " * 100)) <= faq_usage.MAX_QUERY
-
-
 # --- the pages -----------------------------------------------------------------------------------
 
 
