@@ -432,7 +432,10 @@ def parser() -> argparse.ArgumentParser:
     create = accounts.add_parser("create", help="add an account; the password is prompted for")
     create.add_argument("username")
     create.add_argument(
-        "--role", choices=["admin", "viewer"], required=True, help="admin: change settings; viewer: read"
+        "--role",
+        choices=["admin", "viewer", "editor"],
+        required=True,
+        help="admin: change settings; viewer: read; editor: manage the FAQ only",
     )
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     create.add_argument("--reset", action="store_true", help="replace an existing account's password and role")

@@ -1,7 +1,8 @@
 """Web admin accounts: who may sign in, and what each role may do.
 
-Two roles: `admin` changes the desk's settings, `viewer` only reads (statistics and
-transcripts). Password hashing is the adapter's job (werkzeug in web/ and the CLI):
+Three roles: `admin` changes the desk's settings, `viewer` only reads (statistics and
+transcripts), `editor` manages the FAQ (router.faq_entries) and may open no other page.
+Password hashing is the adapter's job (werkzeug in web/ and the CLI):
 the functions are passed in, so this module keeps to validation, storage and the rules.
 """
 
@@ -19,7 +20,7 @@ from router.journal import Desk
 from router.model import AdminUser
 from router.ports import UnitOfWork
 
-ROLES = ("admin", "viewer")
+ROLES = ("admin", "viewer", "editor")
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # hashing a megabyte-long "password" is a cheap way to burn a server's CPU
@@ -173,5 +174,15 @@ def _key(username: str) -> str:
 
 
 def allows(role: str, needed: str) -> bool:
-    """`viewer` pages are open to every account; `admin` pages to admins only."""
-    return role == "admin" or (needed == "viewer" and role == "viewer")
+    """Who may open a page. `viewer` pages: admins and viewers; `editor` pages (the FAQ): admins, editors, and
+    viewers to read; `admin` pages: admins only. An editor opens FAQ pages and nothing else."""
+    if role == "admin":
+        return True
+    if needed == "editor":
+        return role in ("editor", "viewer")
+    return needed == "viewer" and role == "viewer"
+
+
+def may_change(role: str, needed: str) -> bool:
+    """Who may send a change (a POST) to a page: admins anywhere, editors on `editor` (FAQ) pages only."""
+    return role == "admin" or (role == "editor" and needed == "editor")

@@ -33,6 +33,7 @@ __all__ = [
     "publish",
     "resolve",
     "save",
+    "save_many",
     "search",
     "search_text",
     "send",
@@ -154,6 +155,25 @@ def save(desk: Desk, article: FaqArticle) -> FaqArticle:
         _remember(uow, checked)
         uow.commit()
     return checked
+
+
+def save_many(desk: Desk, articles: list[FaqArticle]) -> list[FaqArticle]:
+    """New entries (a bulk import) in one transaction: one bad entry stores none, and says which it is."""
+    now = desk.clock.now()
+    stored = []
+    with desk.uow() as uow:
+        for number, article in enumerate(articles, 1):
+            try:
+                checked = _check(desk, uow, replace(article, id=None, source_conversation_id=None))
+            except errors.RefdeskError as exc:
+                raise errors.InvalidInput(f"entry {number} ({article.question[:40]!r}): {exc}") from exc
+            checked.created_at = checked.updated_at = now
+            checked.published_at = now if checked.status == "published" else None
+            uow.faq.add(checked)
+            _remember(uow, checked)
+            stored.append(checked)
+        uow.commit()
+    return stored
 
 
 def get(desk: Desk, article_id: int) -> FaqArticle | None:
@@ -455,14 +475,14 @@ def search_text(desk: Desk, conversation_id: str | None, staff_id: str, words: s
     Without a chat (Slack's `/refdesk faq` outside one) the list is only shown."""
     if not tokens(words):
         raise errors.InvalidInput(f"write {prefix}faq search WORDS")
-    queue = None
+    queue = language = None
     if conversation_id is not None:
         with desk.uow(read_only=True) as uow:
             conversation = uow.conversations.get(conversation_id)
         if conversation is None:
             raise errors.ConversationNotFound("no such conversation")
-        queue = conversation.queue_slug
-    hits = _one_per_group(search(desk, words, queue=queue, limit=SHOWN_HITS * 3))[:SHOWN_HITS]
+        queue, language = conversation.queue_slug, (conversation.language or "en")[:2].lower()
+    hits = _one_per_group(search(desk, words, queue=queue, limit=SHOWN_HITS * 3), language)[:SHOWN_HITS]
     if conversation_id is not None:
         with desk.uow() as uow:
             uow.kv.set(f"{FOUND}{conversation_id}:{staff_id}", ",".join(str(h.article.id) for h in hits))
@@ -479,16 +499,14 @@ def search_text(desk: Desk, conversation_id: str | None, staff_id: str, words: s
     return "\n".join(lines)
 
 
-def _one_per_group(hits: list[FaqHit]) -> list[FaqHit]:
-    """An entry and its translations are one answer: list the best-ranked of them only."""
-    seen: set[int | None] = set()
-    kept = []
+def _one_per_group(hits: list[FaqHit], language: str | None) -> list[FaqHit]:
+    """An entry and its translations are one answer: list it once, in `language` when that variant matched."""
+    best: dict[int | None, FaqHit] = {}
     for hit in hits:
         group = hit.article.translation_of or hit.article.id
-        if group not in seen:
-            seen.add(group)
-            kept.append(hit)
-    return kept
+        if group not in best or (hit.article.language == language and best[group].article.language != language):
+            best[group] = hit
+    return list(best.values())  # dicts keep the order groups first appeared in: best rank first
 
 
 def send(

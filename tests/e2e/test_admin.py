@@ -28,6 +28,9 @@ PAGES = (
     "/admin/away",
     "/admin/canned",
     "/admin/settings",
+    "/admin/faq",
+    "/admin/faq/new",
+    "/admin/faq/1",  # a draft made from a chat (the test adds it)
 )
 
 
@@ -141,7 +144,14 @@ def test_create_a_queue_and_copy_its_snippet(page, site):
         assert uow.queues.get("science").room == "C0SCIENCE"
 
 
-def test_axe_finds_no_violations_on_any_admin_page(page):
+def test_axe_finds_no_violations_on_any_admin_page(page, site):
+    from router import conversations, faq_entries, staff
+
+    desk = site.container.desk
+    chat, token = conversations.start_conversation(desk, "general", name="Ada")
+    conversations.patron_says(desk, chat.id, token, "Can I renew?", "q1")
+    staff.staff_says(desk, chat.id, "@ann:l", "Ann", "Yes, online.")
+    assert faq_entries.mark(desk, chat.id).id == 1
     page.goto("/admin/login")
     assert_accessible(page, "/admin/login")
     log_in(page)

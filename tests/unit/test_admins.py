@@ -30,7 +30,7 @@ def test_create_stores_only_the_hash_and_normalises_the_name():
     [
         ("ada", "short", "admin", "at least 10 characters"),
         ("ada", "x" * 2000, "admin", "at most 1024"),
-        ("ada", "long enough pw", "owner", "role must be one of admin, viewer"),
+        ("ada", "long enough pw", "owner", "role must be one of admin, viewer, editor"),
         ("a b", "long enough pw", "admin", "a username is"),
         ("", "long enough pw", "admin", "a username is"),
     ],
@@ -75,6 +75,10 @@ def test_delete_and_roles():
         admins.delete(desk, "vic")
     assert admins.allows("admin", "admin") and admins.allows("admin", "viewer") and admins.allows("viewer", "viewer")
     assert not admins.allows("viewer", "admin")
+    assert admins.allows("editor", "editor") and admins.allows("viewer", "editor") and admins.allows("admin", "editor")
+    assert not admins.allows("editor", "viewer") and not admins.allows("editor", "admin")
+    assert admins.may_change("editor", "editor") and admins.may_change("admin", "viewer")
+    assert not admins.may_change("viewer", "editor") and not admins.may_change("editor", "admin")
     with pytest.raises(InvalidInput):
         admins.check_role("root")
 

@@ -17,7 +17,7 @@ from flask import Blueprint, Flask
 
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-PAGES = ("auth", "desk_pages", "queue_pages", "hours_pages", "content_pages", "stats", "transcripts")
+PAGES = ("auth", "desk_pages", "queue_pages", "hours_pages", "content_pages", "faq_pages", "stats", "transcripts")
 
 
 def session_secret(desk_secret: bytes) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import ValidationError
@@ -62,9 +62,16 @@ def guard() -> Any:
         if username:
             session.clear()
         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
-    if request.method not in SAFE_METHODS and request.endpoint != "admin.logout" and g.admin.role != "admin":
+    changing = request.method not in SAFE_METHODS and request.endpoint != "admin.logout"
+    if changing and not admins.may_change(g.admin.role, _needed_role(request.endpoint)):
         return forbidden()
     return None
+
+
+def _needed_role(endpoint: str | None) -> str:
+    """The role a route declared with `requires` ("admin" for one that declared none: the safe default)."""
+    view = current_app.view_functions.get(endpoint or "")
+    return getattr(view, "refdesk_role", "admin")
 
 
 def _csrf_message(exc: Exception) -> str:
@@ -75,7 +82,8 @@ def _csrf_message(exc: Exception) -> str:
 
 
 def requires(role: str) -> Callable:
-    """Route decorator: "viewer" lets in any signed-in account, "admin" only admins (others get 403)."""
+    """Route decorator: "viewer" lets in admins and viewers, "editor" (FAQ pages) admins, editors and viewers
+    (to read), "admin" only admins; others get 403 (router.admins.allows, may_change)."""
     admins.check_role(role)
 
     def decorate(view: Callable) -> Callable:
@@ -88,18 +96,24 @@ def requires(role: str) -> Callable:
                 return forbidden()
             return view(*args, **kwargs)
 
+        wrapped.refdesk_role = role  # type: ignore[attr-defined]  (read by `guard` for changes)
         return wrapped
 
     return decorate
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, role: str = "admin") -> str:
     """Only a local /admin path: a crafted ?next= must not send a fresh login to another site."""
     if target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/admin") and "\\" not in target:
             return target
-    return url_for("admin.live_desk")
+    return home(role)
+
+
+def home(role: str) -> str:
+    """Where an account starts: the live desk, or the FAQ for an editor (the one page they may open)."""
+    return url_for("admin.faq_list") if role == "editor" else url_for("admin.live_desk")
 
 
 @admin_bp.route("/login", methods=["GET", "POST"])
@@ -126,7 +140,7 @@ def login():
             session["admin"] = user.username
             session["admin_stamp"] = user.security_stamp
             session.permanent = False
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_safe_next(request.args.get("next"), user.role))
         error = "Wrong username or password."
     status = 401 if error else 200
     return render_template("admin/login.html", title="Sign in", error=error), status
@@ -144,6 +158,10 @@ def logout():
 
 
 def forbidden() -> tuple[str, int]:
-    """403 as a page that says why (a viewer trying a change, or opening an admin-only page)."""
-    message = "Your account can read these pages but not change anything. Ask an admin to make the change."
+    """403 as a page that says why (a viewer trying a change, an editor outside the FAQ, an admin-only page)."""
+    user = current_admin()
+    if user is not None and user.role == "editor":
+        message = "Your account manages the FAQ only. Ask an admin for anything else."
+    else:
+        message = "Your account can read these pages but not change anything. Ask an admin to make the change."
     return render_template("admin/error.html", title="Not allowed", message=message), 403

@@ -1,12 +1,10 @@
-"""Canned responses and the settings page (privacy note, retention, accounts)."""
+"""Canned responses and the settings page (privacy note, retention, accounts); the FAQ export is in faq_pages."""
 
 from __future__ import annotations
 
-from datetime import date
+from flask import redirect, request, url_for
 
-from flask import Response, redirect, request, url_for
-
-from router import admins, canned, errors, faq, retention
+from router import admins, canned, retention
 from web.admin import admin_bp
 from web.admin.auth import requires
 from web.admin.forms import attempt, done, page
@@ -85,25 +83,3 @@ def retention_save():
         return _settings_page(error)
     done("Retention policy saved. The worker applies it within the hour (or run `refdesk purge`).")
     return redirect(url_for("admin.settings"))
-
-
-@admin_bp.get("/faq.<fmt>")
-@requires("viewer")
-def faq_export(fmt: str):
-    """The FAQ candidates with personal data scrubbed, as Markdown or CSV (filters as on the statistics page)."""
-    try:
-        start = date.fromisoformat(request.args["from"]) if request.args.get("from") else None
-        end = date.fromisoformat(request.args["to"]) if request.args.get("to") else None
-        text = faq.export(
-            desk(),
-            fmt,
-            start=start,
-            end=end,
-            queue_slug=request.args.get("queue") or None,
-            card_pattern=container().settings.card_number_pattern,
-        )
-    except (ValueError, errors.RefdeskError) as exc:
-        return _settings_page(f"FAQ export: {exc}")
-    mimetype = "text/csv" if fmt == "csv" else "text/markdown"
-    disposition = {"Content-Disposition": f'attachment; filename="refdesk-faq.{fmt}"', "Cache-Control": "no-store"}
-    return Response(text, mimetype=f"{mimetype}; charset=utf-8", headers=disposition)
