@@ -11,6 +11,7 @@ from werkzeug.security import generate_password_hash
 
 from router import admins, faq_entries, faq_usage
 from router.model import Backend, Queue
+from tests.conftest import make_container
 from tests.integration.test_admin_stats import PASSWORD, signed_in
 from web import create_app
 
@@ -248,3 +249,19 @@ def test_the_statistics_page_shows_the_faq_panel(app, client, container, entries
     assert re.search(r"Answered my question \(chats avoided\)</dt><dd>1<", panel)
     assert re.search(r"Entry page views</dt><dd>1<", panel)
     assert "Do you have Moby Dick?" in panel and "zebra crossing permits" in panel
+
+
+def test_the_faq_api_and_pages_are_rate_limited_per_address(tmp_path):
+    """They read and write (counts) for anyone: each has the status endpoint's allowance per address."""
+    limited = make_container(f"sqlite:///{tmp_path / 'limits.db'}", rate_limit_status_per_address="2/minute")
+    try:
+        client = create_app(limited).test_client()
+        for path in ("/api/v1/faq?q=hours", "/faq", "/faq/1-x"):
+            answers = [client.get(path, environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code for _ in range(3)]
+            assert answers[2] == 429 and 429 not in answers[:2], (path, answers)
+            assert client.get(path, environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code != 429
+        report = {"event": "shown", "articles": [1]}
+        answers = [client.post("/api/v1/faq/usage", json=report).status_code for _ in range(3)]
+        assert answers == [204, 204, 429]
+    finally:
+        limited.close()
