@@ -80,9 +80,18 @@ def test_an_answer_suggested_while_typing_is_read_without_losing_the_question(de
 
     frame.get_by_role("button", name="Still ask a librarian").click()
     assert frame.get_by_label("Your message").input_value() == "moby dick"  # the question is still there
-    widget_frame(page).wait_for_function("() => document.activeElement && document.activeElement.id === 'body'")
-    suggestion.click()
-    frame.get_by_role("button", name="This answered my question").click()
+    inside = widget_frame(page)
+    inside.wait_for_function("() => document.activeElement && document.activeElement.id === 'body'")
+    page.keyboard.press("Shift+Tab")  # the message list, then the suggestion: keyboard only from here
+    page.keyboard.press("Shift+Tab")
+    assert inside.evaluate("() => document.activeElement.textContent") == MOBY
+    page.keyboard.press("Enter")
+    inside.wait_for_function("() => document.activeElement && document.activeElement.id === 'faq-question'")
+    for _ in range(6):
+        if inside.evaluate("() => document.activeElement.id") == "faq-answered":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
     frame.get_by_role("heading", name="Glad that helped").wait_for()
     page.screenshot(path=str(ARTIFACTS / "faq-widget-done.png"))
     assert_accessible(widget_frame(page), "answered by the FAQ")
@@ -99,10 +108,16 @@ def test_a_waiting_patron_ends_the_chat_with_an_answer_then_finds_answers_when_t
     page, frame = start_panel_chat(context, site, "/waiting", "Do you have moby dick in the library?")
     frame.locator("li.patron:not(.pending)").wait_for()
     frame.get_by_text("You are number 1 in the queue.").wait_for()
-    frame.get_by_role("button", name=MOBY).click()  # still offered while they wait
+    frame.get_by_role("button", name=MOBY).wait_for()  # still offered while they wait, and after a reload
+    wait_until(lambda: counts(desk).get(("shown", answers["moby"])) == 1)
+    page.reload()
+    frame = chat_frame(page)
+    frame.locator("li.patron").wait_for()
+    frame.get_by_role("button", name=MOBY).click()
     frame.get_by_role("button", name="This answered my question").click()
     frame.get_by_role("heading", name="Glad that helped").wait_for()
     wait_until(lambda: counts(desk).get(("answered", answers["moby"])) == 1)
+    assert counts(desk)[("shown", answers["moby"])] == 1  # once for this question, the reload included
     with desk.container.desk.uow(read_only=True) as uow:
         assert uow.conversations.active_in(["general"]) == []  # the chat was closed, politely, by the patron
 

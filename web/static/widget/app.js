@@ -15,7 +15,8 @@
   var chat = read(chatKey), pending = read(pendingKey) || [], draft = read(draftKey), creating = null;
   var seen = {}, source = null, flushing = false, closed = false, waitNotice = null, claimed = false;
   var SUGGEST_DELAY = 400, suggested = [], shownIds = {}, suggestTimer = null, suggestFor = "", announcedSuggestions = "";
-  var returnTo = null, opened = null;
+  var returnTo = null, opened = null, askedKey = "refdesk-asked:" + queue, shownKey = "refdesk-shown:" + queue;
+  shownIds = read(shownKey) || {};
   /* A panel on the library page loads with the page: it must not take the patron's focus until they use it. */
   var embeddedInPage = /[?&]embed=panel(&|$)/.test(location.search);
   var follower = refdeskFollow($("log"), $("new-message"), $("announce"), function () { $("body").focus(); });
@@ -268,6 +269,7 @@
     pending.forEach(function (message) { render({ author: "patron", body: message.body, client_id: message.client_id, pending: true }); });
     follow();
     flush();
+    if (!chat.offline && sessionStorage.getItem(askedKey)) lookUp(sessionStorage.getItem(askedKey), 0);
     focusIfUsing("body");
   }
 
@@ -323,6 +325,7 @@
 
   function backToStart() {
     sessionStorage.removeItem(draftKey);
+    sessionStorage.removeItem(askedKey);
     sessionStorage.removeItem(pendingKey);
     draft = null; pending = [];
     list.textContent = "";
@@ -355,7 +358,10 @@
     var box = $("body"), body = box.value;
     if (!body.trim()) return;
     var message = { body: body, client_id: uuid() };
-    if (!chat && !list.children.length) lookUp(body, 0);  /* the first question: its answers stay while they wait */
+    if (!chat && !list.children.length) {  /* the first question: its answers stay while they wait, reload or not */
+      sessionStorage.setItem(askedKey, body);
+      lookUp(body, 0);
+    }
     pending.push(message);
     write(pendingKey, pending);
     render({ author: "patron", body: body, client_id: message.client_id, pending: true });
@@ -422,7 +428,9 @@
     sessionStorage.removeItem(chatKey);
     sessionStorage.removeItem(pendingKey);
     sessionStorage.removeItem(draftKey);
-    chat = null; pending = []; seen = {}; closed = false; claimed = false; draft = null;
+    sessionStorage.removeItem(askedKey);
+    sessionStorage.removeItem(shownKey);
+    chat = null; pending = []; seen = {}; closed = false; claimed = false; draft = null; shownIds = {};
     list.textContent = "";
     follower.reset();
     $("rating").hidden = false;
@@ -489,9 +497,11 @@
       $("suggest-announce").textContent = !results.length ? "" :
         results.length === 1 ? t["faq.suggested_one"] : format(t["faq.suggested"], { n: String(results.length) });
     }
+    if ($("suggestions").hidden) return;
     var fresh = results.map(function (entry) { return entry.id; }).filter(function (id) { return !shownIds[id]; });
     fresh.forEach(function (id) { shownIds[id] = true; });
-    if (fresh.length && !$("suggestions").hidden) report("shown", fresh);
+    write(shownKey, shownIds);  /* counted once per question, a reload included */
+    if (fresh.length) report("shown", fresh);
   }
 
   function lookUp(text, delay) {
@@ -539,7 +549,6 @@
     ending.then(function () {
       report("answered", [entry.id]);
       forgetChat();
-      shownIds = {};
       show("faq-done");
       say("");
       $("faq-done-heading").focus();
