@@ -98,6 +98,7 @@ def test_an_answer_suggested_while_typing_is_read_without_losing_the_question(de
     wait_until(lambda: counts(desk).get(("answered", answers["moby"])) == 1)
     assert counts(desk)[("opened", answers["moby"])] == 2
     assert not any(key[1] == answers["draft"] for key in counts(desk))
+    assert not any(kind in ("search", "no_result") for kind, _ in counts(desk))  # typed words are never kept
     with desk.container.desk.uow(read_only=True) as uow:  # nothing was sent: no chat was ever created
         assert uow.conversations.active_in(["general"]) == []
 
