@@ -222,10 +222,11 @@ SPEC: dict[str, Any] = {
         "/api/v1/conversations/{conversation_id}/close": {
             "post": {
                 "operationId": "closeConversation",
-                "summary": "The patron ends the chat",
+                "summary": "The patron ends the chat (optionally: a published FAQ answer answered the question)",
                 "parameters": [CONVERSATION_ID],
                 **SECURED,
-                "responses": {"200": _json(_ref("Conversation"), "Closed")} | READ,
+                "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("CloseChat")}}},
+                "responses": {"200": _json(_ref("Conversation"), "Closed")} | WRITE,
             },
         },
         "/api/v1/conversations/{conversation_id}/answer-by-email": {
@@ -463,6 +464,16 @@ SPEC: dict[str, Any] = {
             "TranscriptQueued": {
                 "type": "object",
                 "properties": {"queued": {"const": True}, "to": {"type": "string"}},
+            },
+            "CloseChat": {
+                "type": "object",
+                "properties": {
+                    "answered_by_faq": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "The published FAQ entry that answered the question: staff are told which",
+                    }
+                },
             },
             "FaqEntry": {
                 "type": "object",

@@ -13,6 +13,7 @@ from router import health
 from router.model import Backend, Queue
 from tests.conftest import make_container
 from tests.e2e.conftest import ARTIFACTS, outbox_pending, serve, wait_until
+from tests.e2e.librarian import in_thread, roots
 from tests.e2e.test_widget import assert_accessible, chat_frame, context, site, start_panel_chat, widget_frame
 from tests.integration.test_faq_public import entry
 
@@ -122,6 +123,9 @@ def test_a_waiting_patron_ends_the_chat_with_an_answer_then_finds_answers_when_t
     assert counts(desk)[("shown", answers["moby"])] == 1  # once for this question, the reload included
     with desk.container.desk.uow(read_only=True) as uow:
         assert uow.conversations.active_in(["general"]) == []  # the chat was closed, politely, by the patron
+    root = desk.librarian.wait_for(lambda events: roots(events, desk.room_id))[0]["event_id"]
+    told = f"the published FAQ answer “{MOBY}” answered their question"
+    desk.librarian.wait_for(lambda events: [e for e in in_thread(events, root) if told in e["content"]["body"]])
 
     wait_until(lambda: outbox_pending(desk) == 0)  # the close delivered first (it would clear the problem below)
     with desk.container.desk.uow() as uow:

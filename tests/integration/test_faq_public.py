@@ -265,3 +265,24 @@ def test_the_faq_api_and_pages_are_rate_limited_per_address(tmp_path):
         assert answers == [204, 204, 429]
     finally:
         limited.close()
+
+
+def notices(container, conversation_id: str) -> list[str]:
+    with container.desk.uow(read_only=True) as uow:
+        return [str(item.payload.get("text")) for item in uow.outbox.for_conversation(conversation_id)]
+
+
+def test_a_chat_ended_by_an_faq_answer_tells_staff_which_one(client, container, entries):
+    chats = [client.post("/api/v1/conversations", json={"queue": "general"}).json for _ in range(3)]
+    auth = [{"Authorization": f"Bearer {chat['token']}"} for chat in chats]
+    bad = client.post(f"/api/v1/conversations/{chats[0]['id']}/close", json={"answered_by_faq": "1"}, headers=auth[0])
+    assert bad.status_code == 422 and bad.json["error"]["field"] == "answered_by_faq"
+    for chat, headers, body in zip(
+        chats, auth, ({"answered_by_faq": entries["moby"]}, {"answered_by_faq": entries["draft"]}, None), strict=True
+    ):
+        closing = client.post(f"/api/v1/conversations/{chat['id']}/close", json=body, headers=headers)
+        assert closing.status_code == 200 and closing.json["status"] == "closed"
+    told = "The patron ended the chat: the published FAQ answer “Do you have Moby Dick?” answered their question."
+    assert told in notices(container, chats[0]["id"])
+    assert "The patron ended the chat." in notices(container, chats[1]["id"])  # a draft is never named
+    assert "The patron ended the chat." in notices(container, chats[2]["id"])

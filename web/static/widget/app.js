@@ -545,7 +545,9 @@
 
   $("faq-answered").addEventListener("click", function () {
     var entry = opened;
-    var ending = chat && !closed ? api("/conversations/" + chat.id + "/close", { method: "POST" }) : Promise.resolve();
+    var ending = chat && !closed ?
+      api("/conversations/" + chat.id + "/close", { method: "POST", body: JSON.stringify({ answered_by_faq: entry.id }) }) :
+      Promise.resolve();
     ending.then(function () {
       report("answered", [entry.id]);
       forgetChat();
