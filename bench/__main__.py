@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # module names in bench/, run in this order
-BENCHMARKS = ["relay", "streams", "outbox_age", "outbox_wakeups", "slack_rate"]
+BENCHMARKS = ["relay", "streams", "outbox_age", "outbox_wakeups", "slack_rate", "faq_search"]
 
 
 def main() -> int:

@@ -429,7 +429,8 @@ def search(
     with desk.uow(read_only=True) as uow:
         found = uow.faq.search(strict, **options)
         if not found:
-            widened = [group + _near(uow, group[0]) for group in strict]
+            candidates = uow.faq.words_near([word.rstrip("*") for word in typed if len(word) >= 3])
+            widened = [group + _near(group[0], candidates) for group in strict]
             if widened != strict:
                 found = uow.faq.search(widened, **options)
             if not found and len(widened) > 1:
@@ -437,13 +438,17 @@ def search(
     return [FaqHit(article, rank) for article, rank in found]
 
 
-def _near(uow: UnitOfWork, word: str) -> list[str]:
+def _near(word: str, candidates: list[str]) -> list[str]:
+    """The `candidates` `word` may be a misspelling of; none when the index knows it (or, for the unfinished
+    last word, words starting with it), since then it is not misspelt and widening it only adds noise."""
     bare = word.rstrip("*")
     if len(bare) < 3:
         return []
+    if bare in candidates or (word.endswith("*") and any(c.startswith(bare) for c in candidates)):
+        return []
     allowed = 1 if len(bare) < 5 else 2
-    near = [w for w in uow.faq.words_near(bare) if w != bare and distance(bare, w, allowed) <= allowed]
-    return sorted(near, key=lambda w: (distance(bare, w, allowed), w))[:5]
+    scored = [(distance(bare, c, allowed), c) for c in candidates if abs(len(c) - len(bare)) <= allowed]
+    return [c for d, c in sorted(scored) if d <= allowed][:5]
 
 
 def distance(a: str, b: str, cap: int = 2) -> int:

@@ -7,7 +7,7 @@ implement them with small fakes. Keeping them tiny keeps both honest.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from typing import Protocol
@@ -296,8 +296,8 @@ class FaqArticles(Protocol):
         """Add words to the vocabulary that misspelt searches are corrected against (kept if already there)."""
         ...
 
-    def words_near(self, word: str) -> list[str]:
-        """Vocabulary words that could be `word` misspelt: same first letter, length within two."""
+    def words_near(self, words: Sequence[str]) -> list[str]:
+        """Vocabulary words that could be one of `words` misspelt: same first letter, length within two."""
         ...
 
 

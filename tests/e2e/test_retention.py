@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from adapters.slack import render, tag_modal
-from router import retention
+from router import faq_entries, retention
 from router.model import Backend, Queue
 from tests.e2e import patron
 from tests.e2e.conftest import CHANNEL, outbox_pending, staff_room, wait_until
@@ -299,6 +299,10 @@ def test_the_tag_button_opens_a_modal_whose_submission_is_saved(slack_desk):
     )
     saved = wait_until(lambda: stored(desk, chat["id"]) if stored(desk, chat["id"]).read_level else None)
     assert (saved.read_level, saved.tags, saved.faq_candidate) == (4, ["maps", "local-history"], True)
+    drafts = faq_entries.list_articles(desk.container.desk)  # the FAQ box drafts an entry, as !faq does
+    assert [(a.status, a.source_conversation_id, a.topics) for a in drafts] == [
+        ("draft", chat["id"], ["maps", "local-history"])
+    ]
 
 
 @pytest.mark.synapse

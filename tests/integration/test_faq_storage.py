@@ -43,6 +43,9 @@ def test_search_stems_ranks_the_question_first_and_forgives_typos(container):
     assert [h.article.id for h in faq_entries.search(desk, "moby dick")] == [title.id, mention.id]
     assert [h.article.id for h in faq_entries.search(desk, "moby dik")][0] == title.id
     assert [h.article.id for h in faq_entries.search(desk, "melvile")] == [title.id]
+    # misspelt so that no stemmer or prefix rescues them (the stemmers alone find "melvile" and many others)
+    assert [h.article.id for h in faq_entries.search(desk, "melvxlle")] == [title.id]
+    assert [h.article.id for h in faq_entries.search(desk, "whxles")] == [mention.id]
     assert [h.article.id for h in faq_entries.search(desk, "whale")] == [mention.id]  # whales, stemmed
     assert [h.article.id for h in faq_entries.search(desk, "printed pages")] == [other.id]
     assert [h.article.id for h in faq_entries.search(desk, "print")] == [other.id]  # an unfinished last word
@@ -85,6 +88,12 @@ def test_drafts_from_a_chat_and_merges_on_the_real_database(container):
     assert faq_entries.draft_from_conversation(desk, chat.id).id == draft.id
     assert draft.question == "[name] here, [email]: renew a book?" and draft.answer == "<p>Yes [name], online.</p>"
     assert [a.id for a in faq_entries.list_articles(desk, source_conversation_id=chat.id)] == [draft.id]
+    other, _ = uc.start_conversation(desk, "general")
+    kept = faq_entries.draft_from_conversation(desk, other.id)
+    with desk.uow() as uow:  # retention deletes a chat: its draft stays, naming it no more
+        uow.conversations.delete(other.id)
+        uow.commit()
+    assert faq_entries.get(desk, kept.id).source_conversation_id is None
     keep = _published(desk, "Renewing books", "<p>Online or at the desk.</p>", topics=["loans"])
     faq_entries.merge(desk, keep.id, draft.id)
     assert faq_entries.resolve(desk, draft.id) == keep.id

@@ -186,6 +186,9 @@ class FakeConversations(_Repo):
         state.files = {k: f for k, f in state.files.items() if f.conversation_id != conversation_id}
         state.events = [e for e in state.events if e.conversation_id != conversation_id]
         state.outbox = [i if i.conversation_id != conversation_id else None for i in state.outbox]
+        for article in state.faq.values():
+            if article.source_conversation_id == conversation_id:
+                article.source_conversation_id = None
 
 
 class FakeMessages(_Repo):
@@ -437,8 +440,10 @@ class FakeFaq(_Repo):
     def remember_words(self, words):
         self.state.faq_words |= set(words)
 
-    def words_near(self, word):
-        return sorted(w for w in self.state.faq_words if w[:1] == word[:1] and abs(len(w) - len(word)) <= 2)
+    def words_near(self, words):
+        return sorted(
+            w for w in self.state.faq_words if any(w[:1] == x[:1] and abs(len(w) - len(x)) <= 2 for x in words if x)
+        )
 
 
 class FakeUnitOfWork(UnitOfWork):
