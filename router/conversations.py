@@ -209,13 +209,18 @@ def patron_returns(desk: Desk, conversation_id: str, token: str) -> Conversation
     return conversation
 
 
-def close_by_patron(desk: Desk, conversation_id: str, token: str) -> Conversation:
+def close_by_patron(desk: Desk, conversation_id: str, token: str, answered_by_faq: str | None = None) -> Conversation:
+    """`answered_by_faq`: the question of the published FAQ answer that, the patron said, answered theirs
+    (the widget's "This answered my question"); staff read it in the thread instead of a bare goodbye."""
     now = desk.clock.now()
+    text = "The patron ended the chat."
+    if answered_by_faq:
+        text = f"The patron ended the chat: the published FAQ answer “{answered_by_faq}” answered their question."
     with desk.uow() as uow:
         conversation = authenticate(uow, conversation_id, token, for_update=True, desk=desk)
         if conversation.status is not Status.CLOSED:
             set_closed(uow, conversation, Author.PATRON, None, now)
-            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice("The patron ended the chat."))
+            enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(text))
             commit(desk, uow, conversation)
     return conversation
 

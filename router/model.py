@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -279,3 +279,20 @@ class FaqArticle:
     updated_at: datetime | None = None
     published_at: datetime | None = None
     translation_of: int | None = None
+
+
+@dataclass(frozen=True)
+class FaqUsage:
+    """One counter of how patrons used the published FAQ on one day (router.faq_usage).
+
+    Nothing about a patron: no conversation, no address, no session. `query` is set only for
+    searches that found nothing (normalised and scrubbed); `article_id` only for an entry's counters.
+    """
+
+    day: date
+    kind: str
+    article_id: int | None
+    language: str | None
+    queue_slug: str | None
+    query: str
+    count: int

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from router.model import (
@@ -20,6 +20,7 @@ from router.model import (
     Conversation,
     DutyRecord,
     FaqArticle,
+    FaqUsage,
     Message,
     OutboxItem,
     Queue,
@@ -219,6 +220,30 @@ class Attempts(Protocol):
     def between(self, start: datetime, end: datetime, queue_slugs: list[str] | None = None) -> list[Attempt]: ...
 
 
+class FaqUsageCounts(Protocol):
+    """Daily counters of how patrons use the published FAQ (router.faq_usage); no patron data."""
+
+    def add(
+        self,
+        day: date,
+        kind: str,
+        article_id: int | None,
+        language: str | None,
+        queue_slug: str | None,
+        query: str = "",
+    ) -> None:
+        """Count one more of this counter (created at 1 the first time): one upsert, safe under concurrency."""
+        ...
+
+    def queries_on(self, day: date) -> int:
+        """How many different no-result queries are kept for `day` (the flood guard's measure)."""
+        ...
+
+    def between(self, first: date, last: date, queue_slugs: list[str] | None = None) -> list[FaqUsage]:
+        """Every counter of days first..last (inclusive), in these queues (None: all, whole-library ones too)."""
+        ...
+
+
 class KeyValue(Protocol):
     """Small durable state for adapters: sync tokens, bot sessions."""
 
@@ -296,6 +321,7 @@ class UnitOfWork(abc.ABC):
     admins: Admins
     attempts: Attempts
     faq: FaqArticles
+    faq_usage: FaqUsageCounts
 
     def __enter__(self) -> UnitOfWork:
         return self

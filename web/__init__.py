@@ -36,7 +36,7 @@ def create_app(container: Container | None = None, config: dict[str, Any] | None
         app.config.update(config)
     logging.getLogger("werkzeug").addFilter(RedactTokens())
 
-    from web import api, errors, openapi, pages, security_headers, stream, validation, widget
+    from web import api, errors, faq, openapi, pages, security_headers, stream, validation, widget
     from web.health import bp as health_bp
     from web.log_context import register as name_conversations_in_logs
     from web.metrics import register as register_metrics
@@ -48,6 +48,8 @@ def create_app(container: Container | None = None, config: dict[str, Any] | None
     security_headers.register(app)
     validation.register(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(faq.api)
+    app.register_blueprint(faq.pages)
     app.register_blueprint(stream.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)

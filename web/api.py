@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request, send_file
 from werkzeug.exceptions import Unauthorized
 
-from router import attempts, availability, escalation, journal, links, retention
+from router import attempts, availability, escalation, faq_entries, journal, links, retention
 from router import conversations as usecases
 from router.errors import EmailUnavailable, InvalidInput
 from router.queueing import place_in_queue
@@ -215,7 +215,17 @@ def download_file(conversation_id: str, file_id: str):
 
 @bp.post("/conversations/<conversation_id>/close")
 def close_conversation(conversation_id: str):
-    conversation = usecases.close_by_patron(desk(), conversation_id, bearer_token())
+    """No body, or `{"answered_by_faq": ID}`: a published FAQ answer answered the question (staff are told which)."""
+    token = bearer_token()
+    data = json_object() if request.get_data(cache=True) else {}
+    question = None
+    if data.get("answered_by_faq") is not None:
+        faq_id = data["answered_by_faq"]
+        if not isinstance(faq_id, int) or isinstance(faq_id, bool) or not 0 < faq_id < 2**31:
+            raise InvalidField("answered_by_faq", "must be a published FAQ entry's id")
+        article = faq_entries.get(desk(), faq_id)
+        question = article.question if article is not None and article.status == "published" else None
+    conversation = usecases.close_by_patron(desk(), conversation_id, token, answered_by_faq=question)
     return jsonify(conversation_view(conversation))
 
 

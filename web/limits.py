@@ -101,6 +101,8 @@ def _limits(settings: Settings) -> dict[str, list[Rule]]:
         "api.email_transcript": emails,
         "api.answer_by_email": emails,
         "api.queue_status": [(settings.rate_limit_status_per_address, address_key, None)],
+        "faq_api.search": [(settings.rate_limit_status_per_address, address_key, None)],
+        "faq_api.usage": [(settings.rate_limit_status_per_address, address_key, None)],
     }
 
 
@@ -128,9 +130,11 @@ def install(app: Flask, settings: Settings) -> Limiter:
             else:  # a queue's quota counts chats that were created, not attempts
                 view = limiter.limit(limit, key_func=key, deduct_when=created if key is queue_key else None)(view)
         app.view_functions[rule.endpoint] = view
-    if "widget.check_embedding" in app.view_functions:  # the loader's question on every page view; it may write
-        check = limiter.limit(settings.rate_limit_status_per_address, key_func=address_key)
-        app.view_functions["widget.check_embedding"] = check(app.view_functions["widget.check_embedding"])
+    # Public pages that write (the loader's question on every page view; the FAQ pages count views and searches)
+    for endpoint in ("widget.check_embedding", "faq.library_page", "faq.entry_page"):
+        if endpoint in app.view_functions:
+            check = limiter.limit(settings.rate_limit_status_per_address, key_func=address_key)
+            app.view_functions[endpoint] = check(app.view_functions[endpoint])
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(exc: RateLimitExceeded):

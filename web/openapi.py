@@ -240,10 +240,11 @@ SPEC: dict[str, Any] = {
         "/api/v1/conversations/{conversation_id}/close": {
             "post": {
                 "operationId": "closeConversation",
-                "summary": "The patron ends the chat",
+                "summary": "The patron ends the chat (optionally: a published FAQ answer answered the question)",
                 "parameters": [CONVERSATION_ID],
                 **SECURED,
-                "responses": {"200": _json(_ref("Conversation"), "Closed")} | READ,
+                "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("CloseChat")}}},
+                "responses": {"200": _json(_ref("Conversation"), "Closed")} | WRITE,
             },
         },
         "/api/v1/conversations/{conversation_id}/answer-by-email": {
@@ -299,6 +300,54 @@ SPEC: dict[str, Any] = {
                     },
                 ],
                 "responses": {"200": _json(_ref("QueueStatus"), "Status")} | errors(400, 404, 422),
+            }
+        },
+        "/api/v1/faq": {
+            "get": {
+                "operationId": "searchFaq",
+                "summary": "Published FAQ answers: best matches for `q`, or the newest without it (drafts never)",
+                "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+                    {
+                        "name": "lang",
+                        "in": "query",
+                        "schema": {"type": "string", "pattern": "^[a-z]{2,3}(-[a-zA-Z0-9]{2,8})?$", "maxLength": 16},
+                        "description": "Only answers in this language",
+                    },
+                    {
+                        "name": "queue",
+                        "in": "query",
+                        "schema": {"type": "string", "pattern": SLUG_PATTERN},
+                        "description": "A queue's FAQ: its own answers and the whole library's",
+                    },
+                    {"name": "topic", "in": "query", "schema": {"type": "string", "maxLength": 64}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 20}},
+                    {
+                        "name": "suggest",
+                        "in": "query",
+                        "schema": {"enum": ["1"]},
+                        "description": "The widget's as-you-type look-up: at most 3, not counted, its words never kept",
+                    },
+                ],
+                "responses": {"200": _json(_ref("FaqResults"), "Published answers")} | errors(404, 422),
+            }
+        },
+        "/api/v1/faq/{article_id}": {
+            "get": {
+                "operationId": "getFaqEntry",
+                "summary": "One published answer (a draft is a 404, like an id that never existed)",
+                "parameters": [
+                    {"name": "article_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+                ],
+                "responses": {"200": _json(_ref("FaqEntry"), "The answer")} | errors(404),
+            }
+        },
+        "/api/v1/faq/usage": {
+            "post": {
+                "operationId": "countFaqUsage",
+                "summary": "Widget use of answers: shown, opened, answered the question (no patron data)",
+                "requestBody": _body("FaqUsage"),
+                "responses": {"204": {"description": "Counted"}} | errors(400, 404, 413, 422),
             }
         },
     },
@@ -444,6 +493,54 @@ SPEC: dict[str, Any] = {
             "TranscriptQueued": {
                 "type": "object",
                 "properties": {"queued": {"const": True}, "to": {"type": "string"}},
+            },
+            "CloseChat": {
+                "type": "object",
+                "properties": {
+                    "answered_by_faq": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "The published FAQ entry that answered the question: staff are told which",
+                    }
+                },
+            },
+            "FaqEntry": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "question": {"type": "string"},
+                    "answer": {
+                        "type": "string",
+                        "description": "HTML, sanitised by refdesk with the staff replies' allowlist",
+                    },
+                    "language": {"type": "string"},
+                    "queue": {"type": ["string", "null"], "description": "null: the whole library's"},
+                    "topics": {"type": "array", "items": {"type": "string"}},
+                    "url": {"type": "string", "description": "The answer's public page, /faq/<id>-<slug>"},
+                    "published_at": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+            "FaqResults": {
+                "type": "object",
+                "properties": {
+                    "results": {"type": "array", "items": _ref("FaqEntry")},
+                    "count": {"type": "integer"},
+                },
+            },
+            "FaqUsage": {
+                "type": "object",
+                "required": ["event", "articles"],
+                "properties": {
+                    "event": {"enum": ["shown", "opened", "answered"]},
+                    "articles": {
+                        "type": "array",
+                        "items": {"type": "integer", "minimum": 1},
+                        "minItems": 1,
+                        "maxItems": 3,
+                    },
+                    "queue": {"type": ["string", "null"], "pattern": SLUG_PATTERN},
+                    "lang": {"type": ["string", "null"], "maxLength": 16},
+                },
             },
             "QueueStatus": {
                 "type": "object",

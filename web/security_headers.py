@@ -1,6 +1,6 @@
 """Security headers on every response, chosen by what kind of page it is.
 
-The admin pages and the plain patron page load scripts and styles from our own origin only
+The admin pages, the plain patron page and the public FAQ pages load scripts and styles from our own origin only
 (no inline code: an injected `<script>` or `style=` does nothing) and may not be framed, so no
 other site can overlay them to trick a click. Everything else (API JSON, the SSE stream, file
 downloads, health) is never a page to render: `default-src 'none'`. The widget frame sets its
@@ -30,7 +30,7 @@ def headers_for(path: str) -> dict[str, str]:
     """The headers a response to `path` gets unless its view set them (a pure function, for tests)."""
     if _is_admin(path):
         policy, referrer = ADMIN_POLICY, "no-referrer"  # admin URLs name transcripts and searches
-    elif path.startswith("/chat/"):
+    elif path.startswith("/chat/") or path == "/faq" or path.startswith("/faq/"):
         policy, referrer = PATRON_PAGE_POLICY, "strict-origin-when-cross-origin"
     else:
         policy, referrer = NOTHING_TO_RENDER, "strict-origin-when-cross-origin"

@@ -73,8 +73,8 @@ def frame():
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
         f"form-action 'none'; base-uri 'none'; frame-ancestors {ancestors}"
     )
-    strings = dict(catalogues()[lang])
-    templates = {key: strings.pop(key) for key in ("privacy.anonymise", "privacy.delete", "privacy.screen")}
+    strings = {k: v for k, v in catalogues()[lang].items() if not k.startswith("faqpage.")}  # the /faq pages' own
+    templates = {key: strings.pop(key) for key in ("privacy.anonymise", "privacy.delete", "privacy.screen")}  # used here, not in JS
     if container().settings.privacy_note:
         strings["privacy"] = container().settings.privacy_note
     else:  # the library's retention policy, in the patron's language

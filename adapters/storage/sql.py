@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from adapters.storage.tables import (
     DutyRow,
     EventRow,
     FaqRow,
+    FaqUsageRow,
     FaqWordRow,
     FileRow,
     InboundRow,
@@ -40,6 +41,7 @@ from router.model import (
     DutyRecord,
     EventType,
     FaqArticle,
+    FaqUsage,
     Message,
     OutboxItem,
     OutboxKind,
@@ -625,6 +627,62 @@ class SqlFaqArticles:
         return list(self.session.execute(query).scalars())
 
 
+class SqlFaqUsage:
+    """Counters as one upsert each (`count = count + 1`), so concurrent web processes never lose a count."""
+
+    KEY = ("day", "kind", "article_id", "language", "queue_slug", "query")
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(
+        self,
+        day: date,
+        kind: str,
+        article_id: int | None,
+        language: str | None,
+        queue_slug: str | None,
+        query: str = "",
+    ) -> None:
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        values = dict(
+            day=day,
+            kind=kind,
+            article_id=article_id or 0,
+            language=language or "",
+            queue_slug=queue_slug or "",
+            query=query,
+            count=1,
+        )
+        statement = insert(FaqUsageRow).values(**values)
+        counter = FaqUsageRow.__table__.c.count
+        self.session.execute(
+            statement.on_conflict_do_update(index_elements=list(self.KEY), set_={"count": counter + 1})
+        )
+
+    def queries_on(self, day: date) -> int:
+        query = sa.select(sa.func.count()).where(FaqUsageRow.day == day, FaqUsageRow.kind == "no_result")
+        return self.session.execute(query).scalar_one()
+
+    def between(self, first: date, last: date, queue_slugs: list[str] | None = None) -> list[FaqUsage]:
+        query = select(FaqUsageRow).where(FaqUsageRow.day >= first, FaqUsageRow.day <= last)
+        if queue_slugs is not None:
+            query = query.where(FaqUsageRow.queue_slug.in_(queue_slugs))
+        return [
+            FaqUsage(
+                row.day,
+                row.kind,
+                row.article_id or None,
+                row.language or None,
+                row.queue_slug or None,
+                row.query,
+                row.count,
+            )
+            for row in self.session.exec(query.order_by(FaqUsageRow.day, FaqUsageRow.id)).all()
+        ]
+
+
 class SqlEvents:
     def __init__(self, session: Session):
         self.session = session
@@ -829,6 +887,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.admins = SqlAdmins(self.session)
         self.attempts = SqlAttempts(self.session)
         self.faq = SqlFaqArticles(self.session)
+        self.faq_usage = SqlFaqUsage(self.session)
         return self
 
     def __exit__(self, *args: object) -> None:

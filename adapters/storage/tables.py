@@ -6,7 +6,7 @@ never sees these classes. Changing a table means writing an Alembic migration.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -247,3 +247,23 @@ class FaqWordRow(SQLModel, table=True):
 
     __tablename__ = "faq_words"
     word: str = Field(primary_key=True, max_length=64)
+
+
+class FaqUsageRow(SQLModel, table=True):
+    """router.faq_usage's counters. "" and 0 stand for "none" (article, language, queue, query), so
+    that the unique key, which the upsert counts on, treats them as equal (NULLs never are)."""
+
+    __tablename__ = "faq_usage"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "day", "kind", "article_id", "language", "queue_slug", "query", name="uq_faq_usage_counter"
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    kind: str = Field(max_length=16)
+    article_id: int = 0
+    language: str = Field(default="", max_length=16)
+    queue_slug: str = Field(default="", max_length=64)
+    query: str = Field(default="", max_length=100)
+    count: int = 0

@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import expect
 from werkzeug.security import generate_password_hash
 
-from router import admins
-from router.model import Attempt, Author, Backend, Conversation, Message, Queue, Status
+from router import admins, faq_entries
+from router.model import Attempt, Author, Backend, Conversation, FaqArticle, Message, Queue, Status
 from tests.conftest import make_container
 from tests.e2e.conftest import ARTIFACTS, serve
 
@@ -23,7 +23,7 @@ HOURS = {"timezone": "America/Chicago", "intervals": [[d, "09:00", "17:00"] for 
 
 @pytest.fixture
 def base_url(tmp_path) -> Iterator[str]:
-    """A desk with a few days of chats of every kind, attempts while closed, and a viewer account."""
+    """A desk with a few days of chats of every kind, attempts while closed, FAQ usage, and a viewer account."""
     container = make_container(f"sqlite:///{tmp_path / 'stats.db'}")
     now = container.desk.clock.now()
     with container.desk.uow() as uow:
@@ -54,6 +54,14 @@ def base_url(tmp_path) -> Iterator[str]:
         for n in range(5):
             uow.attempts.add(Attempt(None, "general", now - timedelta(days=n, hours=3), "closed"))
         uow.commit()
+    moby = faq_entries.save(
+        container.desk, FaqArticle(None, "Do you have Moby Dick?", "<p>Yes.</p>", status="published")
+    )
+    with container.desk.uow() as uow:  # the FAQ panel's tables, for axe
+        for kind in ("view", "view", "shown", "opened", "answered", "search"):
+            uow.faq_usage.add(now.date(), kind, moby.id if kind != "search" else None, "en", "general")
+        uow.faq_usage.add(now.date(), "no_result", None, "en", None, "opening hours sunday")
+        uow.commit()
     admins.create(container.desk, "vic", PASSWORD, "viewer", generate_password_hash)
     url, server = serve(container)
     yield url
@@ -83,6 +91,9 @@ def test_statistics_and_transcripts_pages_are_drawn_and_accessible(browser, base
         expect(page.locator("rect.cell")).to_have_count(168)
         expect(page.get_by_role("img")).to_have_count(5)
         assert "12 chats and 5 attempts while closed" in page.get_by_role("img").first.get_attribute("aria-label")
+        expect(page.get_by_role("heading", name="FAQ")).to_be_visible()
+        expect(page.get_by_role("table", name="Entries, most read first")).to_contain_text("Do you have Moby Dick?")
+        expect(page.get_by_role("table", name="Searches with no result")).to_contain_text("opening hours sunday")
         assert_accessible(page, "/admin/stats")
         page.screenshot(path=str(ARTIFACTS / "admin-stats.png"), full_page=True)
 

@@ -2,7 +2,8 @@
 
 Readable by every signed-in account (viewer and admin). Filters are query parameters, so a view
 can be bookmarked or shared: `from` and `to` (inclusive local dates, default the last 30 days)
-and `queue` (repeatable; none means every queue).
+and `queue` (repeatable; none means every queue). The FAQ panel shows how patrons used the published
+answers over the same days and queues (router.faq_usage: counters only, no patron data).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import Counter
 
 from flask import Response, render_template, request
 
-from router import errors, statistics
+from router import errors, faq_usage, statistics
 from web import charts
 from web.admin import admin_bp
 from web.admin.auth import requires
@@ -98,7 +99,8 @@ def stats_page():
         charts.bars("chart-ratings", "Ratings", report.ratings, "Rating"),
         charts.bars("chart-read", "READ levels", report.read_levels, "READ level", "#01665e"),
     ]
-    return render_template("admin/stats.html", report=report, charts=drawn, totals=totals(report), **context)
+    usage = faq_usage.report(desk(), report.first, report.last, slugs or None)
+    return render_template("admin/stats.html", report=report, charts=drawn, totals=totals(report), faq=usage, **context)
 
 
 @admin_bp.get("/stats.csv")

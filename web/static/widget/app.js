@@ -13,7 +13,10 @@
   var list = $("messages"), statusLine = $("status"), errorLine = $("error");
   var chatKey = "refdesk:" + queue, pendingKey = "refdesk-pending:" + queue, draftKey = "refdesk-draft:" + queue;
   var chat = read(chatKey), pending = read(pendingKey) || [], draft = read(draftKey), creating = null;
-  var seen = {}, source = null, flushing = false, closed = false, waitNotice = null;
+  var seen = {}, source = null, flushing = false, closed = false, waitNotice = null, claimed = false;
+  var SUGGEST_DELAY = 400, suggested = [], shownIds = {}, suggestTimer = null, suggestFor = "", announcedSuggestions = "";
+  var returnTo = null, opened = null, askedKey = "refdesk-asked:" + queue, shownKey = "refdesk-shown:" + queue;
+  shownIds = read(shownKey) || {};
   /* A panel on the library page loads with the page: it must not take the patron's focus until they use it. */
   var embeddedInPage = /[?&]embed=panel(&|$)/.test(location.search);
   var follower = refdeskFollow($("log"), $("new-message"), $("announce"), function () { $("body").focus(); });
@@ -67,8 +70,11 @@
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
+  var VIEWS = ["start", "offline", "chat", "faq-answer", "faq-done"], view = null;
   function show(id) {
-    ["start", "offline", "chat"].forEach(function (name) { $(name).hidden = name !== id; });
+    view = id;
+    VIEWS.forEach(function (name) { $(name).hidden = name !== id; });
+    placeSuggestions();
   }
   function say(text) { statusLine.textContent = text; }
   function fail(error) {
@@ -223,6 +229,8 @@
     else say(chat && chat.offline ? t["offline.thanks"] : t["status.waiting"]);
     closed = data.status === "closed";
     screen.update(!closed);
+    claimed = data.status !== "waiting";
+    placeSuggestions();
     $("composer").hidden = closed;
     $("new-chat").hidden = !closed;
     $("after").hidden = !closed;
@@ -304,6 +312,7 @@
     pending.forEach(function (message) { render({ author: "patron", body: message.body, client_id: message.client_id, pending: true }); });
     follow();
     flush();
+    if (!chat.offline && sessionStorage.getItem(askedKey)) lookUp(sessionStorage.getItem(askedKey), 0);
     focusIfUsing("body");
   }
 
@@ -352,6 +361,7 @@
       $("offline-name").value = (draft && draft.name) || "";  /* too many waiting: leave a question instead */
       $("offline-question").value = typed;
       show("offline");
+      lookUp(typed, 0);
       say(t["status.busy"]);
       $("offline-question").focus();
     });
@@ -359,6 +369,7 @@
 
   function backToStart() {
     sessionStorage.removeItem(draftKey);
+    sessionStorage.removeItem(askedKey);
     sessionStorage.removeItem(pendingKey);
     draft = null; pending = [];
     list.textContent = "";
@@ -391,6 +402,10 @@
     var box = $("body"), body = box.value;
     if (!body.trim()) return;
     var message = { body: body, client_id: uuid() };
+    if (!chat && !list.children.length) {  /* the first question: its answers stay while they wait, reload or not */
+      sessionStorage.setItem(askedKey, body);
+      lookUp(body, 0);
+    }
     pending.push(message);
     write(pendingKey, pending);
     render({ author: "patron", body: body, client_id: message.client_id, pending: true });
@@ -451,11 +466,15 @@
     api("/conversations/" + chat.id + "/close", { method: "POST" }).catch(fail);
   });
 
-  $("new-chat").addEventListener("click", function () {
+  /* Forget the chat on this device (it is over): the next question starts a new one. */
+  function forgetChat() {
+    if (source) { source.close(); source = null; }
     sessionStorage.removeItem(chatKey);
     sessionStorage.removeItem(pendingKey);
     sessionStorage.removeItem(draftKey);
-    chat = null; pending = []; seen = {}; closed = false; draft = null;
+    sessionStorage.removeItem(askedKey);
+    sessionStorage.removeItem(shownKey);
+    chat = null; pending = []; seen = {}; closed = false; claimed = false; draft = null; shownIds = {};
     screen.update(false);
     list.textContent = "";
     follower.reset();
@@ -465,6 +484,13 @@
     $("end-note").textContent = "";
     $("new-chat").hidden = true;
     $("composer").hidden = false;
+    $("body").value = "";
+    $("offline-question").value = "";
+    showSuggestions([]);
+  }
+
+  $("new-chat").addEventListener("click", function () {
+    forgetChat();
     choose();
   });
 
@@ -478,6 +504,108 @@
   window.addEventListener("online", function () { flush(); if (chat && !closed && (!source || source.readyState === 2)) follow(); });
   window.addEventListener("offline", function () { say(t["status.offline"]); });
   setInterval(flush, 5000);
+
+  /* Published answers (router.faq_usage counts their use, nothing about the patron): looked up while the patron
+     types a first question or a question to leave, shown while they wait for a librarian, never once one is
+     helping. Reading one hides the chat without ending it (its stream keeps running); "Still ask a librarian"
+     brings it back as it was, "This answered my question" ends it politely. */
+  function suggestionsWanted() {
+    if (view === "offline") return true;
+    return view === "chat" && !closed && !claimed && !(chat && chat.offline);
+  }
+
+  function placeSuggestions() {
+    $("suggestions").hidden = !suggested.length || !suggestionsWanted();
+  }
+
+  function report(event, ids) {
+    return fetch("/api/v1/faq/usage", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ event: event, articles: ids, queue: queue, lang: lang })
+    }).catch(function () { /* a count is never worth an error for the patron */ });
+  }
+
+  function showSuggestions(results) {
+    suggested = results;
+    var box = $("suggestion-list");
+    box.textContent = "";
+    results.forEach(function (entry) {
+      var item = document.createElement("li"), button = document.createElement("button");
+      button.type = "button";
+      button.textContent = entry.question;
+      button.lang = entry.language;
+      button.addEventListener("click", function () { openAnswer(entry); });
+      item.appendChild(button);
+      box.appendChild(item);
+    });
+    placeSuggestions();
+    var key = results.map(function (entry) { return entry.id; }).join(",");
+    if (key !== announcedSuggestions) {
+      announcedSuggestions = key;
+      $("suggest-announce").textContent = !results.length ? "" :
+        results.length === 1 ? t["faq.suggested_one"] : format(t["faq.suggested"], { n: String(results.length) });
+    }
+    if ($("suggestions").hidden) return;
+    var fresh = results.map(function (entry) { return entry.id; }).filter(function (id) { return !shownIds[id]; });
+    fresh.forEach(function (id) { shownIds[id] = true; });
+    write(shownKey, shownIds);  /* counted once per question, a reload included */
+    if (fresh.length) report("shown", fresh);
+  }
+
+  function lookUp(text, delay) {
+    clearTimeout(suggestTimer);
+    var words = text.trim().replace(/\s+/g, " ").slice(0, 200);
+    if (words.length < 3) { suggestFor = ""; showSuggestions([]); return; }
+    suggestTimer = setTimeout(function () {
+      if (words === suggestFor) return;
+      suggestFor = words;
+      var query = "?suggest=1&limit=3&q=" + encodeURIComponent(words) + "&lang=" + encodeURIComponent(lang) + "&queue=" + encodeURIComponent(queue);
+      fetch("/api/v1/faq" + query).then(function (response) { return response.ok ? response.json() : { results: [] }; })
+        .then(function (data) { if (suggestFor === words) showSuggestions(data.results || []); })
+        .catch(function () { /* no suggestions: the chat works as before */ });
+    }, delay);
+  }
+
+  function openAnswer(entry) {
+    if (view !== "faq-answer") returnTo = view;
+    opened = entry;
+    var heading = $("faq-question"), body = $("faq-body"), holder = document.createElement("template");
+    heading.textContent = entry.question;
+    heading.lang = body.lang = entry.language;
+    holder.innerHTML = entry.answer;  /* allowlisted HTML, cleaned on the server (web/faq.py) */
+    body.textContent = "";
+    body.appendChild(holder.content);
+    $("faq-link").href = entry.url;
+    show("faq-answer");
+    heading.focus();
+    report("opened", [entry.id]);
+  }
+
+  $("body").addEventListener("input", function () {
+    if (!chat && !list.children.length) lookUp($("body").value, SUGGEST_DELAY);
+  });
+  $("offline-question").addEventListener("input", function () { lookUp($("offline-question").value, SUGGEST_DELAY); });
+
+  $("faq-still-ask").addEventListener("click", function () {
+    show(returnTo || "chat");
+    focusIfUsing(returnTo === "offline" ? "offline-question" : $("composer").hidden ? "log" : "body");
+  });
+
+  $("faq-answered").addEventListener("click", function () {
+    var entry = opened;
+    var ending = chat && !closed ?
+      api("/conversations/" + chat.id + "/close", { method: "POST", body: JSON.stringify({ answered_by_faq: entry.id }) }) :
+      Promise.resolve();
+    ending.then(function () {
+      report("answered", [entry.id]);
+      forgetChat();
+      show("faq-done");
+      say("");
+      $("faq-done-heading").focus();
+    }).catch(fail);
+  });
+
+  $("faq-ask-again").addEventListener("click", function () { choose(); });
 
   function choose() {
     var opened = sessionStorage.getItem("refdesk-opened:" + queue) ? "" : "&opened=1"; /* once a session: stats */
