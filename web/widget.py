@@ -74,7 +74,8 @@ def frame():
         f"form-action 'none'; base-uri 'none'; frame-ancestors {ancestors}"
     )
     strings = {k: v for k, v in catalogues()[lang].items() if not k.startswith("faqpage.")}  # the /faq pages' own
-    templates = {key: strings.pop(key) for key in ("privacy.anonymise", "privacy.delete", "privacy.screen")}  # used here, not in JS
+    # Used here, not in JS:
+    templates = {key: strings.pop(key) for key in ("privacy.anonymise", "privacy.delete", "privacy.screen")}
     if container().settings.privacy_note:
         strings["privacy"] = container().settings.privacy_note
     else:  # the library's retention policy, in the patron's language
