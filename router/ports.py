@@ -7,10 +7,12 @@ implement them with small fakes. Keeping them tiny keeps both honest.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from collections.abc import Set as AbstractSet
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from router.model import (
     AdminUser,
@@ -26,6 +28,8 @@ from router.model import (
     StoredFile,
     StreamEvent,
 )
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -150,6 +154,17 @@ class Events(Protocol):
     def after(self, conversation_id: str, seq: int, limit: int = 500) -> list[StreamEvent]: ...
 
 
+@dataclass
+class Leased:
+    """An outbox item just leased, with the rows its handler reads (None: deleted meanwhile)."""
+
+    item: OutboxItem
+    conversation: Conversation | None
+    queue: Queue | None  # the conversation's current queue
+    message: Message | None  # the item's message, for an item that carries one
+    queue_problem: str | None = None  # the problem recorded for that queue (router.health), if any
+
+
 class Outbox(Protocol):
     def add(self, item: OutboxItem) -> None: ...
     def lease_due(self, now: datetime, lease_until: datetime) -> OutboxItem | None:
@@ -158,6 +173,15 @@ class Outbox(Protocol):
         Head-of-line per conversation keeps a chat's messages in order while
         different chats are delivered in parallel.
         """
+        ...
+
+    def lease(self, now: datetime, lease_until: datetime, limit: int) -> list[Leased]:
+        """Take up to `limit` due items as `lease_due` would (at most one per chat and lane), oldest first,
+        each with its conversation, queue and message: the delivery's reads come with its lease."""
+        ...
+
+    def mark_delivered(self, refs: dict[int, str | None], now: datetime) -> None:
+        """Settle these items as delivered; a non-None ref becomes the item's `staff_ref`."""
         ...
 
     def save(self, item: OutboxItem) -> None: ...
@@ -404,6 +428,42 @@ class StaffChannel(Protocol):
         `copies` are the bot's posts there with their scrubbed text. Idempotent like `remove_copies`.
         """
         ...
+
+
+class AsyncStaffChannel(Protocol):
+    """A StaffChannel's thread posts as coroutines, for a platform whose client runs on an asyncio loop.
+
+    A channel offers it as its `aio` attribute (optional: Slack and email have none). The outbox
+    then awaits these on that loop, as many chats at once as are due, instead of holding a thread
+    per send; `submit` hands a coroutine to the loop from any thread. Same arguments, idempotency
+    and errors (`DeliveryError`) as the StaffChannel methods of the same names.
+    """
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]: ...
+    async def open_thread(
+        self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False
+    ) -> str: ...
+    async def post_patron_message(
+        self,
+        queue: Queue,
+        conversation: Conversation,
+        message: Message,
+        key: str,
+        maybe_sent: bool = False,
+        files: list[StoredFile] | None = None,
+    ) -> str: ...
+    async def update_root(
+        self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False, note: str | None = None
+    ) -> None: ...
+    async def post_notice(
+        self,
+        queue: Queue,
+        conversation: Conversation,
+        text: str,
+        key: str,
+        maybe_sent: bool = False,
+        mentions: list[str] | None = None,
+    ) -> str: ...
 
 
 class DeliveryObserver(Protocol):

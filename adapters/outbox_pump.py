@@ -1,0 +1,162 @@
+"""The worker's outbox pump: one thread does the database work, the sends run side by side elsewhere.
+
+Each delivery thread used to lease one item (a transaction), send it and wait for the platform,
+then mark it (a second transaction): a thread per message in flight, two transactions per
+message, and a hand-over to the Matrix loop and back for every send. Now one pump thread loops:
+
+1. in one transaction, mark the sends that finished since the last turn delivered and lease the
+   next due items (up to as many as may be in flight), each read with its lease
+   (`router.delivery.take`);
+2. start each send: on its platform's asyncio loop when the platform has one (Matrix: the send is
+   awaited there, no thread waits for it), else on a small thread pool (Slack's paced posts,
+   email, retention's redactions);
+3. wait for news: a commit that queued something (the outbox topic, one subscription per
+   process), a send finishing, or the poll interval (retries whose backoff ran out, leases a dead
+   worker left).
+
+Failures are settled one by one (`router.delivery.finish`: a retry with backoff, health records),
+as before. Per-conversation order is the lease query's: an item is due only once everything older
+in its chat and lane is delivered, and a send's mark commits before the turn that can lease its
+chat's next item. A worker killed at any point leaves leased, unmarked items that another worker
+takes when the lease runs out, with the same idempotency keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from adapters.outbox_leases import LeaseTracker
+from router import delivery
+from router.delivery import Outcome, Taken
+from router.errors import DeliveryError
+from router.journal import OUTBOX_TOPIC
+from router.outbox_handlers import Delivery
+
+log = logging.getLogger(__name__)
+
+ASYNC_IN_FLIGHT = 200  # sends awaited on a platform's loop at once: one per busy chat, like one client each
+
+
+class OutboxPump:
+    def __init__(self, container: Any, leases: LeaseTracker, stopping: threading.Event) -> None:
+        self.container, self.leases, self.stopping = container, leases, stopping
+        settings = container.settings
+        self.threads = settings.outbox_workers  # sends without an asyncio client (Slack, email) at once
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="outbox-send")
+        self._lock = threading.Lock()
+        self._finished: list[tuple[Taken, Outcome]] = []
+        self._in_flight = {"sync": 0, "async": 0}
+        self._subscription: Any = None
+        self._subscribed = threading.Event()
+        self.stop_by = float("inf")  # once stopping: the monotonic time after which in-flight sends are left
+
+    def run(self) -> None:
+        """The pump thread's loop, until the worker stops and its sends finished (or `stop_by` passed)."""
+        self._subscription = self.container.notifier.subscribe(OUTBOX_TOPIC)
+        self._subscribed.set()
+        poll = self.container.settings.outbox_poll_seconds
+        try:
+            while not self._done():
+                try:
+                    more = self._turn()
+                except Exception:  # noqa: BLE001 - e.g. database restarting; the next turn tries again
+                    log.exception("outbox delivery loop error")
+                    more = False
+                if not more:
+                    self._subscription.wait(poll)
+        finally:
+            self._subscription.close()
+            self._pool.shutdown(wait=False)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        return self._subscribed.wait(timeout)
+
+    def wake(self) -> None:
+        """Look again now (a send finished, or the worker is stopping)."""
+        if self._subscription is not None:
+            self._subscription.wake()
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight["sync"] + self._in_flight["async"]
+
+    def _done(self) -> bool:
+        """Stopping, and every send finished and marked (or the grace period is over)."""
+        if not self.stopping.is_set():
+            return False
+        with self._lock:
+            settled = not self._finished and not self._in_flight["sync"] and not self._in_flight["async"]
+        return settled or time.monotonic() > self.stop_by
+
+    def _room(self) -> int:
+        """How many more items to lease: none once stopping; else as many as both kinds of send have room for
+        (whether an item goes to the loop or a thread is known only once it is read)."""
+        if self.stopping.is_set():
+            return 0
+        with self._lock:
+            return max(min(self.threads - self._in_flight["sync"], ASYNC_IN_FLIGHT - self._in_flight["async"]), 0)
+
+    def _turn(self) -> bool:
+        """One turn; True when it leased a full batch (there may be more due: no wait before the next)."""
+        with self._lock:
+            finished, self._finished = self._finished, []
+        delivered = [(taken, outcome) for taken, outcome in finished if not isinstance(outcome, DeliveryError)]
+        for taken, outcome in finished:
+            if isinstance(outcome, DeliveryError):
+                self._settle_failure(taken, outcome)
+        room = self._room()
+        if not delivered and room == 0:
+            return False
+        settings = self.container.settings
+        try:
+            taken = delivery.take(
+                self.container.desk,
+                self.container.channels,
+                settings.outbox_lease_seconds,
+                self.container.mailer,
+                room,
+                [(d, ref) for d, ref in delivered if isinstance(d, Delivery)],
+            )
+        except Exception:
+            with self._lock:  # marked next turn; until then the items stay leased (and their chats wait)
+                self._finished[:0] = delivered
+            raise
+        self.leases.forget([d.item.id for d, _ in delivered])
+        for item in taken:
+            self._start(item)
+        return room > 0 and len(taken) == room
+
+    def _settle_failure(self, taken: Taken, error: DeliveryError) -> None:
+        try:
+            delivery.finish(self.container.desk, taken, error)
+        except Exception:  # noqa: BLE001 - the lease runs out and the item is tried again
+            log.exception("outbox: could not schedule the retry of item %s", taken.item.id)
+        self.leases.forget([taken.item.id])
+
+    def _start(self, taken: Taken) -> None:
+        assert taken.item.id is not None
+        self.leases.hold(taken.item.id)
+        future = delivery.start_send(taken)
+        kind = "async"
+        if future is None:
+            kind = "sync"
+            future = self._pool.submit(delivery.send, taken)
+        with self._lock:
+            self._in_flight[kind] += 1
+        future.add_done_callback(lambda done: self._finish(taken, kind, done))
+
+    def _finish(self, taken: Taken, kind: str, future: Future[Outcome]) -> None:
+        """A send ended (on the loop or a pool thread): hand its outcome to the pump's next turn."""
+        try:
+            outcome = future.result()
+        except BaseException as exc:  # noqa: BLE001 - cancelled (shutdown) or a bug: a retry, never a loss
+            outcome = DeliveryError(f"{type(exc).__name__}: {exc}")
+        with self._lock:
+            self._finished.append((taken, outcome))
+            self._in_flight[kind] -= 1
+        self.wake()
