@@ -30,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from adapters.outbox_leases import LeaseTracker
-from router import delivery
+from router import delivery, log_context
 from router.delivery import Outcome, Taken
 from router.errors import DeliveryError
 from router.journal import OUTBOX_TOPIC
@@ -114,14 +114,15 @@ class OutboxPump:
             return False
         settings = self.container.settings
         try:
-            taken = delivery.take(
-                self.container.desk,
-                self.container.channels,
-                settings.outbox_lease_seconds,
-                self.container.mailer,
-                room,
-                [(d, ref) for d, ref in delivered if isinstance(d, Delivery)],
-            )
+            with log_context.scope():  # the reads name each item's chat while they run; not the pump's later lines
+                taken = delivery.take(
+                    self.container.desk,
+                    self.container.channels,
+                    settings.outbox_lease_seconds,
+                    self.container.mailer,
+                    room,
+                    [(d, ref) for d, ref in delivered if isinstance(d, Delivery)],
+                )
         except Exception:
             with self._lock:  # marked next turn; until then the items stay leased (and their chats wait)
                 self._finished[:0] = delivered
@@ -141,11 +142,15 @@ class OutboxPump:
     def _start(self, taken: Taken) -> None:
         assert taken.item.id is not None
         self.leases.hold(taken.item.id)
-        future = delivery.start_send(taken)
         kind = "async"
-        if future is None:
-            kind = "sync"
-            future = self._pool.submit(delivery.send, taken)
+        try:
+            future = delivery.start_send(taken)
+            if future is None:
+                kind = "sync"
+                future = self._pool.submit(delivery.send, taken)
+        except Exception as exc:  # noqa: BLE001 - e.g. the platform's loop is gone (stopping): a retry
+            future = Future()
+            future.set_result(DeliveryError(f"{type(exc).__name__}: {exc}"))
         with self._lock:
             self._in_flight[kind] += 1
         future.add_done_callback(lambda done: self._finish(taken, kind, done))

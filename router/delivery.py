@@ -106,7 +106,10 @@ def take(
         taken = [_read(uow, desk, found, channels, mailer) for found in leased]
         uow.commit()
     for delivery, _ in delivered:
-        _after_delivered(desk, delivery)
+        try:
+            _after_delivered(desk, delivery)
+        except Exception:  # noqa: BLE001 - marked already; what follows a delivery is retried by its own run
+            log.exception("outbox item %s: the work after its delivery failed", delivery.item.id)
     return taken
 
 
