@@ -162,6 +162,39 @@ def test_a_batch_lease_brings_each_item_with_its_rows_in_one_statement_and_marks
         uow.commit()
 
 
+def test_a_delivery_clears_its_queues_problem_only_when_its_lease_saw_one(container):
+    """No statement for router.health on the usual path (no problem recorded); a recorded one is cleared."""
+    import sqlalchemy as sa
+
+    from router import delivery, health
+
+    desk = container.desk
+    for _ in range(3):
+        uc.start_conversation(desk, "general")
+    first, second = delivery.take(desk, {}, 60, None, limit=2)
+    with desk.uow() as uow:
+        health.record_problem(uow, "general", "not_in_channel")
+        uow.commit()
+    (third,) = delivery.take(desk, {}, 60, None, limit=1)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(container.engine, "before_cursor_execute", count)
+    try:
+        delivery.take(desk, {}, 60, None, limit=0, delivered=[(first, None), (second, None)])
+        no_problem_seen = list(statements)
+        delivery.take(desk, {}, 60, None, limit=0, delivered=[(third, "$three")])
+    finally:
+        sa.event.remove(container.engine, "before_cursor_execute", count)
+    assert [s for s in no_problem_seen if "DELETE FROM kv" in s] == []
+    assert [s for s in no_problem_seen if not s.startswith("BEGIN")] == [no_problem_seen[-1]]  # the mark of both
+    assert no_problem_seen[-1].startswith("UPDATE outbox")
+    with desk.uow() as uow:
+        assert health.problems(uow) == {}  # the third's lease saw the problem: its success cleared it
+
+
 def test_a_read_only_unit_of_work_never_blocks_writers_on_sqlite(tmp_path):
     from tests.conftest import make_container
 
