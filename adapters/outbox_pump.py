@@ -8,8 +8,9 @@ message, and a hand-over to the Matrix loop and back for every send. Now one pum
    next due items (up to as many as may be in flight), each read with its lease
    (`router.delivery.take`);
 2. start each send: on its platform's asyncio loop when the platform has one (Matrix: the send is
-   awaited there, no thread waits for it), else on a small thread pool (Slack's paced posts,
-   email, retention's redactions);
+   awaited there, no thread waits for it; it starts while the lease commits, see
+   `router.delivery.start_send`), else, after the commit, on a small thread pool (Slack's paced
+   posts, email, retention's redactions);
 3. wait for news: a commit that queued something (the outbox topic, one subscription per
    process), a send finishing, or the poll interval (retries whose backoff ran out, leases a dead
    worker left).
@@ -52,6 +53,7 @@ class OutboxPump:
         self._in_flight = {"sync": 0, "async": 0}
         self._subscription: Any = None
         self._subscribed = threading.Event()
+        self._started: set[int | None] = set()  # this turn's items whose sends went before the commit
         self.stop_by = float("inf")  # once stopping: the monotonic time after which in-flight sends are left
 
     def run(self) -> None:
@@ -103,6 +105,7 @@ class OutboxPump:
 
     def _turn(self) -> bool:
         """One turn; True when it leased a full batch (there may be more due: no wait before the next)."""
+        self._started = set()
         with self._lock:
             finished, self._finished = self._finished, []
         delivered = [(taken, outcome) for taken, outcome in finished if not isinstance(outcome, DeliveryError)]
@@ -122,6 +125,7 @@ class OutboxPump:
                     self.container.mailer,
                     room,
                     [(d, ref) for d, ref in delivered if isinstance(d, Delivery)],
+                    before_commit=self._start_on_loops,
                 )
         except Exception:
             with self._lock:  # marked next turn; until then the items stay leased (and their chats wait)
@@ -129,8 +133,17 @@ class OutboxPump:
             raise
         self.leases.forget([d.item.id for d, _ in delivered])
         for item in taken:
-            self._start(item)
+            if item.item.id not in self._started:
+                self._start(item, None)
         return room > 0 and len(taken) == room
+
+    def _start_on_loops(self, taken: list[Taken]) -> None:
+        """Sends awaited on a platform's loop go while the lease commits (see router.delivery.start_send)."""
+        for item in taken:
+            future = self._try(delivery.start_send, item)
+            if future is not None:
+                self._started.add(item.item.id)
+                self._start(item, future)
 
     def _settle_failure(self, taken: Taken, error: DeliveryError) -> None:
         try:
@@ -139,21 +152,26 @@ class OutboxPump:
             log.exception("outbox: could not schedule the retry of item %s", taken.item.id)
         self.leases.forget([taken.item.id])
 
-    def _start(self, taken: Taken) -> None:
+    def _start(self, taken: Taken, future: Future[Outcome] | None) -> None:
+        """Count the send in flight (`future`: already started on a loop; None: start it on a thread now)."""
         assert taken.item.id is not None
         self.leases.hold(taken.item.id)
-        kind = "async"
-        try:
-            future = delivery.start_send(taken)
-            if future is None:
-                kind = "sync"
-                future = self._pool.submit(delivery.send, taken)
-        except Exception as exc:  # noqa: BLE001 - e.g. the platform's loop is gone (stopping): a retry
-            future = Future()
-            future.set_result(DeliveryError(f"{type(exc).__name__}: {exc}"))
+        kind = "async" if future is not None else "sync"
+        if future is None:
+            future = self._try(self._pool.submit, delivery.send, taken)
         with self._lock:
             self._in_flight[kind] += 1
         future.add_done_callback(lambda done: self._finish(taken, kind, done))
+
+    @staticmethod
+    def _try(start: Any, *args: Any) -> Any:
+        """`start(*args)`; a send that cannot even start (the loop or the pool is gone: stopping) is a retry."""
+        try:
+            return start(*args)
+        except Exception as exc:  # noqa: BLE001 - a retry, never a loss
+            failed: Future[Outcome] = Future()
+            failed.set_result(DeliveryError(f"{type(exc).__name__}: {exc}"))
+            return failed
 
     def _finish(self, taken: Taken, kind: str, future: Future[Outcome]) -> None:
         """A send ended (on the loop or a pool thread): hand its outcome to the pump's next turn."""

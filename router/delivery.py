@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -93,17 +93,21 @@ def take(
     mailer: Mailer | None,
     limit: int,
     delivered: Sequence[tuple[Delivery, str | None]] = (),
+    before_commit: Callable[[list[Taken]], None] | None = None,
 ) -> list[Taken]:
     """Mark `delivered` (item, platform id) as delivered and lease up to `limit` more, in one transaction.
 
     Each item comes with what its handler reads (`Delivery`), read with the lease; the next item of a
-    chat just marked can be among them."""
+    chat just marked can be among them. `before_commit` is given the items while their rows are still
+    locked by the transaction, to start sends that may go before the lease is durable (`start_send`)."""
     now = desk.clock.now()
     with desk.uow() as uow:
         if delivered:
             _settle(uow, delivered, now)
         leased = uow.outbox.lease(now, now + timedelta(seconds=lease_seconds), limit) if limit > 0 else []
         taken = [_read(uow, desk, found, channels, mailer) for found in leased]
+        if before_commit is not None and taken:
+            before_commit(taken)
         uow.commit()
     for delivery, _ in delivered:
         try:
@@ -128,7 +132,13 @@ def start_send(taken: Taken) -> Future[Outcome] | None:
     """Start the send on its platform's own event loop, if the platform has one and the kind an async handler.
 
     Returns a future of the outcome (never failing: errors are outcomes, as for `send`), or None
-    when the item must go through `send` on a thread (Slack, email, retention)."""
+    when the item must go through `send` on a thread (Slack, email, retention).
+
+    Such a send may start before the lease's transaction commits (`take`'s `before_commit`): the row
+    is locked until then, so no other worker takes it, and a platform with an `aio` face is
+    idempotent on the key by contract (router.ports.AsyncStaffChannel), so if the commit never
+    happens (a crash) the item is simply sent again with the same key. Sends that rely on
+    `maybe_sent` (Slack) go through `send`, after the commit, as before."""
     if isinstance(taken, Unreadable):
         return None
     handler = ASYNC_HANDLERS.get(taken.item.kind)

@@ -435,8 +435,10 @@ class AsyncStaffChannel(Protocol):
 
     A channel offers it as its `aio` attribute (optional: Slack and email have none). The outbox
     then awaits these on that loop, as many chats at once as are due, instead of holding a thread
-    per send; `submit` hands a coroutine to the loop from any thread. Same arguments, idempotency
-    and errors (`DeliveryError`) as the StaffChannel methods of the same names.
+    per send; `submit` hands a coroutine to the loop from any thread. Same arguments and errors
+    (`DeliveryError`) as the StaffChannel methods of the same names, and a stricter promise: a
+    repeat of `key` must never post twice whatever `maybe_sent` says (Matrix: the key is the
+    transaction id), because the outbox may start these sends before the lease is committed.
     """
 
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]: ...
