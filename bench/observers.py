@@ -4,10 +4,12 @@ every message the moment it arrives, so latencies do not depend on when the benc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import logging
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -236,4 +238,7 @@ class PatronStream:
     def close(self) -> None:
         self._closing.set()
         if self._connection is not None:
+            if self._connection.sock is not None:  # wakes the reader blocked in recv: close() alone waits for its
+                with contextlib.suppress(OSError):  # buffer's lock, i.e. for the stream's next write (up to a heartbeat)
+                    self._connection.sock.shutdown(socket.SHUT_RDWR)
             self._connection.close()
