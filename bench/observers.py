@@ -238,7 +238,9 @@ class PatronStream:
     def close(self) -> None:
         self._closing.set()
         if self._connection is not None:
-            if self._connection.sock is not None:  # wakes the reader blocked in recv: close() alone waits for its
-                with contextlib.suppress(OSError):  # buffer's lock, i.e. for the stream's next write (up to a heartbeat)
+            # Shutting the socket wakes the reader blocked in recv; close() alone waits for the reader's buffer
+            # lock, i.e. for the stream's next write (up to a heartbeat per stream).
+            if self._connection.sock is not None:
+                with contextlib.suppress(OSError):
                     self._connection.sock.shutdown(socket.SHUT_RDWR)
             self._connection.close()
