@@ -2,9 +2,9 @@
 
 matrix-nio is asyncio-only while the domain is synchronous. One loop thread owns the client: the
 outbox pump submits its sends to it and goes on (adapters.matrix.staff_channel.MatrixSends; no
-thread waits per send), other callers run a request and wait (`call`), and the sync loop runs on it. Nothing that blocks may
-run on that loop, or every send and the next /sync wait behind it: database work goes to
-`run_blocking`, a small pool of threads of its own.
+thread waits per send), other callers run a request and wait (`call`), and the sync loop runs on
+it. Nothing that blocks may run on that loop, or every send and the next /sync wait behind it:
+database work goes to `run_blocking`, a small pool of threads of its own.
 """
 
 from __future__ import annotations
