@@ -160,3 +160,61 @@ def test_take_marks_finished_sends_and_leases_the_chats_next_in_the_same_transac
     assert store.conversations[first.id].staff_thread_id == "$first-root"
     assert store.outbox[0].delivered_at is not None and store.outbox[0].staff_ref == "$first-root"
     assert store.outbox[2].delivered_at is None  # the second chat's root is still in flight
+
+
+class AsyncFace:
+    """A platform client on an event loop (as Matrix's): `submit` runs the coroutine to the end here."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.sent: list[str] = []
+        self.fail = fail
+
+    def submit(self, coroutine):
+        from concurrent.futures import Future
+
+        future: Future = Future()
+        try:
+            coroutine.send(None)
+        except StopIteration as done:
+            future.set_result(done.value)
+        return future
+
+    async def open_thread(self, queue, conversation, key, maybe_sent=False):
+        if self.fail:
+            raise self.fail
+        self.sent.append("root")
+        return "$root"
+
+
+def test_a_platform_with_an_event_loop_gets_thread_posts_as_coroutines_and_the_rest_on_threads():
+    from router.delivery import finish, send, start_send
+
+    desk, store, _, _ = make_desk(GENERAL)
+    channel = FakeStaffChannel()
+    channel.aio = AsyncFace()
+    uc.start_conversation(desk, "general")
+    (root,) = take(desk, {Backend.MATRIX: channel}, 60, None, limit=1)
+    outcome = start_send(root).result()
+    assert outcome == "$root" and channel.aio.sent == ["root"] and channel.calls == []  # not the blocking call
+    finish(desk, root, outcome)
+    assert store.outbox[0].delivered_at is not None
+
+    plain = FakeStaffChannel()  # no `aio` (Slack, say): the worker runs `send` on a thread
+    uc.start_conversation(desk, "general")
+    (other,) = take(desk, {Backend.MATRIX: plain}, 60, None, limit=1)
+    assert start_send(other) is None
+    assert send(other) == "$open_thread-1"
+
+
+def test_an_async_send_that_raises_is_an_outcome_to_retry_not_an_exception():
+    from router.delivery import finish, start_send
+
+    desk, store, _, _ = make_desk(GENERAL)
+    channel = FakeStaffChannel()
+    channel.aio = AsyncFace(fail=ConnectionResetError("peer went away"))
+    uc.start_conversation(desk, "general")
+    (root,) = take(desk, {Backend.MATRIX: channel}, 60, None, limit=1)
+    outcome = start_send(root).result()
+    assert isinstance(outcome, DeliveryError) and "ConnectionResetError" in str(outcome)
+    finish(desk, root, outcome)
+    assert store.outbox[0].delivered_at is None and store.outbox[0].attempts == 1
