@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     stream_heartbeat_seconds: float = Field(20.0, gt=0)
     stream_retry_ms: int = Field(3000, ge=100)
 
-    outbox_workers: int = Field(16, ge=1, le=64)  # each waits out one network send; 20 busy chats need ~20
+    outbox_workers: int = Field(16, ge=1, le=64)  # threads for Slack/email/retention sends; Matrix sends need none
     outbox_lease_seconds: float = Field(60.0, gt=0)
     outbox_poll_seconds: float = Field(1.0, gt=0)
     escalation_poll_seconds: float = Field(2.0, gt=0)

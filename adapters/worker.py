@@ -1,4 +1,4 @@
-"""The worker process: outbox delivery threads plus the Matrix sync loop.
+"""The worker process: the outbox pump (adapters/outbox_pump.py) plus the Matrix sync loop.
 
 Stateless between restarts: leases expire, sync tokens, outbox rows and the bot's encryption
 state live in the database, so a killed worker resumes where it stopped. With several workers
@@ -17,10 +17,8 @@ from datetime import timedelta
 from adapters.bootstrap import Container, connect_matrix, connect_slack
 from adapters.matrix.device_lock import TAKEOVER_SECONDS, DeviceLock
 from adapters.outbox_leases import LeaseTracker
-from adapters.outbox_wakeups import WorkSignal
-from router.delivery import deliver_one
+from adapters.outbox_pump import OutboxPump
 from router.escalation import escalate_due
-from router.journal import OUTBOX_TOPIC
 from router.model import Backend
 from router.pruning import prune_delivery_logs
 from router.retention import purge
@@ -37,8 +35,8 @@ class Worker:
         self.matrix = None
         self.device_lock: DeviceLock | None = None
         self.socket_mode = None
-        self.work = WorkSignal()  # one idle delivery thread per wake-up (adapters/outbox_wakeups.py)
-        self.leases = LeaseTracker(on_lease=self.work.give)
+        self.leases = LeaseTracker()
+        self.pump = OutboxPump(container, self.leases, self.stopping, skipped=self._skipped_backends)
 
     def start(self) -> None:
         settings = self.container.settings
@@ -61,15 +59,11 @@ class Worker:
         purger = threading.Thread(target=self._purge_forever, name="retention", daemon=True)
         purger.start()
         self._threads.append(purger)
-        listener = threading.Thread(target=self._listen_for_work, name="outbox-wakeups", daemon=True)
-        listener.start()
-        self._threads.append(listener)
-        for number in range(self.container.settings.outbox_workers):
-            thread = threading.Thread(target=self._deliver_forever, name=f"outbox-{number}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        pump = threading.Thread(target=self.pump.run, name="outbox-pump", daemon=True)
+        pump.start()
+        self._threads.append(pump)
         log.info(
-            "worker started: %d outbox threads, matrix=%s, slack=%s",
+            "worker started: outbox pump (%d send threads besides Matrix's loop), matrix=%s, slack=%s",
             self.container.settings.outbox_workers,
             self.matrix is not None,
             "socket mode" if self.socket_mode else bool(self.container.slack),
@@ -99,6 +93,7 @@ class Worker:
                     log.info("matrix: took the Matrix device over")
                     try:
                         self._connect_matrix()
+                        self.pump.wake()  # the Matrix items it left to the old holder are its own now
                     except Exception:  # noqa: BLE001 - e.g. the homeserver is down: let go, try again
                         log.exception("matrix: could not start on the Matrix device")
                         self._release_matrix()
@@ -116,40 +111,6 @@ class Worker:
     def _skipped_backends(self) -> frozenset[Backend]:
         """Matrix queues' staff items while another worker holds the device."""
         return frozenset({Backend.MATRIX}) if self.device_lock is not None and self.matrix is None else frozenset()
-
-    def _listen_for_work(self) -> None:
-        """The worker's one outbox subscription: each wake-up, or poll interval without one, sends one thread to look.
-
-        The poll finds what no publish announces: retries whose backoff ran out, leases a dead worker left."""
-        subscription = self.container.notifier.subscribe(OUTBOX_TOPIC)
-        try:
-            while not self.stopping.is_set():
-                self.work.give()
-                subscription.wait(self.container.settings.outbox_poll_seconds)
-        finally:
-            subscription.close()
-
-    def _deliver_forever(self) -> None:
-        settings = self.container.settings
-        desk = self.leases.tracking(self.container.desk)
-        while not self.stopping.is_set():
-            if not self.work.take(settings.outbox_poll_seconds):
-                continue  # no news: idle threads do not poll, the listener does
-            busy = True
-            while busy and not self.stopping.is_set():  # deliver until nothing is due
-                try:
-                    busy = deliver_one(
-                        desk,
-                        self.container.channels,
-                        settings.outbox_lease_seconds,
-                        self.container.mailer,
-                        self._skipped_backends(),
-                    )
-                except Exception:  # noqa: BLE001 - e.g. database restarting; the next poll tries again
-                    log.exception("outbox delivery loop error")
-                    busy = False
-                finally:
-                    self.leases.done()
 
     def _escalate_forever(self) -> None:
         """Escalation timers live in the database; this only looks at them every couple of seconds."""
@@ -176,10 +137,10 @@ class Worker:
 
     def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Let in-flight deliveries finish within `grace` seconds; hand back the leases of those that do not."""
-        self.stopping.set()
-        self.work.close()  # idle delivery threads stop waiting for work
-        self.container.notifier.publish_all()  # and so does the listener
         deadline = time.monotonic() + grace
+        self.pump.stop_by = deadline  # in-flight sends may finish and be marked until then; nothing new is leased
+        self.stopping.set()
+        self.pump.wake()
         for thread in self._threads:
             thread.join(timeout=max(deadline - time.monotonic(), 0))
         released = self.leases.release(self.container.engine, self.container.desk.clock.now())

@@ -4,10 +4,12 @@ every message the moment it arrives, so latencies do not depend on when the benc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import logging
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -236,4 +238,9 @@ class PatronStream:
     def close(self) -> None:
         self._closing.set()
         if self._connection is not None:
+            # Shutting the socket wakes the reader blocked in recv; close() alone waits for the reader's buffer
+            # lock, i.e. for the stream's next write (up to a heartbeat per stream).
+            if self._connection.sock is not None:
+                with contextlib.suppress(OSError):
+                    self._connection.sock.shutdown(socket.SHUT_RDWR)
             self._connection.close()

@@ -4,9 +4,10 @@ Run from the repository root:
 
     .venv/bin/python -m bench.outbox_wakeups   (or `make bench` for every benchmark)
 
-A `refdesk worker` (the real `adapters.worker.Worker`, REFDESK_OUTBOX_WORKERS threads) on a
-SQLite file, with a staff channel that answers after `--send-ms` milliseconds instead of a
-homeserver, and every `Outbox.lease_due` call counted. Three scenarios:
+A `refdesk worker` (the real `adapters.worker.Worker`: its outbox pump, with REFDESK_OUTBOX_WORKERS
+send threads) on a SQLite file, with a staff channel that answers after `--send-ms` milliseconds
+instead of a homeserver, and every lease statement (`SqlOutbox.lease`, which leases a batch) counted.
+Three scenarios:
 
 - one at a time: one chat, each patron message sent once the previous one reached the channel;
 - burst: 20 chats, 5 messages each, posted at once from 20 threads;
@@ -46,21 +47,21 @@ from router.model import Backend, Queue  # noqa: E402
 
 
 class CountingLeases:
-    """Counts every `SqlOutbox.lease_due` call in the process (the worker's threads are the only callers)."""
+    """Counts every `SqlOutbox.lease` call in the process (the worker's outbox pump is the only caller)."""
 
     def __init__(self) -> None:
-        self.calls, self._lock, self._original = 0, threading.Lock(), sql.SqlOutbox.lease_due
+        self.calls, self._lock, self._original = 0, threading.Lock(), sql.SqlOutbox.lease
         counter = self
 
-        def lease_due(outbox, now, lease_until):  # noqa: ANN001, ANN202 - the repository's own signature
+        def lease(outbox, now, lease_until, limit):  # noqa: ANN001, ANN202 - the repository's own signature
             with counter._lock:
                 counter.calls += 1
-            return counter._original(outbox, now, lease_until)
+            return counter._original(outbox, now, lease_until, limit)
 
-        sql.SqlOutbox.lease_due = lease_due
+        sql.SqlOutbox.lease = lease
 
     def restore(self) -> None:
-        sql.SqlOutbox.lease_due = self._original
+        sql.SqlOutbox.lease = self._original
 
 
 class SlowishChannel:
@@ -156,12 +157,12 @@ def main() -> int:
     rows = run(args.workers, args.send_ms, args.idle)
     command = " ".join([".venv/bin/python", "-m", "bench.outbox_wakeups", *sys.argv[1:]])
     lines = [
-        "# Outbox wake-ups: lease queries per delivered item",
+        "# Outbox wake-ups: lease statements per delivered item",
         "",
         f"- date: {started:%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} CPUs",
         f"- command: `{command}`",
-        f"- `refdesk worker` with {args.workers} delivery threads on SQLite, in-process notifier; the staff channel",
-        f"  answers after {args.send_ms:g} ms. Delivered items include each chat's thread root.",
+        f"- `refdesk worker` (outbox pump, {args.workers} send threads) on SQLite, in-process notifier; the staff",
+        f"  channel answers after {args.send_ms:g} ms. Delivered items include each chat's thread root.",
         "",
         "| scenario | lease queries | items delivered | queries per item | each chat in order | wall time s |",
         "|---|---:|---:|---:|---|---:|",

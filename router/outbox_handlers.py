@@ -8,7 +8,7 @@ metrics). A handler sends and returns the platform id of what it posted, if any;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from router import followup, retention, scrubbed_copies
@@ -17,7 +17,7 @@ from router.followup_email import followup_email
 from router.journal import Desk
 from router.model import Backend, Conversation, Message, OutboxItem, OutboxKind, Queue, StoredFile
 from router.outbox_payloads import Email, Notice, Payload, RootUpdate
-from router.ports import Mailer, StaffChannel
+from router.ports import AsyncStaffChannel, Mailer, StaffChannel
 from router.transcript import transcript_email
 
 
@@ -36,6 +36,7 @@ class Delivery:
     files: list[StoredFile] = field(default_factory=list)  # the message's attachments that still exist
     history: list[Message] = field(default_factory=list)  # email lane only: the whole chat
     linked: tuple[Queue, str] | None = None  # the other thread a transfer notice points to
+    queue_problem: bool = True  # the queue may have a recorded problem, which a success clears (router.health)
 
     @property
     def key(self) -> str:
@@ -89,14 +90,20 @@ def update_root(d: Delivery) -> str | None:
 
 
 def notice(d: Delivery) -> str | None:
+    channel = d.thread_channel()
+    text, mentions = _notice(d)
+    return channel.post_notice(d.queue, d.conversation, text, d.key, d.item.maybe_sent, mentions=mentions)
+
+
+def _notice(d: Delivery) -> tuple[str, list[str]]:
+    """The notice's text (with the link to the other thread, if any) and whom it mentions."""
     assert isinstance(d.payload, Notice)
-    channel, text = d.thread_channel(), d.payload.text
+    text = d.payload.text
     if d.linked is not None:
         queue, thread = d.linked
         link = d.channels[queue.backend].thread_link(queue, thread) if queue.backend in d.channels else ""
         text += f"\n{d.payload.link_label}: {link or queue.name}"
-    mentions = list(d.payload.mention)
-    return channel.post_notice(d.queue, d.conversation, text, d.key, d.item.maybe_sent, mentions=mentions)
+    return text, list(d.payload.mention)
 
 
 def transcript(d: Delivery) -> str | None:
@@ -138,6 +145,44 @@ HANDLERS: dict[OutboxKind, Handler] = {
     OutboxKind.FOLLOWUP_EMAIL: followup_reply,
     OutboxKind.REMOVE_COPIES: remove_copies,
     OutboxKind.SCRUB_COPIES: scrub_copies,
+}
+
+# The same four thread posts for a platform whose client is asyncio (its StaffChannel's `aio`, see
+# router.ports.AsyncStaffChannel): awaited on the platform's loop, so a send holds no thread while it
+# waits for the homeserver. Same checks and arguments as the handlers above; other kinds go through those.
+AsyncHandler = Callable[[Delivery, AsyncStaffChannel], Awaitable[str | None]]
+
+
+async def open_thread_async(d: Delivery, aio: AsyncStaffChannel) -> str | None:
+    d.channel()
+    return await aio.open_thread(d.queue, d.conversation, d.key, d.item.maybe_sent)
+
+
+async def patron_message_async(d: Delivery, aio: AsyncStaffChannel) -> str | None:
+    d.thread_channel()
+    if d.message is None:  # as in `patron_message`
+        return None
+    return await aio.post_patron_message(d.queue, d.conversation, d.message, d.key, d.item.maybe_sent, d.files)
+
+
+async def update_root_async(d: Delivery, aio: AsyncStaffChannel) -> str | None:
+    assert isinstance(d.payload, RootUpdate)
+    d.thread_channel()
+    await aio.update_root(d.queue, d.conversation, d.key, d.item.maybe_sent, note=d.payload.note)
+    return None
+
+
+async def notice_async(d: Delivery, aio: AsyncStaffChannel) -> str | None:
+    d.thread_channel()
+    text, mentions = _notice(d)
+    return await aio.post_notice(d.queue, d.conversation, text, d.key, d.item.maybe_sent, mentions=mentions)
+
+
+ASYNC_HANDLERS: dict[OutboxKind, AsyncHandler] = {
+    OutboxKind.OPEN_THREAD: open_thread_async,
+    OutboxKind.PATRON_MESSAGE: patron_message_async,
+    OutboxKind.UPDATE_ROOT: update_root_async,
+    OutboxKind.NOTICE: notice_async,
 }
 
 AFTER_DELIVERED: dict[OutboxKind, Callable[[Delivery], None]] = {

@@ -7,10 +7,12 @@ implement them with small fakes. Keeping them tiny keeps both honest.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from collections.abc import Set as AbstractSet
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from router.model import (
     AdminUser,
@@ -29,6 +31,8 @@ from router.model import (
     StoredFile,
     StreamEvent,
 )
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -153,6 +157,17 @@ class Events(Protocol):
     def after(self, conversation_id: str, seq: int, limit: int = 500) -> list[StreamEvent]: ...
 
 
+@dataclass
+class Leased:
+    """An outbox item just leased, with the rows its handler reads (None: deleted meanwhile)."""
+
+    item: OutboxItem
+    conversation: Conversation | None
+    queue: Queue | None  # the conversation's current queue
+    message: Message | None  # the item's message, for an item that carries one
+    queue_problem: str | None = None  # the problem recorded for that queue (router.health), if any
+
+
 class Outbox(Protocol):
     def add(self, item: OutboxItem) -> None: ...
     def lease_due(
@@ -164,6 +179,17 @@ class Outbox(Protocol):
         different chats are delivered in parallel. Staff items of queues on
         `skip_backends` are left to another worker (one that holds the Matrix device).
         """
+        ...
+
+    def lease(
+        self, now: datetime, lease_until: datetime, limit: int, skip_backends: frozenset[Backend] = frozenset()
+    ) -> list[Leased]:
+        """Take up to `limit` due items as `lease_due` would (at most one per chat and lane), oldest first,
+        each with its conversation, queue and message: the delivery's reads come with its lease."""
+        ...
+
+    def mark_delivered(self, refs: dict[int, str | None], now: datetime) -> None:
+        """Settle these items as delivered; a non-None ref becomes the item's `staff_ref`."""
         ...
 
     def save(self, item: OutboxItem) -> None: ...
@@ -485,6 +511,44 @@ class StaffChannel(Protocol):
         `copies` are the bot's posts there with their scrubbed text. Idempotent like `remove_copies`.
         """
         ...
+
+
+class AsyncStaffChannel(Protocol):
+    """A StaffChannel's thread posts as coroutines, for a platform whose client runs on an asyncio loop.
+
+    A channel offers it as its `aio` attribute (optional: Slack and email have none). The outbox
+    then awaits these on that loop, as many chats at once as are due, instead of holding a thread
+    per send; `submit` hands a coroutine to the loop from any thread. Same arguments and errors
+    (`DeliveryError`) as the StaffChannel methods of the same names, and a stricter promise: a
+    repeat of `key` must never post twice whatever `maybe_sent` says (Matrix: the key is the
+    transaction id), because the outbox may start these sends before the lease is committed.
+    """
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]: ...
+    async def open_thread(
+        self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False
+    ) -> str: ...
+    async def post_patron_message(
+        self,
+        queue: Queue,
+        conversation: Conversation,
+        message: Message,
+        key: str,
+        maybe_sent: bool = False,
+        files: list[StoredFile] | None = None,
+    ) -> str: ...
+    async def update_root(
+        self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False, note: str | None = None
+    ) -> None: ...
+    async def post_notice(
+        self,
+        queue: Queue,
+        conversation: Conversation,
+        text: str,
+        key: str,
+        maybe_sent: bool = False,
+        mentions: list[str] | None = None,
+    ) -> str: ...
 
 
 class DeliveryObserver(Protocol):

@@ -1,9 +1,10 @@
 """The bot's matrix-nio client and the asyncio loop thread it lives on, shared by the staff channel and the sync.
 
-matrix-nio is asyncio-only while the domain is synchronous. One loop thread owns the client:
-outbox threads hand it sends (`call`), and the sync loop runs on it. Nothing that blocks may
-run on that loop, or every send and the next /sync wait behind it: database work goes to
-`run_blocking`, a small pool of threads of its own.
+matrix-nio is asyncio-only while the domain is synchronous. One loop thread owns the client: the
+outbox pump submits its sends to it and goes on (adapters.matrix.staff_channel.MatrixSends; no
+thread waits per send), other callers run a request and wait (`call`), and the sync loop runs on
+it. Nothing that blocks may run on that loop, or every send and the next /sync wait behind it:
+database work goes to `run_blocking`, a small pool of threads of its own.
 
 With matrix-nio's `e2e` extra installed the client encrypts and decrypts: its store is a working
 copy of the state kept in the database (adapters.matrix.crypto_state), and every send goes through

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, fields
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased, sessionmaker
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from adapters.storage.tables import (
@@ -31,6 +32,7 @@ from adapters.storage.tables import (
     QueueRow,
 )
 from router.faq_entries import plain_text
+from router.health import PREFIX as PROBLEM_PREFIX
 from router.model import (
     AdminUser,
     Attempt,
@@ -50,7 +52,7 @@ from router.model import (
     StoredFile,
     StreamEvent,
 )
-from router.ports import Notifier, UnitOfWork
+from router.ports import Leased, Notifier, UnitOfWork
 
 
 def normalise_url(url: str) -> str:
@@ -703,6 +705,116 @@ class SqlEvents:
         return [_copy(StreamEvent, row, type=EventType(row.type)) for row in self.session.exec(query).all()]
 
 
+def _lease_statements() -> tuple[Any, Any, Any]:
+    """The outbox's hot statements, built once at import (SQLAlchemy re-aliasing them per call showed in py-spy).
+
+    Due: undelivered, its retry time come, not leased (or its lease run out), and nothing older of the
+    same chat and lane still undelivered (head-of-line, so a chat's items go in order; a leased item is
+    undelivered, so the chat's next waits for it). `FOR UPDATE SKIP LOCKED`: two workers never take
+    the same item. The lease is one UPDATE … RETURNING (the SELECT and the UPDATE were two round trips).
+    """
+    table = OutboxRow.__table__
+    due, older = table.alias("due"), table.alias("older")
+    now = sa.bindparam("now")
+    has_older = (
+        sa.select(older.c.id)
+        .where(
+            older.c.conversation_id == due.c.conversation_id,
+            older.c.lane == due.c.lane,
+            older.c.delivered_at.is_(None),
+            older.c.id < due.c.id,
+        )
+        .exists()
+    )
+    # Staff items of queues on a backend another worker delivers (the Matrix device's holder:
+    # adapters.matrix.device_lock); `skip` is a list of backend names, empty for none.
+    elsewhere = (
+        sa.select(ConversationRow.__table__.c.id)
+        .join(QueueRow.__table__, QueueRow.__table__.c.slug == ConversationRow.__table__.c.queue_slug)
+        .where(
+            ConversationRow.__table__.c.id == due.c.conversation_id,
+            QueueRow.__table__.c.backend.in_(sa.bindparam("skip", expanding=True)),
+        )
+        .exists()
+    )
+    due_ids = (
+        sa.select(due.c.id)
+        .where(
+            due.c.delivered_at.is_(None),
+            due.c.next_attempt_at <= now,
+            sa.or_(due.c.lease_until.is_(None), due.c.lease_until < now),
+            ~has_older,
+            sa.or_(due.c.lane != "staff", ~elsewhere),
+        )
+        .order_by(due.c.id)
+        .limit(sa.bindparam("limit"))
+        .with_for_update(skip_locked=True, of=due)
+    )
+    lease = (
+        sa.update(table)
+        .where(table.c.id.in_(due_ids))
+        .values(lease_until=sa.bindparam("until"), leases=table.c.leases + 1)
+        .returning(*table.c)
+    )
+    leased = lease.cte("leased")
+    conversations, queues, messages = ConversationRow.__table__, QueueRow.__table__, MessageRow.__table__
+    problem = KeyValueRow.__table__.alias("problem")  # router.health's record for the queue, if any
+    lease_and_read = sa.select(leased, conversations, queues, messages, problem).select_from(
+        leased.outerjoin(conversations, conversations.c.id == leased.c.conversation_id)
+        .outerjoin(queues, queues.c.slug == conversations.c.queue_slug)
+        .outerjoin(messages, messages.c.id == leased.c.message_id)
+        .outerjoin(problem, problem.c.key == sa.literal(PROBLEM_PREFIX) + queues.c.slug)
+    )
+    mark = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("item_id"))
+        .values(
+            delivered_at=sa.bindparam("now"),
+            lease_until=None,
+            last_error=None,
+            staff_ref=sa.func.coalesce(sa.bindparam("ref", type_=sa.String), table.c.staff_ref),
+        )
+    )
+    return lease, lease_and_read, mark
+
+
+_LEASE, _LEASE_AND_READ, _MARK_DELIVERED = _lease_statements()
+
+
+def _skipped(backends: frozenset[Backend]) -> list[str]:
+    return sorted(backend.value for backend in backends)
+
+
+def _parts_of_a_leased_row() -> list[tuple[sa.Table, list[Any]]]:
+    """Which of `_LEASE_AND_READ`'s columns are which table's: outbox, conversation, queue, message, kv."""
+    selected, parts, start = list(_LEASE_AND_READ.selected_columns), [], 0
+    tables = (OutboxRow.__table__, ConversationRow.__table__, QueueRow.__table__, MessageRow.__table__)
+    for table in (*tables, KeyValueRow.__table__):
+        parts.append((table, selected[start : start + len(table.c)]))
+        start += len(table.c)
+    return parts
+
+
+_LEASED_PARTS = _parts_of_a_leased_row()
+
+
+def _leased_row(row: Any) -> Leased:
+    """A joined row as the item and what it needs; a part an outer join missed (its primary key NULL) is None."""
+    mapping, parts = row._mapping, []
+    for table, columns in _LEASED_PARTS:
+        values = {column.name: mapping[selected] for column, selected in zip(table.c, columns, strict=True)}
+        key = next(iter(table.primary_key)).name
+        parts.append(None if values[key] is None else SimpleNamespace(**values))
+    item, conversation, queue, message, problem = parts
+    return Leased(
+        _outbox(item),
+        _conversation(conversation) if conversation else None,
+        _queue(queue) if queue else None,
+        _message(message) if message else None,
+        problem.value if problem else None,
+    )
+
+
 class SqlOutbox:
     def __init__(self, session: Session):
         self.session = session
@@ -715,48 +827,64 @@ class SqlOutbox:
     def lease_due(
         self, now: datetime, lease_until: datetime, skip_backends: frozenset[Backend] = frozenset()
     ) -> OutboxItem | None:
-        older = aliased(OutboxRow)
-        has_older = (
-            sa.select(older.id)
-            .where(
-                older.conversation_id == OutboxRow.conversation_id,
-                older.lane == OutboxRow.lane,
-                older.delivered_at.is_(None),
-                older.id < OutboxRow.id,
-            )
-            .exists()
+        params = {"now": now, "until": lease_until, "limit": 1, "skip": _skipped(skip_backends)}
+        rows = self.session.execute(_LEASE, params).all()
+        return _outbox(rows[0]) if rows else None
+
+    def lease(
+        self, now: datetime, lease_until: datetime, limit: int, skip_backends: frozenset[Backend] = frozenset()
+    ) -> list[Leased]:
+        """Lease up to `limit` due items, each with its conversation, queue and message, in one statement.
+
+        PostgreSQL: the lease is a data-modifying CTE joined to what the handlers read, so one round
+        trip takes the items and their rows. SQLite cannot put an UPDATE in a CTE: the same UPDATE …
+        RETURNING, then one SELECT per table for the whole batch."""
+        params = {"now": now, "until": lease_until, "limit": limit, "skip": _skipped(skip_backends)}
+        if self.session.get_bind().dialect.name == "postgresql":
+            rows = self.session.execute(_LEASE_AND_READ, params).all()
+            found = [_leased_row(row) for row in rows]
+        else:
+            items = [_outbox(row) for row in self.session.execute(_LEASE, params).all()]
+            found = self._read_for(items)
+        return sorted(found, key=lambda leased: leased.item.id or 0)
+
+    def _read_for(self, items: list[OutboxItem]) -> list[Leased]:
+        if not items:
+            return []
+        conversation_ids = {item.conversation_id for item in items}
+        conversations = {
+            row.id: _conversation(row)
+            for row in self.session.exec(select(ConversationRow).where(ConversationRow.id.in_(conversation_ids)))
+        }
+        slugs = {c.queue_slug for c in conversations.values()}
+        queues = {row.slug: _queue(row) for row in self.session.exec(select(QueueRow).where(QueueRow.slug.in_(slugs)))}
+        message_ids = {item.message_id for item in items if item.message_id}
+        messages = (
+            {
+                row.id: _message(row)
+                for row in self.session.exec(select(MessageRow).where(MessageRow.id.in_(message_ids)))
+            }
+            if message_ids
+            else {}
         )
-        query = (
-            select(OutboxRow)
-            .where(
-                OutboxRow.delivered_at.is_(None),
-                OutboxRow.next_attempt_at <= now,
-                sa.or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),
-                ~has_older,
-            )
-            .order_by(OutboxRow.id)
-            .limit(1)
-            .with_for_update(skip_locked=True, of=OutboxRow)
-        )
-        if skip_backends:  # staff items of queues another worker delivers (the Matrix device holder)
-            elsewhere = (
-                sa.select(ConversationRow.id)
-                .join(QueueRow, QueueRow.slug == ConversationRow.queue_slug)
-                .where(
-                    ConversationRow.id == OutboxRow.conversation_id,
-                    QueueRow.backend.in_(sorted(backend.value for backend in skip_backends)),
-                )
-                .exists()
-            )
-            query = query.where(sa.or_(OutboxRow.lane != "staff", ~elsewhere))
-        row = self.session.exec(query).first()
-        if row is None:
-            return None
-        row.lease_until = lease_until
-        row.leases += 1
-        self.session.add(row)
-        self.session.flush()
-        return _outbox(row)
+        problem_keys = [PROBLEM_PREFIX + slug for slug in queues]
+        problems = {
+            row.key[len(PROBLEM_PREFIX) :]: row.value
+            for row in self.session.exec(select(KeyValueRow).where(KeyValueRow.key.in_(problem_keys)))
+        }
+        found = []
+        for item in items:
+            conversation = conversations.get(item.conversation_id)
+            queue = queues.get(conversation.queue_slug) if conversation else None
+            message = messages.get(item.message_id or "")
+            found.append(Leased(item, conversation, queue, message, problems.get(queue.slug) if queue else None))
+        return found
+
+    def mark_delivered(self, refs: dict[int, str | None], now: datetime) -> None:
+        """Settle delivered items in one statement (an executemany: one pipeline on PostgreSQL)."""
+        if refs:
+            rows = [{"item_id": item_id, "ref": ref, "now": now} for item_id, ref in refs.items()]
+            self.session.execute(_MARK_DELIVERED, rows)
 
     def save(self, item: OutboxItem) -> None:
         self.session.merge(OutboxRow(**asdict(item)))

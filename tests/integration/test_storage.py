@@ -108,6 +108,93 @@ def test_outbox_leases_are_exclusive_and_head_of_line_per_conversation(container
     )
 
 
+def test_a_batch_lease_brings_each_item_with_its_rows_in_one_statement_and_marks_in_one(container):
+    """One item per chat (head of line), oldest first, with its conversation, queue, message and the
+    queue's recorded problem; on PostgreSQL the lease and those reads are one statement, and marking
+    a batch delivered is one more (no per-item re-reads)."""
+    import sqlalchemy as sa
+
+    from router import health
+
+    desk = container.desk
+    first, token = uc.start_conversation(desk, "general")
+    uc.patron_says(desk, first.id, token, "after the root", None)
+    second, _ = uc.start_conversation(desk, "general")
+    with desk.uow() as uow:
+        health.record_problem(uow, "general", "not_in_channel")
+        uow.commit()
+    now = desk.clock.now()
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(container.engine, "before_cursor_execute", count)
+    try:
+        with desk.uow() as uow:
+            leased = uow.outbox.lease(now, now + timedelta(seconds=60), 10)
+            uow.commit()
+        leased_statements = list(statements)
+        with desk.uow() as uow:
+            assert uow.outbox.lease(now, now + timedelta(seconds=60), 10) == []  # both chats' heads are leased
+            statements.clear()
+            uow.outbox.mark_delivered({leased[0].item.id: "$root", leased[1].item.id: None}, now)
+            mark_statements = list(statements)
+            uow.commit()
+    finally:
+        sa.event.remove(container.engine, "before_cursor_execute", count)
+    assert [(found.item.conversation_id, found.item.kind) for found in leased] == [
+        (first.id, OutboxKind.OPEN_THREAD),
+        (second.id, OutboxKind.OPEN_THREAD),
+    ]
+    assert [found.conversation.id for found in leased] == [first.id, second.id]
+    assert {found.queue.slug for found in leased} == {"general"}
+    assert [found.queue_problem for found in leased] == ["not_in_channel"] * 2
+    assert all(found.item.leases == 1 for found in leased)
+    if container.engine.dialect.name == "postgresql":
+        assert len(leased_statements) == 1, leased_statements
+        assert len(mark_statements) == 1, mark_statements
+    with desk.uow() as uow:
+        items = uow.outbox.for_conversation(first.id)
+        assert items[0].delivered_at is not None and items[0].staff_ref == "$root" and items[0].lease_until is None
+        (message,) = uow.outbox.lease(now, now + timedelta(seconds=60), 10)  # the first chat's next is due now
+        assert message.item.kind is OutboxKind.PATRON_MESSAGE and message.message.body == "after the root"
+        uow.commit()
+
+
+def test_a_delivery_clears_its_queues_problem_only_when_its_lease_saw_one(container):
+    """No statement for router.health on the usual path (no problem recorded); a recorded one is cleared."""
+    import sqlalchemy as sa
+
+    from router import delivery, health
+
+    desk = container.desk
+    for _ in range(3):
+        uc.start_conversation(desk, "general")
+    first, second = delivery.take(desk, {}, 60, None, limit=2)
+    with desk.uow() as uow:
+        health.record_problem(uow, "general", "not_in_channel")
+        uow.commit()
+    (third,) = delivery.take(desk, {}, 60, None, limit=1)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(container.engine, "before_cursor_execute", count)
+    try:
+        delivery.take(desk, {}, 60, None, limit=0, delivered=[(first, None), (second, None)])
+        no_problem_seen = list(statements)
+        delivery.take(desk, {}, 60, None, limit=0, delivered=[(third, "$three")])
+    finally:
+        sa.event.remove(container.engine, "before_cursor_execute", count)
+    assert [s for s in no_problem_seen if "DELETE FROM kv" in s] == []
+    assert [s for s in no_problem_seen if not s.startswith("BEGIN")] == [no_problem_seen[-1]]  # the mark of both
+    assert no_problem_seen[-1].startswith("UPDATE outbox")
+    with desk.uow() as uow:
+        assert health.problems(uow) == {}  # the third's lease saw the problem: its success cleared it
+
+
 def test_a_read_only_unit_of_work_never_blocks_writers_on_sqlite(tmp_path):
     from tests.conftest import make_container
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from router.errors import DeliveryError
 from router.journal import Desk
 from router.model import Conversation, Message, OutboxItem, OutboxKind, Queue, StreamEvent
-from router.ports import UnitOfWork
+from router.ports import Leased, UnitOfWork
 
 
 class FakeClock:
@@ -286,6 +286,22 @@ class FakeOutbox(_Repo):
                 return replace(item)
             blocked.add(line)
         return None
+
+    def lease(self, now, lease_until, limit, skip_backends=frozenset()):
+        taken = []
+        while len(taken) < limit and (item := self.lease_due(now, lease_until, skip_backends)) is not None:
+            conversation = self.state.conversations.get(item.conversation_id)
+            queue = self.state.queues.get(conversation.queue_slug) if conversation else None
+            message = self.state.messages.get(item.message_id) if item.message_id else None
+            problem = self.state.kv.get(f"queue_problem:{queue.slug}") if queue else None
+            taken.append(Leased(item, replace(conversation) if conversation else None, queue, message, problem))
+        return taken
+
+    def mark_delivered(self, refs, now):
+        for item_id, ref in refs.items():
+            item = self.state.outbox[item_id - 1]
+            item.delivered_at, item.lease_until, item.last_error = now, None, None
+            item.staff_ref = ref if ref is not None else item.staff_ref
 
     def save(self, item):
         self.state.outbox[item.id - 1] = replace(item)

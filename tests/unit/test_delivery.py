@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 from router import conversations as uc
-from router.delivery import deliver_one, retry_delay
+from router.delivery import deliver_one, retry_delay, take
 from router.errors import DeliveryError
-from router.model import Backend, Queue
+from router.model import Backend, OutboxKind, Queue
 from tests.unit.fakes import FakeStaffChannel, make_desk
 
 GENERAL = Queue("general", "General", Backend.MATRIX, "!room:localhost")
@@ -140,3 +140,81 @@ def test_a_failing_mail_server_never_holds_back_the_staff_thread():
         from router import health
 
         assert health.problems(uow) == {}  # a mail problem is not a staff-channel problem
+
+
+def test_take_marks_finished_sends_and_leases_the_chats_next_in_the_same_transaction():
+    desk, store, _, _ = make_desk(GENERAL)
+    channels = {Backend.MATRIX: FakeStaffChannel()}
+    first, token = uc.start_conversation(desk, "general")
+    uc.patron_says(desk, first.id, token, "after the root", None)
+    second, _ = uc.start_conversation(desk, "general")
+    roots = take(desk, channels, 60, None, limit=10)
+    assert [(t.item.conversation_id, t.item.kind) for t in roots] == [
+        (first.id, OutboxKind.OPEN_THREAD),
+        (second.id, OutboxKind.OPEN_THREAD),
+    ]
+    assert take(desk, channels, 60, None, limit=10) == []  # nothing overtakes a root still in flight
+    following = take(desk, channels, 60, None, limit=10, delivered=[(roots[0], "$first-root")])
+    assert [t.message.body for t in following] == ["after the root"]  # due once its root is marked
+    assert following[0].conversation.staff_thread_id == "$first-root"
+    assert store.conversations[first.id].staff_thread_id == "$first-root"
+    assert store.outbox[0].delivered_at is not None and store.outbox[0].staff_ref == "$first-root"
+    assert store.outbox[2].delivered_at is None  # the second chat's root is still in flight
+
+
+class AsyncFace:
+    """A platform client on an event loop (as Matrix's): `submit` runs the coroutine to the end here."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.sent: list[str] = []
+        self.fail = fail
+
+    def submit(self, coroutine):
+        from concurrent.futures import Future
+
+        future: Future = Future()
+        try:
+            coroutine.send(None)
+        except StopIteration as done:
+            future.set_result(done.value)
+        return future
+
+    async def open_thread(self, queue, conversation, key, maybe_sent=False):
+        if self.fail:
+            raise self.fail
+        self.sent.append("root")
+        return "$root"
+
+
+def test_a_platform_with_an_event_loop_gets_thread_posts_as_coroutines_and_the_rest_on_threads():
+    from router.delivery import finish, send, start_send
+
+    desk, store, _, _ = make_desk(GENERAL)
+    channel = FakeStaffChannel()
+    channel.aio = AsyncFace()
+    uc.start_conversation(desk, "general")
+    (root,) = take(desk, {Backend.MATRIX: channel}, 60, None, limit=1)
+    outcome = start_send(root).result()
+    assert outcome == "$root" and channel.aio.sent == ["root"] and channel.calls == []  # not the blocking call
+    finish(desk, root, outcome)
+    assert store.outbox[0].delivered_at is not None
+
+    plain = FakeStaffChannel()  # no `aio` (Slack, say): the worker runs `send` on a thread
+    uc.start_conversation(desk, "general")
+    (other,) = take(desk, {Backend.MATRIX: plain}, 60, None, limit=1)
+    assert start_send(other) is None
+    assert send(other) == "$open_thread-1"
+
+
+def test_an_async_send_that_raises_is_an_outcome_to_retry_not_an_exception():
+    from router.delivery import finish, start_send
+
+    desk, store, _, _ = make_desk(GENERAL)
+    channel = FakeStaffChannel()
+    channel.aio = AsyncFace(fail=ConnectionResetError("peer went away"))
+    uc.start_conversation(desk, "general")
+    (root,) = take(desk, {Backend.MATRIX: channel}, 60, None, limit=1)
+    outcome = start_send(root).result()
+    assert isinstance(outcome, DeliveryError) and "ConnectionResetError" in str(outcome)
+    finish(desk, root, outcome)
+    assert store.outbox[0].delivered_at is None and store.outbox[0].attempts == 1
