@@ -92,6 +92,8 @@ def update_root(d: Delivery) -> str | None:
 def notice(d: Delivery) -> str | None:
     channel = d.thread_channel()
     text, mentions = _notice(d)
+    if d.payload.plain:  # type: ignore[union-attr]  # _notice checked it is a Notice
+        return channel.post_notice(d.queue, d.conversation, text, d.key, d.item.maybe_sent, plain=True)
     return channel.post_notice(d.queue, d.conversation, text, d.key, d.item.maybe_sent, mentions=mentions)
 
 
@@ -175,6 +177,8 @@ async def update_root_async(d: Delivery, aio: AsyncStaffChannel) -> str | None:
 async def notice_async(d: Delivery, aio: AsyncStaffChannel) -> str | None:
     d.thread_channel()
     text, mentions = _notice(d)
+    if d.payload.plain:  # type: ignore[union-attr]  # _notice checked it is a Notice
+        return await aio.post_notice(d.queue, d.conversation, text, d.key, d.item.maybe_sent, plain=True)
     return await aio.post_notice(d.queue, d.conversation, text, d.key, d.item.maybe_sent, mentions=mentions)
 
 

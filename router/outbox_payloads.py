@@ -67,6 +67,7 @@ class Notice:
 
     `mention`: staff ids to notify. `link_current` / `link`: end with a link to the chat's current
     thread, or to an earlier one, labelled `link_label`. `pinned`: post in an earlier thread.
+    `plain`: the answer to a staff command, shown as written (lines and all) rather than as a notice.
     """
 
     text: str
@@ -75,9 +76,12 @@ class Notice:
     link_current: bool = False
     link: ThreadRef | None = None
     pinned: ThreadRef | None = None
+    plain: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {**_pin(self.pinned), "text": self.text}
+        if self.plain:
+            data["plain"] = True
         if self.mention:
             data["mention"] = list(self.mention)
         if self.link_current or self.link:
@@ -98,6 +102,7 @@ class Notice:
             link_current=bool(data.get("link_current")),
             link=ThreadRef(str(data.get("link_queue")), str(link)) if link else None,
             pinned=_pinned(data),
+            plain=bool(data.get("plain")),
         )
 
 

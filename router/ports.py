@@ -493,8 +493,11 @@ class StaffChannel(Protocol):
         key: str,
         maybe_sent: bool = False,
         mentions: list[str] | None = None,
+        plain: bool = False,
     ) -> str:
-        """A refdesk notice in the thread; `mentions`: staff ids to notify (a nudge), never patron text."""
+        """A refdesk notice in the thread; `mentions`: staff ids to notify (a nudge), never patron text.
+
+        `plain`: a command's answer, shown as written (its lines kept), not styled as a notice."""
         ...
 
     def remove_copies(self, queue: Queue, conversation: Conversation, refs: list[str]) -> None:
@@ -548,6 +551,7 @@ class AsyncStaffChannel(Protocol):
         key: str,
         maybe_sent: bool = False,
         mentions: list[str] | None = None,
+        plain: bool = False,
     ) -> str: ...
 
 

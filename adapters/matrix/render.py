@@ -85,6 +85,11 @@ def file_content(
     return in_thread(content, conversation.staff_thread_id or "")
 
 
+def answer_content(conversation: Conversation, text: str) -> dict[str, Any]:
+    """A command's answer in the thread: an m.notice as written (lines kept), mentioning nobody."""
+    return in_thread({"msgtype": "m.notice", "body": text, "m.mentions": {}}, conversation.staff_thread_id or "")
+
+
 def notice_content(conversation: Conversation, text: str, mentions: list[str] | None = None) -> dict[str, Any]:
     """A refdesk notice; `mentions` (staff user ids, for a nudge) become pills and intentional mentions."""
     users = [user for user in mentions or [] if user.startswith("@") and ":" in user]

@@ -93,7 +93,10 @@ class MatrixSends:
         key: str,
         maybe_sent: bool = False,
         mentions: list[str] | None = None,
+        plain: bool = False,
     ) -> str:
+        if plain:
+            return await self._send(queue.room, render.answer_content(conversation, text), key)
         return await self._send(queue.room, render.notice_content(conversation, text, mentions), key)
 
     async def _bounded(self, request: Coroutine[Any, Any, T]) -> T:
@@ -158,8 +161,9 @@ class MatrixStaffChannel:
         key: str,
         maybe_sent: bool = False,
         mentions: list[str] | None = None,
+        plain: bool = False,
     ) -> str:
-        return self._wait(self.aio.post_notice(queue, conversation, text, key, maybe_sent, mentions))
+        return self._wait(self.aio.post_notice(queue, conversation, text, key, maybe_sent, mentions, plain))
 
     def remove_copies(self, queue: Queue, conversation: Conversation, refs: list[str]) -> None:
         """Redact the root, everything hanging off it at any depth (replies, edits, reactions, files) and `refs`.

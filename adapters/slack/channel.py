@@ -129,10 +129,11 @@ class SlackStaffChannel:
         key: str,
         maybe_sent: bool = False,
         mentions: list[str] | None = None,
+        plain: bool = False,
     ) -> str:
         thread = conversation.staff_thread_id or ""
         found = self._already_posted(queue.room, thread, key) if maybe_sent else None
-        body = render.notice_text(text) + render.mentions(mentions or [])
+        body = render.escape(text) if plain else render.notice_text(text) + render.mentions(mentions or [])
         return found or self._post(queue.room, key, conversation, text=body, thread_ts=thread)
 
     def remove_copies(self, queue: Queue, conversation: Conversation, refs: list[str]) -> None:

@@ -24,6 +24,7 @@ from adapters.staff_html import staff_html
 from router import (
     availability,
     blocking,
+    command_answers,
     commands,
     duty,
     escalation,
@@ -37,6 +38,7 @@ from router.commands import is_command
 from router.errors import RefdeskError
 from router.journal import Desk, Inbound
 from router.model import Backend, Conversation, Status
+from router.outbox_payloads import ThreadRef
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +123,9 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
                     _channel_queues(desk, intent.channel), intent.user, names(intent.user), conversation.id, inbound
                 )
                 answer = commands.run(desk, where, to_command_text(intent.text))
-                if answer:
-                    client.chat_postMessage(
-                        channel=intent.channel,
-                        thread_ts=intent.thread_ts,
-                        text=render.escape(answer),
-                        unfurl_links=False,
-                    )
+                if answer:  # through the outbox: a 429 here must not lose it
+                    thread = ThreadRef(where.slugs[0], intent.thread_ts) if where.slugs else None
+                    command_answers.queue_answer(desk, conversation.id, answer, inbound, thread)
             else:
                 files, skipped = fetch(intent.files) if intent.files else ([], [])
                 body = reply_body(commands.unescape(intent.text), skipped)

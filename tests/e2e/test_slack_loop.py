@@ -248,6 +248,23 @@ def test_an_ambiguous_failure_is_checked_in_the_thread_not_posted_twice(desk):
     assert lookups, "the retry did not look for its key before posting"
 
 
+def test_a_command_answer_refused_with_429_is_retried_not_lost(desk):
+    """A thread command's answer goes through the outbox: Slack's rate limit delays it, never drops it."""
+    slack = desk.slack
+    start_chat(desk, "https://library.example/answer-429")
+    root = root_for(slack, "/answer-429")
+    slack.fail_next("chat.postMessage", http_status=429, retry_after=1)
+    slack.staff_posts("U0ANN", CHANNEL, "!tag maps", thread_ts=root["ts"])
+
+    def answers() -> list[str]:
+        return [text for text in thread_texts(slack, root["ts"]) if text.startswith("Recorded:")]
+
+    wait_until(lambda: answers(), timeout=30)
+    assert answers() == ["Recorded: no READ level; maps."]
+    refused = [p for m, p in slack.calls if m == "chat.postMessage" and p.get("thread_ts") == root["ts"]]
+    assert len(refused) >= 2, "the 429 was never met: the test did not exercise the retry"
+
+
 def test_bot_removed_from_channel_degrades_health_tells_the_patron_and_recovers(desk):
     slack = desk.slack
     slack.set_bot_membership(CHANNEL, False)

@@ -567,7 +567,7 @@ class FakeStaffChannel:
     def thread_link(self, queue, thread_id):
         return f"link://{queue.slug}/{thread_id}"
 
-    def post_notice(self, queue, conversation, text, key, maybe_sent=False, mentions=None):
+    def post_notice(self, queue, conversation, text, key, maybe_sent=False, mentions=None, plain=False):
         self.mentions.append(list(mentions or []))
         self.where.append((queue.slug, conversation.staff_thread_id))
         return self._record(f"notice:{text}", conversation, key, maybe_sent)
