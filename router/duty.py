@@ -68,11 +68,10 @@ def counts(record: DutyRecord, queue: Queue, now: datetime, desk: Desk) -> bool:
 
 
 def touch(uow: UnitOfWork, queue_slug: str, staff_id: str, now: datetime) -> None:
-    """Any staff action keeps an on-duty librarian on duty (idle time restarts)."""
-    record = uow.duty.get(queue_slug, staff_id)
-    if record is not None and record.on:
-        record.last_active = now
-        uow.duty.save(record)
+    """Any staff action keeps an on-duty librarian on duty (idle time restarts).
+
+    One statement (no read first): every staff reply pays for it."""
+    uow.duty.touch(queue_slug, staff_id, now)
 
 
 def _queues(uow: UnitOfWork, slugs: list[str]) -> list[Queue]:

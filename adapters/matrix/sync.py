@@ -74,6 +74,7 @@ class MatrixSync:
         if self._task is not None and self._connection.loop.is_running():
             self._connection.loop.call_soon_threadsafe(self._task.cancel)
             self._ended.wait(FLUSH_SECONDS + 1)
+        self._events.close()
 
     async def _sync_forever(self) -> None:
         batches = Batches(self._connection, self._desk, self.synced)
@@ -122,8 +123,10 @@ class MatrixSync:
         """Give every staff event of the batch to its lane, in timeline order; then the batch is in flight."""
         joined = response.rooms.join
         active = [room_id for room_id, room in joined.items() if room.timeline.events]
-        if self._rooms.due() or response.rooms.invite or self._rooms.stale_for(active, asked):
+        if self._rooms.stale_for(active, asked):  # a room the map may not know yet: its events wait for the read
             await self._rooms.refresh()
+        elif self._rooms.due() or response.rooms.invite:  # nothing in this batch needs it: read beside it
+            self._rooms.refresh_soon()
         timelines = []  # gaps first: a failed back-fill hands over nothing, and the batch is fetched again
         for room_id, room in joined.items():
             if room_id not in self._rooms:

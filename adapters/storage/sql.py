@@ -150,7 +150,7 @@ class SqlQueues:
 class SqlConversations:
     def __init__(self, session: Session):
         self.session = session
-        self._held: dict[str, ConversationRow] = {}  # see `save`
+        self._held: dict[str, Any] = {}  # rows kept alive for the session's identity map (see `save`, `by_thread`)
 
     def add(self, conversation: Conversation) -> None:
         row = self._held[conversation.id] = ConversationRow(**asdict(conversation))
@@ -181,14 +181,25 @@ class SqlConversations:
         until the unit of work ends."""
         self.session.merge(ConversationRow(**asdict(conversation)))
 
-    def by_thread(self, queue_slug: str, thread_id: str) -> Conversation | None:
-        query = select(ConversationRow).where(
-            ConversationRow.queue_slug == queue_slug, ConversationRow.staff_thread_id == thread_id
+    def by_thread(self, queue_slug: str, thread_id: str, *, for_update: bool = False) -> Conversation | None:
+        """The chat of a staff thread, read with its queue.
+
+        A staff reply needs both (the queue says which name the patron sees): the queue's row comes
+        in the same statement and is held like the chat's, so `SqlQueues.get` finds it in the
+        session instead of asking the database again."""
+        query = (
+            sa.select(ConversationRow, QueueRow)
+            .join(QueueRow, QueueRow.slug == ConversationRow.queue_slug)
+            .where(ConversationRow.queue_slug == queue_slug, ConversationRow.staff_thread_id == thread_id)
+            .execution_options(populate_existing=True)
         )
-        row = self.session.exec(query).first()
-        if row is None:
+        if for_update:
+            query = query.with_for_update(of=ConversationRow)
+        found = self.session.execute(query).first()
+        if found is None:
             return None
-        self._held[row.id] = row
+        row, queue = found
+        self._held[row.id], self._held["queue:" + queue.slug] = row, queue
         return _conversation(row)
 
     def waiting_count(self, queue_slug: str, seen_since: datetime | None = None) -> int:
@@ -395,6 +406,14 @@ class SqlDuty:
     def on_duty(self, queue_slug: str) -> list[DutyRecord]:
         query = select(DutyRow).where(DutyRow.queue_slug == queue_slug, DutyRow.on.is_(True))
         return [_copy(DutyRecord, row) for row in self.session.exec(query).all()]
+
+    def touch(self, queue_slug: str, staff_id: str, moment: datetime) -> None:
+        statement = (
+            sa.update(DutyRow)
+            .where(DutyRow.queue_slug == queue_slug, DutyRow.staff_id == staff_id, DutyRow.on.is_(True))
+            .values(last_active=moment)
+        )
+        self.session.execute(statement)
 
 
 class SqlCanned:
