@@ -21,6 +21,7 @@ from adapters.matrix import render
 from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.inbound import Action, StaffIntent
 from adapters.matrix.media import MediaFetcher
+from adapters.matrix.members import RoomMembers
 from adapters.matrix.rooms import QueueRooms
 from router import commands, staff, staff_files
 from router.errors import RefdeskError
@@ -79,7 +80,8 @@ def act(desk: Desk, slugs: list[str], intent: StaffIntent, name: str, inbound: I
 class StaffEvents:
     def __init__(self, connection: MatrixConnection, desk: Desk, rooms: QueueRooms, media: MediaFetcher):
         self._connection, self._desk, self._rooms, self._media = connection, desk, rooms, media
-        self._names: dict[str, str] = {}
+        self._names: dict[str, str] = {}  # profile names asked for, when no member event told us
+        self.members = RoomMembers()  # kept up to date by the sync
         self._pool = ThreadPoolExecutor(INBOUND_THREADS, thread_name_prefix="matrix-inbound")
 
     async def _blocking(self, function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -129,18 +131,18 @@ class StaffEvents:
         unsent = [(u.name, u.reason) for u in unfetched]
         await self._blocking(staff_files.tell_staff_files_not_sent, conversation.id, unsent, inbound)
 
-    async def typing(self, room_id: str, ephemeral: list[Any]) -> None:
+    async def typing(self, room_id: str, ephemeral: list[dict[str, Any]]) -> None:
+        """`ephemeral`: the room's m.typing events of a sync response, as the homeserver sent them."""
         for event in ephemeral:
-            users = getattr(event, "users", None)
-            if users is None:
+            users = (event.get("content") or {}).get("user_ids")
+            if not isinstance(users, list):
                 continue
             user_id = self._connection.user_id
             names = {user: await self._display_name(room_id, user) for user in users if user != user_id}
             await self._blocking(staff_typing, self._rooms.slugs(room_id), names)
 
     async def _display_name(self, room_id: str, user_id: str) -> str:
-        room = self._connection.client.rooms.get(room_id)
-        name = room.user_name(user_id) if room else None
+        name = self.members.name(room_id, user_id)
         if not name:
             name = self._names.get(user_id)
         if not name:
