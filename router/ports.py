@@ -273,6 +273,16 @@ class UnitOfWork(abc.ABC):
         """
         self._announced[topic] = None
 
+    def replayable(self) -> None:
+        """The commit need not wait for the disk: this transaction's cause is delivered again unless
+        a later write, made durable after this commit, records it as handled.
+
+        A Matrix sync token is saved (durably) only once every effect of its batch has committed, and
+        a database's log is written in order: if the database loses this commit in a crash, it loses
+        the token that covers it too, and the bot syncs the event and handles it again (its dedupe
+        record went with it). Databases without the choice ignore it."""
+        self.waits_for_disk = False
+
     def _take_announced(self) -> list[str]:
         topics, self._announced = list(self._announced), {}
         return topics
@@ -297,6 +307,7 @@ class UnitOfWork(abc.ABC):
         self._announced: dict[str, None] = {}  # an ordered set: announced once each, in order
         self._notifier = notifier
         self.lines_moved: set[str] = set()  # queues whose waiting line changed in this transaction
+        self.waits_for_disk = True  # see `replayable`
 
 
 UnitOfWorkFactory = Callable[..., UnitOfWork]  # uow(read_only=False): read-only ones never take write locks

@@ -92,7 +92,7 @@ class StaffEvents:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def handle(self, room_id: str, intent: StaffIntent) -> None:
-        inbound = Inbound("matrix", intent.event_id)
+        inbound = Inbound("matrix", intent.event_id, replayable=True)  # the sync token is saved after the effect
         if intent.action is Action.EDIT:
             await self._blocking(
                 staff.staff_edits, intent.target, intent.sender, intent.body, inbound, html=intent.html

@@ -623,6 +623,12 @@ class SqlKeyValue:
 
 # One statement for every topic a transaction announces; PostgreSQL sends the NOTIFYs at COMMIT, none on rollback.
 NOTIFY_ALL = sa.text("SELECT pg_notify(:channel, topic) FROM unnest(CAST(:topics AS text[])) AS topic")
+# The same, for a replayable transaction (UnitOfWork.replayable): its COMMIT does not wait for the WAL flush.
+NOTIFY_ALL_NO_WAIT = sa.text(
+    "SELECT set_config('synchronous_commit', 'off', true), pg_notify(:channel, topic)"
+    " FROM unnest(CAST(:topics AS text[])) AS topic"
+)
+NO_WAIT = sa.text("SELECT set_config('synchronous_commit', 'off', true)")
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -666,9 +672,13 @@ class SqlUnitOfWork(UnitOfWork):
         self.session.close()
 
     def commit(self) -> None:
+        no_wait = not self.waits_for_disk and self.session.get_bind().dialect.name == "postgresql"
         if self._notify_channel is not None and self._announced:
             topics = self._take_announced()
-            self.session.execute(NOTIFY_ALL, {"channel": self._notify_channel, "topics": topics})
+            statement = NOTIFY_ALL_NO_WAIT if no_wait else NOTIFY_ALL  # no_wait: in the same round trip
+            self.session.execute(statement, {"channel": self._notify_channel, "topics": topics})
+        elif no_wait:
+            self.session.execute(NO_WAIT)
         self.session.commit()
         self._run_after_commit()
 

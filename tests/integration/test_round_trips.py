@@ -129,3 +129,40 @@ def test_a_librarians_reply_in_a_thread_is_one_transaction_with_its_lookup(conta
         assert replies == ["Floor 2", "Floor 2"]  # the claiming reply and $e1, once
         assert uow.inbound.first_time("matrix", "$e2", container.desk.clock.now())  # nothing was recorded for it
         assert uow.duty.get("general", "@ann:x").last_active > uow.duty.get("general", "@ann:x").since
+
+
+@pytest.mark.postgres
+def test_on_postgresql_only_a_replayable_reply_commits_without_waiting_for_the_disk(postgres_url):
+    """A Matrix reply is replayed from the sync token if a crash loses it; a Slack one (acknowledged) is not."""
+    container = make_container(
+        postgres_url, notifier=CountingPostgresNotifier(Settings(database_url=postgres_url).postgres_conninfo)
+    )
+    empty_every_table(container)
+    try:
+        with container.desk.uow() as uow:
+            uow.queues.add(Queue("general", "General", Backend.MATRIX, "!general:localhost"))
+            uow.commit()
+        conversation, _ = uc.start_conversation(container.desk, "general")
+        with container.desk.uow() as uow:
+            found = uow.conversations.get(conversation.id, for_update=True)
+            found.staff_thread_id = "$root"
+            uow.conversations.save(found)
+            uow.commit()
+        staff.staff_says(container.desk, conversation.id, "@ann:x", "Ann", "claimed")  # later replies do the same work
+        with statements(container.engine) as matrix:
+            staff.staff_says_in_thread(
+                container.desk, ["general"], "$root", "@ann:x", "Ann", "hi", Inbound("matrix", "$1", replayable=True)
+            )
+        with statements(container.engine) as slack:
+            staff.staff_says_in_thread(
+                container.desk, ["general"], "$root", "@ann:x", "Ann", "hi", Inbound("slack", "1")
+            )
+        no_wait = [s for s in matrix if "synchronous_commit" in s]
+        assert len(no_wait) == 1 and "pg_notify" in no_wait[0]  # in the NOTIFY's statement: no extra round trip
+        assert len(matrix) == len(slack) and not any("synchronous_commit" in s for s in slack)
+        with container.desk.uow(read_only=True) as uow:
+            assert [m.body for m in uow.messages.after(conversation.id, 0) if m.author_id] == ["claimed", "hi", "hi"]
+            assert uow.session.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"  # only that transaction
+    finally:
+        empty_every_table(container)
+        container.close()
