@@ -407,10 +407,15 @@ class SqlDuty:
         query = select(DutyRow).where(DutyRow.queue_slug == queue_slug, DutyRow.on.is_(True))
         return [_copy(DutyRecord, row) for row in self.session.exec(query).all()]
 
-    def touch(self, queue_slug: str, staff_id: str, moment: datetime) -> None:
+    def touch(self, queue_slug: str, staff_id: str, moment: datetime, *, unless_since: datetime) -> None:
         statement = (
             sa.update(DutyRow)
-            .where(DutyRow.queue_slug == queue_slug, DutyRow.staff_id == staff_id, DutyRow.on.is_(True))
+            .where(
+                DutyRow.queue_slug == queue_slug,
+                DutyRow.staff_id == staff_id,
+                DutyRow.on.is_(True),
+                DutyRow.last_active < unless_since,
+            )
             .values(last_active=moment)
         )
         self.session.execute(statement)

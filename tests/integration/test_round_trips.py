@@ -128,7 +128,33 @@ def test_a_librarians_reply_in_a_thread_is_one_transaction_with_its_lookup(conta
         replies = [m.body for m in uow.messages.after(conversation.id, 0) if m.author_id == "@ann:x"]
         assert replies == ["Floor 2", "Floor 2"]  # the claiming reply and $e1, once
         assert uow.inbound.first_time("matrix", "$e2", container.desk.clock.now())  # nothing was recorded for it
-        assert uow.duty.get("general", "@ann:x").last_active > uow.duty.get("general", "@ann:x").since
+
+
+@pytest.mark.postgres
+def test_replies_of_one_librarian_in_two_chats_do_not_wait_for_each_others_duty_row(postgres_url):
+    """A librarian on duty answering many chats: each reply used to update (and lock) the same duty row."""
+    container = make_container(postgres_url)
+    empty_every_table(container)
+    try:
+        with container.desk.uow() as uow:
+            uow.queues.add(Queue("general", "General", Backend.MATRIX, "!general:localhost"))
+            uow.commit()
+        duty.go_on(container.desk, ["general"], "@ann:x", "Ann")
+        first, second = (uc.start_conversation(container.desk, "general")[0] for _ in range(2))
+        for chat in (first, second):
+            staff.staff_says(container.desk, chat.id, "@ann:x", "Ann", "claimed")
+        with container.desk.uow() as held:  # one reply's transaction, not yet committed
+            duty.touch(held, "general", "@ann:x", container.desk.clock.now())
+            held.conversations.get(first.id, for_update=True)  # what the reply does next (and flushes the touch)
+            with container.desk.uow() as other:
+                other.session.execute(sa.text("SET LOCAL lock_timeout = '5s'"))  # was: waits for `held`, then fails
+                duty.touch(other, "general", "@ann:x", container.desk.clock.now())
+                other.conversations.get(second.id, for_update=True)
+                other.commit()
+            held.commit()
+    finally:
+        empty_every_table(container)
+        container.close()
 
 
 @pytest.mark.postgres

@@ -241,9 +241,9 @@ class FakeDuty(_Repo):
     def on_duty(self, queue_slug):
         return [replace(r) for (slug, _), r in self.state.duty.items() if slug == queue_slug and r.on]
 
-    def touch(self, queue_slug, staff_id, moment):
+    def touch(self, queue_slug, staff_id, moment, *, unless_since):
         found = self.state.duty.get((queue_slug, staff_id))
-        if found is not None and found.on:
+        if found is not None and found.on and found.last_active < unless_since:
             self.state.duty[(queue_slug, staff_id)] = replace(found, last_active=moment)
 
 
