@@ -31,7 +31,8 @@ from router.typing import staff_typing
 
 log = logging.getLogger(__name__)
 # A sync batch at 20 busy chats brings ~20 replies; each is a short transaction that mostly waits on the
-# database, so threads rather than cores are the limit. The worker's database pool (10 + 20 overflow) has room.
+# database, so threads rather than cores are the limit. Beyond the pool's 10 connections the worker opens
+# overflow ones (see bench/relay-profile-reply.md on sizing the pool to the worker's threads).
 INBOUND_THREADS = 12
 
 
