@@ -8,13 +8,15 @@ asked, from the database, so it survives restarts and needs no timers.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from router import errors
 from router.hours import schedule_from_dict
 from router.journal import Desk
 from router.model import DutyRecord, Queue
 from router.ports import UnitOfWork
+
+TOUCH_EVERY = timedelta(seconds=60)  # last_active is kept to the minute: see `touch`
 
 
 def go_on(desk: Desk, queue_slugs: list[str], staff_id: str, staff_name: str) -> list[str]:
@@ -68,11 +70,12 @@ def counts(record: DutyRecord, queue: Queue, now: datetime, desk: Desk) -> bool:
 
 
 def touch(uow: UnitOfWork, queue_slug: str, staff_id: str, now: datetime) -> None:
-    """Any staff action keeps an on-duty librarian on duty (idle time restarts)."""
-    record = uow.duty.get(queue_slug, staff_id)
-    if record is not None and record.on:
-        record.last_active = now
-        uow.duty.save(record)
+    """Any staff action keeps an on-duty librarian on duty (idle time restarts).
+
+    One statement (no read first): every staff reply pays for it. A record touched in the last
+    `TOUCH_EVERY` is left as it is, so the replies of a librarian busy in many chats at once do not
+    queue behind each other on the lock of their one duty row (idle time is counted in minutes)."""
+    uow.duty.touch(queue_slug, staff_id, now, unless_since=now - TOUCH_EVERY)
 
 
 def _queues(uow: UnitOfWork, slugs: list[str]) -> list[Queue]:

@@ -55,10 +55,15 @@ class Desk:
 
 @dataclass(frozen=True)
 class Inbound:
-    """Identifies a platform event so a redelivery is recognised and ignored."""
+    """Identifies a platform event so a redelivery is recognised and ignored.
+
+    `replayable`: the platform delivers the event again until the adapter durably records, after
+    the effect, that it was handled (the Matrix sync token; not Slack, which forgets an event once
+    acknowledged); see `UnitOfWork.replayable`."""
 
     source: str
     event_id: str
+    replayable: bool = False
 
 
 def hash_token(token: str) -> str:

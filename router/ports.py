@@ -58,7 +58,10 @@ class Conversations(Protocol):
         ...
 
     def save(self, conversation: Conversation) -> None: ...
-    def by_thread(self, queue_slug: str, thread_id: str) -> Conversation | None: ...
+    def by_thread(self, queue_slug: str, thread_id: str, *, for_update: bool = False) -> Conversation | None:
+        """The chat whose staff thread is `thread_id`; `for_update` locks it as `get` does."""
+        ...
+
     def waiting_ahead(self, queue_slug: str, created_at: datetime, seen_since: datetime | None = None) -> int:
         """Chats in the queue still waiting that arrived before `created_at` (first come, first served).
 
@@ -146,6 +149,10 @@ class Duty(Protocol):
     def get(self, queue_slug: str, staff_id: str) -> DutyRecord | None: ...
     def save(self, record: DutyRecord) -> None: ...
     def on_duty(self, queue_slug: str) -> list[DutyRecord]: ...
+    def touch(self, queue_slug: str, staff_id: str, moment: datetime, *, unless_since: datetime) -> None:
+        """If this librarian is on duty in the queue and was last active before `unless_since`, they were
+        last active at `moment` (else nothing: no write, no lock)."""
+        ...
 
 
 class Events(Protocol):
@@ -374,6 +381,16 @@ class UnitOfWork(abc.ABC):
         """
         self._announced[topic] = None
 
+    def replayable(self) -> None:
+        """The commit need not wait for the disk: this transaction's cause is delivered again unless
+        a later write, made durable after this commit, records it as handled.
+
+        A Matrix sync token is saved (durably) only once every effect of its batch has committed, and
+        a database's log is written in order: if the database loses this commit in a crash, it loses
+        the token that covers it too, and the bot syncs the event and handles it again (its dedupe
+        record went with it). Databases without the choice ignore it."""
+        self.waits_for_disk = False
+
     def _take_announced(self) -> list[str]:
         topics, self._announced = list(self._announced), {}
         return topics
@@ -398,6 +415,7 @@ class UnitOfWork(abc.ABC):
         self._announced: dict[str, None] = {}  # an ordered set: announced once each, in order
         self._notifier = notifier
         self.lines_moved: set[str] = set()  # queues whose waiting line changed in this transaction
+        self.waits_for_disk = True  # see `replayable`
 
 
 UnitOfWorkFactory = Callable[..., UnitOfWork]  # uow(read_only=False): read-only ones never take write locks

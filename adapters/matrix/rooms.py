@@ -5,10 +5,15 @@ sends. Queues change rarely, so the map is re-read: at start, every `REFRESH_SEC
 the rooms of new queues), and when a sync response brings events from a room the map does
 not know (a queue added since the last read must not lose its first events). New rooms are
 joined, and the bot's redact power is checked when it joins a room and every few minutes.
+
+Only the last case makes a batch wait for the read: the periodic one (and the power checks,
+a homeserver request per room) runs beside the sync (`refresh_soon`), so the replies of the
+batch that happens to fall due are not held back by it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -40,6 +45,8 @@ class QueueRooms:
         self._rooms: dict[str, list[str]] = {}
         self._read_at = float("-inf")  # time.monotonic() when the last read began
         self._power_checked = float("-inf")
+        self._reading = asyncio.Lock()  # one read at a time, awaited or in the background
+        self._background: asyncio.Task[None] | None = None
 
     def slugs(self, room_id: str) -> list[str]:
         return self._rooms.get(room_id, [])
@@ -54,8 +61,23 @@ class QueueRooms:
     def due(self) -> bool:
         return time.monotonic() >= self._read_at + REFRESH_SECONDS
 
+    def refresh_soon(self) -> None:
+        """Start a re-read beside the caller, unless one is already running (its failure is only logged)."""
+        if self._background is None or self._background.done():
+            self._background = asyncio.get_running_loop().create_task(self._refresh_logged())
+
+    async def _refresh_logged(self) -> None:
+        try:
+            await self.refresh()
+        except Exception as exc:  # noqa: BLE001 - the next due refresh tries again
+            log.warning("could not re-read the Matrix queue rooms: %s", exc)
+
     async def refresh(self) -> None:
         """Re-read the queues (off the loop), join rooms new to the map and check the bot's power there."""
+        async with self._reading:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         self._read_at = time.monotonic()
         rooms = await self._connection.run_blocking(matrix_rooms, self._desk)
         client = self._connection.client

@@ -1,14 +1,20 @@
 """What a librarian's Matrix event does at the desk: the use case behind a reply, claim, edit or command.
 
 Runs on the connection's loop, called by the sync (adapters.matrix.sync); every unit of work
-and use case goes through `run_blocking`, so the loop keeps sending and syncing meanwhile.
-Events are deduplicated by id in the same transaction as their effect (`Inbound`).
+and use case runs on this module's own threads (`INBOUND_THREADS`), so the loop keeps sending
+and syncing meanwhile, and the replies of a sync batch (up to one per chat, each in its lane:
+adapters.matrix.lanes) are written side by side rather than a few at a time behind the
+outbound side's work. Events are deduplicated by id in the same transaction as their effect
+(`Inbound`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Hashable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from adapters.matrix import render
@@ -16,13 +22,18 @@ from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.inbound import Action, StaffIntent
 from adapters.matrix.media import MediaFetcher
 from adapters.matrix.rooms import QueueRooms
-from router import commands, staff, staff_files
+from router import command_answers, commands, staff, staff_files
 from router.errors import DeliveryError, RefdeskError
 from router.journal import Desk, Inbound
 from router.model import Conversation
+from router.outbox_payloads import ThreadRef
 from router.typing import staff_typing
 
 log = logging.getLogger(__name__)
+# A sync batch at 20 busy chats brings ~20 replies; each is a short transaction that mostly waits on the
+# database, so threads rather than cores are the limit. Beyond the pool's 10 connections the worker opens
+# overflow ones (see bench/relay-profile-reply.md on sizing the pool to the worker's threads).
+INBOUND_THREADS = 12
 
 
 def lane_of(room_id: str, intent: StaffIntent) -> Hashable | None:
@@ -42,33 +53,62 @@ def conversation_for(desk: Desk, slugs: list[str], thread_root: str) -> Conversa
 
 
 def act(desk: Desk, slugs: list[str], intent: StaffIntent, name: str, inbound: Inbound) -> str | None:
-    """The use case behind a reply, a claim or a `!command`; returns the command's answer for the room."""
-    conversation = conversation_for(desk, slugs, intent.thread_root) if intent.thread_root else None
-    context = commands.CommandContext(slugs, intent.sender, name, conversation.id if conversation else None, inbound)
-    if intent.action is Action.COMMAND:
-        return commands.run(desk, context, intent.body)
-    if conversation is None:
-        return None
+    """The use case behind a reply, a claim or a `!command`; returns the command's answer for the room.
+
+    A reply, the hot path, is one transaction (`staff_says_in_thread`); a claim or a command finds its
+    chat first."""
+    if intent.action is not Action.REPLY:
+        conversation = conversation_for(desk, slugs, intent.thread_root) if intent.thread_root else None
+        context = commands.CommandContext(
+            slugs, intent.sender, name, conversation.id if conversation else None, inbound
+        )
+        if intent.action is Action.COMMAND:
+            return _answer(desk, conversation, slugs, intent, inbound, commands.run(desk, context, intent.body))
+        if conversation is None:
+            return None
     try:
         if intent.action is Action.REPLY:
-            staff.staff_says(desk, conversation.id, intent.sender, name, intent.body, inbound, html=intent.html)
+            staff.staff_says_in_thread(
+                desk, slugs, intent.thread_root, intent.sender, name, intent.body, inbound, html=intent.html
+            )
             return None
-        return commands.run(desk, context, "!claim")
+        return _answer(desk, conversation, slugs, intent, inbound, commands.run(desk, context, "!claim"))
     except RefdeskError as exc:  # e.g. the chat was deleted meanwhile: skip it, keep syncing
         log.warning("ignored %s on %s: %s", intent.action, intent.thread_root, exc)
         return None
 
 
+def _answer(
+    desk: Desk,
+    conversation: Conversation | None,
+    slugs: list[str],
+    intent: StaffIntent,
+    inbound: Inbound,
+    answer: str | None,
+) -> str | None:
+    """A command's answer in a chat's thread goes through the outbox (retried, never lost to a rate limit);
+    one typed elsewhere in the room (`!on`, `!who`) is returned, to be posted at once."""
+    if not answer or conversation is None or not slugs:
+        return answer
+    command_answers.queue_answer(desk, conversation.id, answer, inbound, ThreadRef(slugs[0], intent.thread_root))
+    return None
+
+
 class StaffEvents:
     def __init__(self, connection: MatrixConnection, desk: Desk, rooms: QueueRooms, media: MediaFetcher):
         self._connection, self._desk, self._rooms, self._media = connection, desk, rooms, media
-        self._names: dict[str, str] = {}
+        self._names: dict[str, str] = {}  # profile names asked for, when the room's state did not say
+        self._pool = ThreadPoolExecutor(INBOUND_THREADS, thread_name_prefix="matrix-inbound")
 
     async def _blocking(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        return await self._connection.run_blocking(function, self._desk, *args, **kwargs)
+        call = functools.partial(function, self._desk, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def handle(self, room_id: str, intent: StaffIntent) -> None:
-        inbound = Inbound("matrix", intent.event_id)
+        inbound = Inbound("matrix", intent.event_id, replayable=True)  # the sync token is saved after the effect
         if intent.action is Action.EDIT:
             await self._blocking(
                 staff.staff_edits, intent.target, intent.sender, intent.body, inbound, html=intent.html

@@ -89,6 +89,7 @@ class MatrixSync:
         if self._task is not None and self._connection.loop.is_running():
             self._connection.loop.call_soon_threadsafe(self._task.cancel)
             self._ended.wait(FLUSH_SECONDS + 1)
+        self._events.close()
 
     async def _sync_forever(self) -> None:
         batches = Batches(self._connection, self._desk, self.synced)
@@ -179,8 +180,10 @@ class MatrixSync:
         """Give every staff event of the batch to its lane, in timeline order; then the batch is in flight."""
         joined = response.rooms.join
         active = [room_id for room_id, room in joined.items() if room.timeline.events]
-        if self._rooms.due() or response.rooms.invite or self._rooms.stale_for(active, asked):
+        if self._rooms.stale_for(active, asked):  # a room the map may not know yet: its events wait for the read
             await self._rooms.refresh()
+        elif self._rooms.due() or response.rooms.invite:  # nothing in this batch needs it: read beside it
+            self._rooms.refresh_soon()
         await self._report_unreadable_rooms()
         late: dict[str, list[dict[str, Any]]] = {}  # events whose room key came with this response
         if len(self._undecrypted):

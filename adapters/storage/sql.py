@@ -167,7 +167,7 @@ class SqlQueues:
 class SqlConversations:
     def __init__(self, session: Session):
         self.session = session
-        self._held: dict[str, ConversationRow] = {}  # see `save`
+        self._held: dict[str, Any] = {}  # rows kept alive for the session's identity map (see `save`, `by_thread`)
 
     def add(self, conversation: Conversation) -> None:
         row = self._held[conversation.id] = ConversationRow(**asdict(conversation))
@@ -198,14 +198,25 @@ class SqlConversations:
         until the unit of work ends."""
         self.session.merge(ConversationRow(**asdict(conversation)))
 
-    def by_thread(self, queue_slug: str, thread_id: str) -> Conversation | None:
-        query = select(ConversationRow).where(
-            ConversationRow.queue_slug == queue_slug, ConversationRow.staff_thread_id == thread_id
+    def by_thread(self, queue_slug: str, thread_id: str, *, for_update: bool = False) -> Conversation | None:
+        """The chat of a staff thread, read with its queue.
+
+        A staff reply needs both (the queue says which name the patron sees): the queue's row comes
+        in the same statement and is held like the chat's, so `SqlQueues.get` finds it in the
+        session instead of asking the database again."""
+        query = (
+            sa.select(ConversationRow, QueueRow)
+            .join(QueueRow, QueueRow.slug == ConversationRow.queue_slug)
+            .where(ConversationRow.queue_slug == queue_slug, ConversationRow.staff_thread_id == thread_id)
+            .execution_options(populate_existing=True)
         )
-        row = self.session.exec(query).first()
-        if row is None:
+        if for_update:
+            query = query.with_for_update(of=ConversationRow)
+        found = self.session.execute(query).first()
+        if found is None:
             return None
-        self._held[row.id] = row
+        row, queue = found
+        self._held[row.id], self._held["queue:" + queue.slug] = row, queue
         return _conversation(row)
 
     def waiting_count(self, queue_slug: str, seen_since: datetime | None = None) -> int:
@@ -415,6 +426,19 @@ class SqlDuty:
     def on_duty(self, queue_slug: str) -> list[DutyRecord]:
         query = select(DutyRow).where(DutyRow.queue_slug == queue_slug, DutyRow.on.is_(True))
         return [_copy(DutyRecord, row) for row in self.session.exec(query).all()]
+
+    def touch(self, queue_slug: str, staff_id: str, moment: datetime, *, unless_since: datetime) -> None:
+        statement = (
+            sa.update(DutyRow)
+            .where(
+                DutyRow.queue_slug == queue_slug,
+                DutyRow.staff_id == staff_id,
+                DutyRow.on.is_(True),
+                DutyRow.last_active < unless_since,
+            )
+            .values(last_active=moment)
+        )
+        self.session.execute(statement)
 
 
 class SqlCanned:
@@ -978,6 +1002,12 @@ class SqlKeyValue:
 
 # One statement for every topic a transaction announces; PostgreSQL sends the NOTIFYs at COMMIT, none on rollback.
 NOTIFY_ALL = sa.text("SELECT pg_notify(:channel, topic) FROM unnest(CAST(:topics AS text[])) AS topic")
+# The same, for a replayable transaction (UnitOfWork.replayable): its COMMIT does not wait for the WAL flush.
+NOTIFY_ALL_NO_WAIT = sa.text(
+    "SELECT set_config('synchronous_commit', 'off', true), pg_notify(:channel, topic)"
+    " FROM unnest(CAST(:topics AS text[])) AS topic"
+)
+NO_WAIT = sa.text("SELECT set_config('synchronous_commit', 'off', true)")
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -1023,9 +1053,13 @@ class SqlUnitOfWork(UnitOfWork):
         self.session.close()
 
     def commit(self) -> None:
+        no_wait = not self.waits_for_disk and self.session.get_bind().dialect.name == "postgresql"
         if self._notify_channel is not None and self._announced:
             topics = self._take_announced()
-            self.session.execute(NOTIFY_ALL, {"channel": self._notify_channel, "topics": topics})
+            statement = NOTIFY_ALL_NO_WAIT if no_wait else NOTIFY_ALL  # no_wait: in the same round trip
+            self.session.execute(statement, {"channel": self._notify_channel, "topics": topics})
+        elif no_wait:
+            self.session.execute(NO_WAIT)
         self.session.commit()
         self._run_after_commit()
 

@@ -25,22 +25,22 @@ def root_of(desk, page_url: str) -> str:
 
 @pytest.fixture
 def held_reply(monkeypatch):
-    """Hold `staff_says` for one conversation (set `held_reply.conversation`) until `release` is set."""
+    """Hold the reply use case for one chat's thread (set `held_reply.thread`) until `release` is set."""
 
     class Hold:
-        conversation = ""
+        thread = ""
         entered = threading.Event()
         release = threading.Event()
 
-    original = staff.staff_says
+    original = staff.staff_says_in_thread
 
-    def staff_says(desk, conversation_id, *args, **kwargs):
-        if conversation_id == Hold.conversation:
+    def staff_says_in_thread(desk, queue_slugs, thread_id, *args, **kwargs):
+        if thread_id == Hold.thread:
             Hold.entered.set()
             Hold.release.wait()
-        return original(desk, conversation_id, *args, **kwargs)
+        return original(desk, queue_slugs, thread_id, *args, **kwargs)
 
-    monkeypatch.setattr(staff, "staff_says", staff_says)
+    monkeypatch.setattr(staff, "staff_says_in_thread", staff_says_in_thread)
     yield Hold
     Hold.release.set()  # never leave the bot's threads waiting, whatever the test did
 
@@ -51,7 +51,7 @@ def test_sends_and_other_chats_go_on_while_a_reply_is_held_in_the_database(desk,
     held_stream, other_stream = stream(desk, held), stream(desk, other)
     held_root, other_root = root_of(desk, "/held"), root_of(desk, "/other")
 
-    held_reply.conversation = held["id"]
+    held_reply.thread = held_root
     desk.librarian.reply_in_thread(desk.room_id, held_root, "first, held")
     assert held_reply.entered.wait(20), "the reply's database work never started"
 

@@ -150,7 +150,7 @@ class FakeConversations(_Repo):
                 counts[conversation.status.value] = counts.get(conversation.status.value, 0) + 1
         return counts
 
-    def by_thread(self, queue_slug, thread_id):
+    def by_thread(self, queue_slug, thread_id, *, for_update=False):
         for conversation in self.state.conversations.values():
             if conversation.queue_slug == queue_slug and conversation.staff_thread_id == thread_id:
                 return replace(conversation)
@@ -245,6 +245,11 @@ class FakeDuty(_Repo):
 
     def on_duty(self, queue_slug):
         return [replace(r) for (slug, _), r in self.state.duty.items() if slug == queue_slug and r.on]
+
+    def touch(self, queue_slug, staff_id, moment, *, unless_since):
+        found = self.state.duty.get((queue_slug, staff_id))
+        if found is not None and found.on and found.last_active < unless_since:
+            self.state.duty[(queue_slug, staff_id)] = replace(found, last_active=moment)
 
 
 class FakeEvents(_Repo):

@@ -53,3 +53,18 @@ def test_closing_time_ends_everyones_duty_and_the_next_morning_starts_empty(desk
     assert duty.who(desk, "ref") == []
     status = availability.queue_status(desk, "ref")
     assert (status["open"], status["staffed"], status["reason"]) == (True, False, "nobody")
+
+
+def test_a_reply_keeps_the_librarian_on_duty_to_the_minute_not_at_every_message(desk):
+    desk, clock = desk
+    duty.go_on(desk, ["ref"], "@ann:x", "Ann")
+    went_on = clock.current
+    conversation, _ = uc.start_conversation(desk, "ref")
+    clock.advance(30)
+    staff.staff_says(desk, conversation.id, "@ann:x", "Ann", "Hello!")
+    with desk.uow(read_only=True) as uow:
+        assert uow.duty.get("ref", "@ann:x").last_active == went_on  # touched under a minute ago: no write
+    clock.advance(60)
+    staff.staff_says(desk, conversation.id, "@ann:x", "Ann", "Found it.")
+    with desk.uow(read_only=True) as uow:
+        assert uow.duty.get("ref", "@ann:x").last_active == clock.current
