@@ -147,11 +147,19 @@ def run_client(port: int, chats_file: str, concurrency: int) -> None:
 # -- the web process ----------------------------------------------------------------------------
 
 
-def start_web(database_url: str, port: int, streams: int, log_path: Path) -> subprocess.Popen:
-    """The Procfile's web command: one gevent worker with room for every stream."""
+def start_web(
+    database_url: str, port: int, streams: int, log_path: Path, memory: Path | None = None
+) -> subprocess.Popen:
+    """The Procfile's web command: one gevent worker with room for every stream.
+
+    With `memory`, gunicorn reads `bench/streams_memory.py` as its config instead (tracemalloc in the
+    worker, snapshots on request: see `memory_snapshot`).
+    """
     command = procfile_command("web").removeprefix("exec ")
     command = _replace_option(command, "--workers", "1")
     command = _replace_option(command, "--worker-connections", str(streams + 1000))
+    if memory is not None:
+        command = command.replace("gunicorn ", f"gunicorn --config {ROOT / 'bench' / 'streams_memory.py'} ", 1)
     env = dict(
         os.environ,
         REFDESK_DATABASE_URL=database_url,
@@ -160,6 +168,7 @@ def start_web(database_url: str, port: int, streams: int, log_path: Path) -> sub
         BIND=f"127.0.0.1:{port}",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         **{f"REFDESK_RATE_LIMIT_{name}": UNLIMITED for name in LIMITS},
+        **({"BENCH_MEMORY_DIR": str(memory)} if memory is not None else {}),
     )
     log = log_path.open("wb")
     return subprocess.Popen(["sh", "-c", f"exec {command}"], env=env, cwd=ROOT, stdout=log, stderr=log)
@@ -194,6 +203,33 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise SystemExit(f"no RSS for {pid}")
+
+
+def memory_snapshot(directory: Path, name: str):
+    """The worker's tracemalloc snapshot now (see bench/streams_memory.py)."""
+    import tracemalloc
+
+    (directory / f"{name}.request").touch()
+    answer = directory / f"{name}.snapshot"
+    deadline = time.monotonic() + 300
+    while not answer.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the web worker took no memory snapshot (is bench/streams_memory.py its config?)")
+        time.sleep(0.2)
+    return tracemalloc.Snapshot.load(str(answer))
+
+
+def print_memory(before, after, opened: int, top: int = 25) -> None:
+    """What the open streams hold: the biggest growths by where they were allocated, per stream."""
+    growth = [d for d in after.compare_to(before, "traceback") if d.size_diff > 0]
+    total = sum(d.size_diff for d in growth)
+    print(f"  tracemalloc: +{total / 1024:.0f} KB traced, {total / max(1, opened):.0f} B per stream; the biggest:")
+    for difference in growth[:top]:
+        frames = [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in difference.traceback[-6:]]
+        print(
+            f"  {difference.size_diff / max(1, opened):8.0f} B/stream {difference.count_diff / max(1, opened):6.2f}"
+            f" blocks/stream  {' < '.join(reversed(frames))}"
+        )
 
 
 # -- measurements -------------------------------------------------------------------------------
@@ -286,6 +322,14 @@ def main() -> int:
     parser.add_argument("--replies", type=int, default=200, help="staff replies to the probe per round")
     parser.add_argument("--chats", type=int, default=50, help="chats created through the API per round")
     parser.add_argument("--concurrency", type=int, default=200, help="streams the client opens at once")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="py-spy record the web worker while the streams open (collapsed stacks)"
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="tracemalloc in the web worker: print what the open streams allocated (slower; results not written)",
+    )
     parser.add_argument("--client", nargs=2, metavar=("PORT", "CHATS_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -307,7 +351,10 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
         uow.queues.add(Queue(QUEUE, "Bench", Backend.MATRIX, "!bench:localhost"))
         uow.commit()
     port = free_port()
-    web = start_web(database_url, port, args.streams, tmp / "web.log")
+    memory = tmp / "memory" if args.memory else None
+    if memory is not None:
+        memory.mkdir()
+    web = start_web(database_url, port, args.streams, tmp / "web.log", memory)
     client = probe = None
     try:
         deadline = time.monotonic() + 60
@@ -322,7 +369,9 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
         chats = seed_waiting(container, args.streams)
         (tmp / "chats.json").write_text(json.dumps(chats))
         rounds = [measure_round("none open", 0, container, port, probe_id, probe, args)]
+        snapshot = memory_snapshot(memory, "before") if memory is not None else None
         before, cpu_before = rss_kb(worker), cpu_seconds(worker)
+        spy = start_profile(worker, args.profile) if args.profile else None
         client = subprocess.Popen(
             [sys.executable, "-m", "bench.streams", "--concurrency", str(args.concurrency), "--client", str(port)]
             + [str(tmp / "chats.json")],
@@ -332,8 +381,14 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
             text=True,
         )
         opening = json.loads(client.stdout.readline())
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+            print(f"  py-spy profile of the opening: {args.profile}")
         print(f"  opened {opening['opened']} streams in {opening['seconds']:.1f} s ({opening['failed']} failed)")
         after = rss_kb(worker)
+        if snapshot is not None:
+            print_memory(snapshot, memory_snapshot(memory, "after"), opening["opened"])
         opening["cpu_ms"] = (cpu_seconds(worker) - cpu_before) * 1000 / max(1, opening["opened"])
         opened = opening["opened"]
         rounds.append(measure_round(f"{opened} open", opened, container, port, probe_id, probe, args))
@@ -343,7 +398,8 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
         client = None
         rounds.append(measure_round("none open (after)", 0, container, port, probe_id, probe, args))
         markdown = report(args, started, opening, before, after, rounds, fan_out)
-        write_section("streams", markdown)
+        if not (args.memory or args.profile):  # a traced or sampled worker is slower: not the figures to keep
+            write_section("streams", markdown)
         print(markdown)
         return 0 if opening["opened"] == args.streams else 1
     finally:
@@ -359,6 +415,15 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
             web.kill()
             web.wait()
         container.close()
+
+
+def start_profile(pid: int, output: str) -> subprocess.Popen:
+    """py-spy sampling the worker until interrupted (SIGINT), written as collapsed stacks."""
+    spy = Path(sys.executable).parent / "py-spy"
+    command = [str(spy), "record", "--pid", str(pid), "--rate", "100", "--format", "raw", "--output", output]
+    process = subprocess.Popen([*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the first stream opens
+    return process
 
 
 def claim_first(container, conversation_id: str, client: subprocess.Popen, opened: int) -> float | None:

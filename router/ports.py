@@ -10,7 +10,7 @@ import abc
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from router.model import (
     AdminUser,
@@ -148,6 +148,20 @@ class Events(Protocol):
         ...
 
     def after(self, conversation_id: str, seq: int, limit: int = 500) -> list[StreamEvent]: ...
+
+    def stream(self, conversation_id: str, seq: int, also: str, limit: int = 500) -> StreamRead | None:
+        """What a patron's stream needs at each wake-up, in one statement: the chat's status and queue,
+        the key-value record `also` (its typing notice) and the events after `seq`. None: no such chat."""
+        ...
+
+
+class StreamRead(NamedTuple):
+    """One read of a patron's stream (Events.stream): thousands of open streams wake, each reads this."""
+
+    status: Status
+    queue_slug: str
+    also: str | None  # the key-value record asked for (router.typing: who is typing), None if there is none
+    events: list[StreamEvent]
 
 
 class Outbox(Protocol):

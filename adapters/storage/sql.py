@@ -42,7 +42,7 @@ from router.model import (
     StoredFile,
     StreamEvent,
 )
-from router.ports import Notifier, UnitOfWork
+from router.ports import Notifier, StreamRead, UnitOfWork
 
 
 def normalise_url(url: str) -> str:
@@ -468,6 +468,38 @@ class SqlEvents:
             .limit(limit)
         )
         return [_copy(StreamEvent, row, type=EventType(row.type)) for row in self.session.exec(query).all()]
+
+    def stream(self, conversation_id: str, seq: int, also: str, limit: int = 500) -> StreamRead | None:
+        """The chat's row joined to its events after `seq` (a row of NULLs when there are none), the record
+        `also` beside each: one statement and no ORM objects, since every open stream runs it at each wake-up."""
+        record = sa.select(KeyValueRow.value).where(KeyValueRow.key == also).scalar_subquery()
+        newer = sa.and_(EventRow.conversation_id == ConversationRow.id, EventRow.seq > seq)
+        query = (
+            sa.select(
+                ConversationRow.status,
+                ConversationRow.queue_slug,
+                record.label("also"),
+                EventRow.seq,
+                EventRow.type,
+                EventRow.data,
+                EventRow.created_at,
+            )
+            .select_from(ConversationRow)
+            .outerjoin(EventRow, newer)
+            .where(ConversationRow.id == conversation_id)
+            .order_by(EventRow.seq)
+            .limit(limit)
+        )
+        rows = self.session.execute(query).all()
+        if not rows:
+            return None
+        first = rows[0]
+        events = [
+            StreamEvent(conversation_id, row.seq, EventType(row.type), row.data, row.created_at)
+            for row in rows
+            if row.seq is not None
+        ]
+        return StreamRead(Status(first.status), first.queue_slug, first.also, events)
 
 
 class SqlOutbox:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from router.errors import DeliveryError
 from router.journal import Desk
 from router.model import Conversation, Message, OutboxItem, OutboxKind, Queue, StreamEvent
-from router.ports import UnitOfWork
+from router.ports import StreamRead, UnitOfWork
 
 
 class FakeClock:
@@ -254,6 +254,13 @@ class FakeEvents(_Repo):
     def after(self, conversation_id, seq, limit=500):
         found = [e for e in self.state.events if e.conversation_id == conversation_id and e.seq > seq]
         return sorted(found, key=lambda e: e.seq)[:limit]
+
+    def stream(self, conversation_id, seq, also, limit=500):
+        found = self.state.conversations.get(conversation_id)
+        if found is None:
+            return None
+        events = self.after(conversation_id, seq, limit)
+        return StreamRead(found.status, found.queue_slug, self.state.kv.get(also), events)
 
 
 class FakeOutbox(_Repo):
