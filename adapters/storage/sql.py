@@ -659,7 +659,7 @@ class SqlUnitOfWork(UnitOfWork):
     def __enter__(self) -> SqlUnitOfWork:
         self.session = self._session_factory()
         if self._read_only:
-            self.session.connection(execution_options={"refdesk_read_only": True})
+            self.session.connection(execution_options=self._read_options())
         self.queues = SqlQueues(self.session)
         self.conversations = SqlConversations(self.session)
         self.messages = SqlMessages(self.session)
@@ -673,6 +673,14 @@ class SqlUnitOfWork(UnitOfWork):
         self.admins = SqlAdmins(self.session)
         self.attempts = SqlAttempts(self.session)
         return self
+
+    def _read_options(self) -> dict[str, Any]:
+        """PostgreSQL reads in autocommit: no BEGIN, no ROLLBACK, two round trips fewer per read (each open
+        patron stream reads at every wake-up). Nothing is lost: at READ COMMITTED, PostgreSQL's default,
+        each statement of a transaction sees its own snapshot anyway, and a read-only one holds no locks."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return {"refdesk_read_only": True, "isolation_level": "AUTOCOMMIT"}
+        return {"refdesk_read_only": True}
 
     def __exit__(self, *args: object) -> None:
         self.rollback()
