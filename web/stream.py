@@ -27,6 +27,7 @@ from router.typing import NOBODY, TTL, typing_of
 from web.api import bearer_token, sequence_number
 from web.validation import check_text
 from web.waiting_line import Line
+from web.waiting_line import shown as shown_place
 
 bp = Blueprint("stream", __name__, url_prefix="/api/v1")
 BATCH = 500
@@ -168,7 +169,7 @@ def event_stream(
                     yield format_live("typing", who)
                 typing = who
             if seat.place is not None and seat.place != shown:
-                yield format_live("queue", seat.place)
+                yield format_live("queue", shown_place(seat.place))
             shown = seat.place
             timed_out = not subscription.wait(min(heartbeat, TYPING_TTL) if typing["name"] else heartbeat)
             if timed_out or time.monotonic() - beat_at >= heartbeat:  # a busy desk's wake-ups never time out
@@ -233,6 +234,9 @@ def events(conversation_id: str):
         subscription,
         first,
     )
+    # The request object would live as long as the stream in the WSGI environ (werkzeug keeps it there),
+    # with its parsed headers and arguments: nothing reads it once the view has returned.
+    request.environ.pop("werkzeug.request", None)
     headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
     # direct_passthrough: the server iterates the stream itself (bytes), not through werkzeug's encoding
     # and closing wrappers, so each waiting stream's greenlet saves a shallower stack.

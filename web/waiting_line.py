@@ -13,6 +13,7 @@ instead of exhausting the connection pool that new chats need.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Set as AbstractSet
@@ -30,15 +31,24 @@ TOPIC_PREFIX = queue_topic("")
 LINE_TOPIC = "waiting-line"  # nobody publishes it: the line's subscription exists before it follows any queue
 
 
+Place = tuple[int, "int | None"]  # (position, estimate_seconds): a tuple, one per waiting chat, thousands of them
+
+
+def shown(place: Place) -> dict[str, Any]:
+    """A place as the patron's `queue` event carries it (router.queueing.places)."""
+    return {"position": place[0], "estimate_seconds": place[1]}
+
+
 class Seat:
     """One open stream's place in line: only the line's thread sets it (to None: the stream, once its chat left)."""
 
     __slots__ = ("conversation_id", "subscription", "queue_slug", "place", "waiting")
 
     def __init__(self, conversation_id: str, subscription: Any):
-        self.conversation_id, self.subscription = conversation_id, subscription
+        # Interned, as the line's keys are (`_read`): one copy of each id, not one per read of the line.
+        self.conversation_id, self.subscription = sys.intern(conversation_id), subscription
         self.queue_slug: str | None = None
-        self.place: dict[str, Any] | None = None
+        self.place: Place | None = None
         self.waiting = False  # the stream last read its chat as waiting: the patron is in line
 
 
@@ -47,7 +57,7 @@ class Line:
         self._desk, self._heartbeat = desk, heartbeat
         self._seats: set[Seat] = set()
         self._needy: set[Seat] = set()  # streams that connected, or whose chat moved, waiting for their place
-        self._known: dict[str, dict[str, dict[str, Any]]] = {}  # each queue's places at its last read
+        self._known: dict[str, dict[str, Place]] = {}  # each queue's places at its last read
         self._lock = threading.Lock()
         self._subscription: Any = None
         self._thread: threading.Thread | None = None
@@ -141,9 +151,14 @@ class Line:
             for seat in mine:
                 self._hand(seat, known.get(seat.conversation_id))
 
-    def _read(self, queue_slug: str) -> dict[str, dict[str, Any]]:
+    def _read(self, queue_slug: str) -> dict[str, Place]:
         with self.reads:
-            found = self._known[queue_slug] = read_line(self._desk, queue_slug)
+            line = read_line(self._desk, queue_slug)
+        found = self._known[queue_slug] = {
+            sys.intern(conversation_id): (place["position"], place["estimate_seconds"])
+            for conversation_id, place in line.items()
+        }
+        del line
         with self._lock:
             seats = list(self._seats - self._needy)  # newcomers get theirs once noted as here (_place_newcomers)
         for seat in seats:
@@ -157,11 +172,11 @@ class Line:
         return found
 
     @staticmethod
-    def _hand(seat: Seat, place: dict[str, Any] | None) -> None:
-        if place != seat.place:
-            seat.place = place
-            if place is not None:  # a chat that left the line hears it from its own events
-                seat.subscription.wake("place")
+    def _hand(seat: Seat, place: Place | None) -> None:
+        moved = place != seat.place
+        seat.place = place  # the line's own tuple even when equal: one copy per waiting chat, not two
+        if moved and place is not None:  # a chat that left the line hears it from its own events
+            seat.subscription.wake("place")
 
     def mark_present(self) -> None:
         """Every waiting patron whose stream is open here is still there (router.abandonment)."""
