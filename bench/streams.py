@@ -344,7 +344,9 @@ def main() -> int:
     parser.add_argument("--chats", type=int, default=50, help="chats created through the API per round")
     parser.add_argument("--concurrency", type=int, default=200, help="streams the client opens at once")
     parser.add_argument(
-        "--profile", metavar="FILE", help="py-spy record the web worker while the streams open (collapsed stacks)"
+        "--profile",
+        metavar="FILE",
+        help="py-spy record the web worker while the streams open (FILE) and in the round with all open (FILE.loaded)",
     )
     parser.add_argument(
         "--memory",
@@ -408,7 +410,12 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
         if snapshot is not None:
             print_memory(snapshot, memory_snapshot(memory, "after"), opening["opened"])
         opened = opening["opened"]
+        spy = start_profile(worker, f"{args.profile}.loaded") if args.profile else None
         rounds.append(measure_round(f"{opened} open", opened, container, port, probe_id, probe, args))
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+            print(f"  py-spy profile of the round with all open: {args.profile}.loaded")
         fan_out = claim_first(container, chats[0][0], client, opening["opened"])
         client.stdin.close()
         client.wait(60)
