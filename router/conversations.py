@@ -91,7 +91,13 @@ def authenticate(
     until `resume_link_days` after the chat's last activity: then it is refused as expired (410), which
     tells nothing to anyone without a once-valid link.
     """
-    conversation = uow.conversations.get(conversation_id, for_update=for_update)
+    return check_token(uow, uow.conversations.get(conversation_id, for_update=for_update), token, desk, secret)
+
+
+def check_token(
+    uow: UnitOfWork, conversation: Conversation | None, token: str, desk: Desk | None = None, secret: bytes = b""
+) -> Conversation:
+    """`authenticate` for a chat read already (None: not found), e.g. with the first read of its stream."""
     if (  # no hash: deleted (router.retention); staff blocked it (router.blocking)
         conversation is None or not conversation.token_hash or conversation.token_hash == BLOCKED_TOKEN
     ):
@@ -238,16 +244,17 @@ def read_stream(desk: Desk, conversation_id: str, after: int) -> StreamRead:
 
 
 def open_stream(desk: Desk, conversation_id: str, token: str, after: int) -> tuple[Conversation, StreamRead]:
-    """The patron's browser connected its stream: who they are and its first read, in one read-only
-    transaction (thousands of patrons reconnect at once when a web process restarts).
+    """The patron's browser connected its stream: who they are and its first read, in one statement
+    (thousands of patrons reconnect at once when a web process restarts).
 
     Only a chat closed as abandoned within the window takes the longer way: it reopens in its old
     place (`patron_returns`), and is read after that.
     """
     with desk.uow(read_only=True) as uow:
-        conversation = authenticate(uow, conversation_id, token, desk=desk)
+        found = uow.events.stream(conversation_id, after, TYPING + conversation_id, chat=True)
+        conversation = check_token(uow, found.chat if found else None, token, desk)
         if not abandonment.may_reopen(conversation, desk, desk.clock.now()):
-            return conversation, _stream_of(uow, conversation_id, after)
+            return conversation, found._replace(chat=None)  # the stream keeps only what it shows
     conversation = patron_returns(desk, conversation_id, token)
     return conversation, read_stream(desk, conversation_id, after)
 

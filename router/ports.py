@@ -149,9 +149,12 @@ class Events(Protocol):
 
     def after(self, conversation_id: str, seq: int, limit: int = 500) -> list[StreamEvent]: ...
 
-    def stream(self, conversation_id: str, seq: int, also: str, limit: int = 500) -> StreamRead | None:
+    def stream(
+        self, conversation_id: str, seq: int, also: str, limit: int = 500, *, chat: bool = False
+    ) -> StreamRead | None:
         """What a patron's stream needs at each wake-up, in one statement: the chat's status and queue,
-        the key-value record `also` (its typing notice) and the events after `seq`. None: no such chat."""
+        the key-value record `also` (its typing notice) and the events after `seq`; with `chat`, the whole
+        chat too (the stream's opening authenticates with it). None: no such chat."""
         ...
 
 
@@ -162,6 +165,7 @@ class StreamRead(NamedTuple):
     queue_slug: str
     also: str | None  # the key-value record asked for (router.typing: who is typing), None if there is none
     events: list[StreamEvent]
+    chat: Conversation | None = None  # when asked for
 
 
 class Outbox(Protocol):

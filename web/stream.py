@@ -144,7 +144,7 @@ def event_stream(
                 if first is None:
                     with line.reads:
                         first = usecases.read_stream(desk, conversation_id, after)
-                status, queue_slug, noticed, events = first
+                status, queue_slug, noticed, events = first.status, first.queue_slug, first.also, first.events
                 first = None  # nothing read stays on a waiting stream: thousands of them wait
                 full = len(events) == BATCH
                 moved = False

@@ -469,20 +469,23 @@ class SqlEvents:
         )
         return [_copy(StreamEvent, row, type=EventType(row.type)) for row in self.session.exec(query).all()]
 
-    def stream(self, conversation_id: str, seq: int, also: str, limit: int = 500) -> StreamRead | None:
+    def stream(
+        self, conversation_id: str, seq: int, also: str, limit: int = 500, *, chat: bool = False
+    ) -> StreamRead | None:
         """The chat's row joined to its events after `seq` (a row of NULLs when there are none), the record
-        `also` beside each: one statement and no ORM objects, since every open stream runs it at each wake-up."""
+        `also` beside each: one statement and no ORM objects, since every open stream runs it at each wake-up.
+        With `chat`, every column of the chat (to authenticate the stream opening), not only its status."""
         record = sa.select(KeyValueRow.value).where(KeyValueRow.key == also).scalar_subquery()
         newer = sa.and_(EventRow.conversation_id == ConversationRow.id, EventRow.seq > seq)
+        columns = list(ConversationRow.__table__.c) if chat else [ConversationRow.status, ConversationRow.queue_slug]
         query = (
             sa.select(
-                ConversationRow.status,
-                ConversationRow.queue_slug,
-                record.label("also"),
-                EventRow.seq,
-                EventRow.type,
-                EventRow.data,
-                EventRow.created_at,
+                *columns,
+                record.label("also_value"),
+                EventRow.seq.label("event_seq"),
+                EventRow.type.label("event_type"),
+                EventRow.data.label("event_data"),
+                EventRow.created_at.label("event_at"),
             )
             .select_from(ConversationRow)
             .outerjoin(EventRow, newer)
@@ -495,11 +498,12 @@ class SqlEvents:
             return None
         first = rows[0]
         events = [
-            StreamEvent(conversation_id, row.seq, EventType(row.type), row.data, row.created_at)
+            StreamEvent(conversation_id, row.event_seq, EventType(row.event_type), row.event_data, row.event_at)
             for row in rows
-            if row.seq is not None
+            if row.event_seq is not None
         ]
-        return StreamRead(Status(first.status), first.queue_slug, first.also, events)
+        found = _conversation(first) if chat else None
+        return StreamRead(Status(first.status), first.queue_slug, first.also_value, events, found)
 
 
 class SqlOutbox:

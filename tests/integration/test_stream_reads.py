@@ -111,12 +111,12 @@ def test_a_woken_stream_reads_its_chat_typing_and_events_in_one_statement(contai
     assert len(reads(sent, stream.thread.name)) == 1
 
 
-def test_opening_a_stream_authenticates_and_reads_in_one_unit_of_work(container, app, active_chat):
+def test_opening_a_stream_authenticates_and_reads_in_one_statement(container, app, active_chat):
     conversation, token = active_chat
     with counted(container.engine) as (sent, checkouts):
         stream = Stream(app, conversation.id, token)
         stream.shows("status", status="active")
-    assert len(reads(sent)) == 2, reads(sent)  # the chat (its token), then status, typing and events: was 3 or 4
+    assert len(reads(sent)) == 1, reads(sent)  # the chat (its token), typing and events at once: was 3 or 4
     assert len(checkouts) == 1  # one unit of work: was 2, each with its ping on PostgreSQL
     assert sum(text.startswith("BEGIN") for _thread, text in sent) <= 1  # SQLite's BEGIN; none on PostgreSQL
 

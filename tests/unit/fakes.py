@@ -255,12 +255,14 @@ class FakeEvents(_Repo):
         found = [e for e in self.state.events if e.conversation_id == conversation_id and e.seq > seq]
         return sorted(found, key=lambda e: e.seq)[:limit]
 
-    def stream(self, conversation_id, seq, also, limit=500):
+    def stream(self, conversation_id, seq, also, limit=500, *, chat=False):
         found = self.state.conversations.get(conversation_id)
         if found is None:
             return None
         events = self.after(conversation_id, seq, limit)
-        return StreamRead(found.status, found.queue_slug, self.state.kv.get(also), events)
+        return StreamRead(
+            found.status, found.queue_slug, self.state.kv.get(also), events, replace(found) if chat else None
+        )
 
 
 class FakeOutbox(_Repo):
