@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections import defaultdict
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -128,21 +127,29 @@ class LocalSubscription:
             self._notifier._remove(topic, self)
 
 
+def _members(group: LocalSubscription | set[LocalSubscription] | None) -> list[LocalSubscription]:
+    if group is None:
+        return []
+    return list(group) if isinstance(group, set) else [group]
+
+
 class InProcessNotifier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscriptions: dict[str, set[LocalSubscription]] = defaultdict(set)
+        # A topic's one subscriber itself, or a set once it has more: most topics are one patron's chat with
+        # one open stream, and thousands of one-element sets would cost 200 bytes each.
+        self._subscriptions: dict[str, LocalSubscription | set[LocalSubscription]] = {}
 
     def publish(self, topic: str) -> None:
         with self._lock:
-            subscriptions = list(self._subscriptions.get(topic, ()))
+            subscriptions = _members(self._subscriptions.get(topic))
         for subscription in subscriptions:
             subscription.wake(topic)
 
     def publish_all(self) -> None:
         """Wake every waiter, e.g. after a reconnect during which wake-ups may have been lost."""
         with self._lock:
-            subscriptions = {s for group in self._subscriptions.values() for s in group}
+            subscriptions = {s for group in self._subscriptions.values() for s in _members(group)}
         for subscription in subscriptions:
             subscription.wake()
 
@@ -155,15 +162,23 @@ class InProcessNotifier:
 
     def _add(self, topic: str, subscription: LocalSubscription) -> None:
         with self._lock:
-            self._subscriptions[topic].add(subscription)
+            group = self._subscriptions.get(topic)
+            if group is None:
+                self._subscriptions[topic] = subscription
+            elif isinstance(group, set):
+                group.add(subscription)
+            elif group is not subscription:
+                self._subscriptions[topic] = {group, subscription}
 
     def _remove(self, topic: str, subscription: LocalSubscription) -> None:
         with self._lock:
             group = self._subscriptions.get(topic)
-            if group is not None:
+            if group is subscription:
+                del self._subscriptions[topic]
+            elif isinstance(group, set):
                 group.discard(subscription)
-                if not group:
-                    del self._subscriptions[topic]
+                if len(group) == 1:
+                    self._subscriptions[topic] = group.pop()
 
     def close(self) -> None:
         pass
