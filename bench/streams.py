@@ -231,6 +231,9 @@ def memory_snapshot(directory: Path, name: str):
 def print_collections(gc_log: Path) -> None:
     collections = [json.loads(line) for line in gc_log.read_text().splitlines()] if gc_log.exists() else []
     print(f"  garbage collections of 5 ms or more in the web worker: {len(collections)}")
+    for generation in (0, 1, 2):
+        took = [c["ms"] for c in collections if c["generation"] == generation]
+        print(f"    generation {generation}: {len(took)} of them, {sum(took):.0f} ms in all")
     for collection in collections[-30:]:
         at = datetime.fromtimestamp(collection["at"], UTC)
         print(

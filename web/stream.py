@@ -213,9 +213,13 @@ def events(conversation_id: str):
     refdesk = app.extensions["refdesk"]
     # Subscribed before the read: a change committed after the read wakes the stream, none falls in between.
     subscription = refdesk.desk.notifier.subscribe(conversation_id)
+    line = waiting_line(app)
     try:
-        # Authentication and the first read in one transaction; reopens a chat abandoned within the window.
-        conversation, first = usecases.open_stream(refdesk.desk, conversation_id, token, after)
+        # Authentication and the first read in one statement; reopens a chat abandoned within the window.
+        # Under the line's cap on streams reading at once: thousands of patrons reconnecting together (a
+        # restarted process) otherwise open and close pool overflow connections, one server process each.
+        with line.reads:
+            conversation, first = usecases.open_stream(refdesk.desk, conversation_id, token, after)
     except BaseException:
         subscription.close()
         raise
@@ -229,7 +233,7 @@ def events(conversation_id: str):
         after,
         settings.stream_heartbeat_seconds,
         settings.stream_retry_ms,
-        waiting_line(app),
+        line,
         draining(app),
         subscription,
         first,

@@ -475,25 +475,9 @@ class SqlEvents:
         """The chat's row joined to its events after `seq` (a row of NULLs when there are none), the record
         `also` beside each: one statement and no ORM objects, since every open stream runs it at each wake-up.
         With `chat`, every column of the chat (to authenticate the stream opening), not only its status."""
-        record = sa.select(KeyValueRow.value).where(KeyValueRow.key == also).scalar_subquery()
-        newer = sa.and_(EventRow.conversation_id == ConversationRow.id, EventRow.seq > seq)
-        columns = list(ConversationRow.__table__.c) if chat else [ConversationRow.status, ConversationRow.queue_slug]
-        query = (
-            sa.select(
-                *columns,
-                record.label("also_value"),
-                EventRow.seq.label("event_seq"),
-                EventRow.type.label("event_type"),
-                EventRow.data.label("event_data"),
-                EventRow.created_at.label("event_at"),
-            )
-            .select_from(ConversationRow)
-            .outerjoin(EventRow, newer)
-            .where(ConversationRow.id == conversation_id)
-            .order_by(EventRow.seq)
-            .limit(limit)
-        )
-        rows = self.session.execute(query).all()
+        query = _STREAM_WITH_CHAT if chat else _STREAM
+        parameters = {"conversation_id": conversation_id, "seq": seq, "also": also, "limit": limit}
+        rows = self.session.execute(query, parameters).all()
         if not rows:
             return None
         first = rows[0]
@@ -504,6 +488,31 @@ class SqlEvents:
         ]
         found = _conversation(first) if chat else None
         return StreamRead(Status(first.status), first.queue_slug, first.also_value, events, found)
+
+
+def _stream_query(*chat: Any) -> sa.Select:
+    """Built once with bound parameters: SQLAlchemy then compiles and keys it once, not at every wake-up."""
+    record = sa.select(KeyValueRow.value).where(KeyValueRow.key == sa.bindparam("also")).scalar_subquery()
+    newer = sa.and_(EventRow.conversation_id == ConversationRow.id, EventRow.seq > sa.bindparam("seq"))
+    return (
+        sa.select(
+            *chat,
+            record.label("also_value"),
+            EventRow.seq.label("event_seq"),
+            EventRow.type.label("event_type"),
+            EventRow.data.label("event_data"),
+            EventRow.created_at.label("event_at"),
+        )
+        .select_from(ConversationRow)
+        .outerjoin(EventRow, newer)
+        .where(ConversationRow.id == sa.bindparam("conversation_id"))
+        .order_by(EventRow.seq)
+        .limit(sa.bindparam("limit"))
+    )
+
+
+_STREAM = _stream_query(ConversationRow.status, ConversationRow.queue_slug)
+_STREAM_WITH_CHAT = _stream_query(*ConversationRow.__table__.c)
 
 
 class SqlOutbox:

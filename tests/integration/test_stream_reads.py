@@ -163,3 +163,22 @@ def test_a_read_only_unit_of_work_on_postgresql_opens_no_transaction(postgres_ur
             assert dbapi.info.transaction_status.name == "INTRANS"
     finally:
         container.close()
+
+
+def test_an_opening_read_takes_one_of_the_lines_read_permits(container, app, active_chat, monkeypatch):
+    """Thousands of patrons reconnecting at once queue for the line's few readers, instead of each taking a
+    database connection: past the pool's size every one was a new server process, opened and closed."""
+    from web.stream import waiting_line
+    from web.waiting_line import READERS
+
+    conversation, token = active_chat
+    free: list[int] = []
+    opened = uc.open_stream
+
+    def counted(*args):
+        free.append(waiting_line(app).reads._value)
+        return opened(*args)
+
+    monkeypatch.setattr(uc, "open_stream", counted)
+    Stream(app, conversation.id, token).shows("status", status="active")
+    assert free == [READERS - 1]
