@@ -182,3 +182,46 @@ def test_an_opening_read_takes_one_of_the_lines_read_permits(container, app, act
     monkeypatch.setattr(uc, "open_stream", counted)
     Stream(app, conversation.id, token).shows("status", status="active")
     assert free == [READERS - 1]
+
+
+@pytest.fixture
+def pg(postgres_url):
+    from tests.conftest import make_container
+
+    container = make_container(postgres_url)
+    yield container
+    container.close()
+
+
+def _pings(container, monkeypatch) -> list[object]:
+    pinged: list[object] = []
+    ping = container.engine.dialect.do_ping
+    monkeypatch.setattr(container.engine.dialect, "do_ping", lambda conn: pinged.append(conn) or ping(conn))
+    return pinged
+
+
+@pytest.mark.postgres
+def test_a_connection_handed_back_a_moment_ago_is_not_pinged_again(pg, monkeypatch):
+    """pool_pre_ping pinged at every checkout: a round trip more for every stream's read."""
+    pinged = _pings(pg, monkeypatch)
+    for _ in range(5):
+        with pg.desk.uow(read_only=True) as uow:
+            uow.kv.get("nothing")
+    assert pinged == []
+
+
+@pytest.mark.postgres
+def test_a_rested_connection_the_server_closed_is_replaced_before_use(pg, monkeypatch):
+    import adapters.storage.sql as sql
+
+    with pg.desk.uow(read_only=True) as uow:
+        backend = uow.session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    import psycopg
+
+    with psycopg.connect(pg.settings.postgres_conninfo, autocommit=True) as other:  # as a server restart would
+        other.execute("SELECT pg_terminate_backend(%s)", (backend,))
+    monkeypatch.setattr(sql, "IDLE_PING", 0.0)  # as if it rested long enough
+    pinged = _pings(pg, monkeypatch)
+    with pg.desk.uow(read_only=True) as uow:
+        assert uow.session.execute(sa.text("SELECT pg_backend_pid()")).scalar() != backend
+    assert pinged
