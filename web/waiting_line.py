@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Set as AbstractSet
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.notify import EVERYTHING
@@ -26,6 +27,7 @@ from router.queueing import queue_topic, read_line
 
 log = logging.getLogger(__name__)
 
+NOTE_EVERY = timedelta(seconds=1)  # streams connecting in a stream of them are noted as here together, once a second
 READERS = 5  # streams reading the database at once: half the pool (10), the patrons' requests keep the rest
 TOPIC_PREFIX = queue_topic("")
 LINE_TOPIC = "waiting-line"  # nobody publishes it: the line's subscription exists before it follows any queue
@@ -58,6 +60,8 @@ class Line:
         self._seats: set[Seat] = set()
         self._needy: set[Seat] = set()  # streams that connected, or whose chat moved, waiting for their place
         self._known: dict[str, dict[str, Place]] = {}  # each queue's places at its last read
+        self._unnoted: set[str] = set()  # waiting chats whose stream connected, not yet noted as here
+        self._noted_at: datetime | None = None
         self._lock = threading.Lock()
         self._subscription: Any = None
         self._thread: threading.Thread | None = None
@@ -104,12 +108,14 @@ class Line:
                     return
                 subscription = self._subscription
             if not self._needy:
-                subscription.wait(max(0.0, next_beat - time.monotonic()))
+                until = min(next_beat, time.monotonic() + NOTE_EVERY.total_seconds()) if self._unnoted else next_beat
+                subscription.wait(max(0.0, until - time.monotonic()))
             woken = subscription.woken_by() - {LINE_TOPIC}
             try:
                 if woken:
                     self.refresh(woken)
                 self._place_newcomers()
+                self.note_newcomers()
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + self._heartbeat
                     self.mark_present()
@@ -139,17 +145,35 @@ class Line:
             raise
 
     def _place(self, needy: set[Seat]) -> None:
-        here = {seat.conversation_id for seat in needy if seat.waiting}
-        if here:  # they connected: here now (router.conversations.patron_returns leaves it to the line)
-            with self.reads:
-                abandonment.still_here(self._desk, here)
+        # They connected: here now (router.conversations.open_stream leaves it to the line), noted together.
+        self._unnoted |= {seat.conversation_id for seat in needy if seat.waiting}
+        self.note_newcomers()
         for queue_slug in sorted({seat.queue_slug for seat in needy if seat.queue_slug}):
             known = self._known.get(queue_slug)
             mine = [seat for seat in needy if seat.queue_slug == queue_slug]
             if known is None or any(seat.conversation_id not in known for seat in mine):
+                self.note_newcomers(now=True)  # the line counts only patrons seen lately: them too
                 known = self._read(queue_slug)  # a newcomer behind the last read: read again, once for all of them
             for seat in mine:
                 self._hand(seat, known.get(seat.conversation_id))
+
+    def note_newcomers(self, *, now: bool = False) -> None:
+        """Note the streams that connected as here, in one statement, at most once every `NOTE_EVERY` (or `now`).
+
+        A restarted process's patrons reconnect hundreds a second: noted as they came, each handful was a
+        transaction of its own. A patron is gone only after minutes unseen (router.abandonment).
+        """
+        moment = self._desk.clock.now()
+        if not self._unnoted or not (now or self._noted_at is None or moment - self._noted_at >= NOTE_EVERY):
+            return
+        here, self._unnoted = self._unnoted, set()
+        try:
+            with self.reads:
+                abandonment.still_here(self._desk, here)
+        except Exception:
+            self._unnoted |= here
+            raise
+        self._noted_at = moment
 
     def _read(self, queue_slug: str) -> dict[str, Place]:
         with self.reads:

@@ -511,7 +511,7 @@ class SqlEvents:
         With `chat`, every column of the chat (to authenticate the stream opening), not only its status."""
         query = _STREAM_WITH_CHAT if chat else _STREAM
         parameters = {"conversation_id": conversation_id, "seq": seq, "also": also, "limit": limit}
-        rows = self.session.execute(query, parameters).all()
+        rows = self.session.connection().execute(query, parameters).all()  # Core: not through the ORM's layers
         if not rows:
             return None
         first = rows[0]

@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -225,3 +225,34 @@ def test_a_rested_connection_the_server_closed_is_replaced_before_use(pg, monkey
     with pg.desk.uow(read_only=True) as uow:
         assert uow.session.execute(sa.text("SELECT pg_backend_pid()")).scalar() != backend
     assert pinged
+
+
+def test_streams_connecting_one_after_another_are_noted_as_here_together(container, app):
+    """A restarted process's patrons reconnect hundreds a second: one presence update a second for all of
+    them, not a transaction for each handful the line happened to see at once."""
+    from tests.e2e.conftest import wait_until
+    from web.stream import waiting_line
+
+    chats = [uc.start_conversation(container.desk, "general") for _ in range(3)]
+    container.desk.clock.advance(60)  # the stream's connection is what says they are here
+    with counted(container.engine) as (sent, _checkouts):
+        streams = [Stream(app, chat.id, token) for chat, token in chats]
+        for stream in streams:
+            stream.shows("queue")
+    updates = [text for name, text in sent if name == "waiting-line" and text.startswith("UPDATE")]
+    assert len(updates) <= 1, updates  # the first noted at once; the others wait for the next second
+    container.desk.clock.advance(1)
+    waiting_line(app)._subscription.wake("waiting-line")  # the line's next turn (else within a second)
+
+    def all_noted() -> bool:
+        with container.desk.uow(read_only=True) as uow:
+            seen = [uow.conversations.get(chat.id).last_seen_at for chat, _ in chats]
+        return all(
+            moment is not None and moment >= container.desk.clock.now() - timedelta(seconds=1) for moment in seen
+        )
+
+    assert wait_until(all_noted), "the patrons who connected were never noted as here"
+    for chat, token in chats:
+        uc.close_by_patron(container.desk, chat.id, token)
+    for stream in streams:
+        stream.thread.join(PATIENCE)
