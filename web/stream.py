@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from adapters.notify import EVERYTHING
+from adapters.notify import EVERYTHING, NOTHING
 from router import conversations as usecases
 from router.journal import Desk
 from router.model import EventType, Status
@@ -139,7 +140,9 @@ def event_stream(
             if ending and status is not None:  # replayed already: a reconnect elsewhere reads the rest
                 yield f"retry: {random.randint(250, 1250)}\n\n".encode()
                 return
-            if conversation_id in woken or EVERYTHING in woken or (timed_out and typing["name"]) or _due(read_at):
+            read = conversation_id in woken or EVERYTHING in woken or (timed_out and typing["name"]) or _due(read_at)
+            woken = NOTHING  # not kept while the stream waits: thousands of them wait
+            if read:
                 was, read_at = status, time.monotonic()
                 if first is None:
                     with line.reads:
@@ -154,6 +157,7 @@ def event_stream(
                     after = event.seq
                 del events
                 if full:
+                    woken = WOKEN  # read on: there is more
                     continue
                 if status is Status.CLOSED:
                     return
@@ -211,6 +215,8 @@ def events(conversation_id: str):
     after = resume_point()
     app = current_app._get_current_object()
     refdesk = app.extensions["refdesk"]
+    # One copy of the id for the stream, its subscription and the waiting line (which interns its keys).
+    conversation_id = sys.intern(conversation_id)
     # Subscribed before the read: a change committed after the read wakes the stream, none falls in between.
     subscription = refdesk.desk.notifier.subscribe(conversation_id)
     line = waiting_line(app)

@@ -256,3 +256,23 @@ def test_streams_connecting_one_after_another_are_noted_as_here_together(contain
         uc.close_by_patron(container.desk, chat.id, token)
     for stream in streams:
         stream.thread.join(PATIENCE)
+
+
+def test_a_long_history_is_replayed_in_batches_to_its_end(container, app, active_chat):
+    """A read brings at most a batch of events; a full batch is followed by the next read at once."""
+    from router.model import EventType, StreamEvent
+    from web.stream import BATCH
+
+    conversation, token = active_chat
+    with container.desk.uow(read_only=True) as uow:
+        last = uow.events.after(conversation.id, 0)[-1].seq
+    with container.desk.uow() as uow:
+        for seq in range(last + 1, last + BATCH + 51):
+            data = {"body": f"old {seq}", "author": "patron"}
+            uow.events.add(StreamEvent(conversation.id, seq, EventType.MESSAGE, data, container.desk.clock.now()))
+        chat = uow.conversations.get(conversation.id, for_update=True)
+        chat.last_seq = last + BATCH + 50
+        uow.conversations.save(chat)
+        uow.commit()
+    stream = Stream(app, conversation.id, token)
+    stream.shows("message", body=f"old {last + BATCH + 50}")  # the last one, in the second batch
