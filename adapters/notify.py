@@ -10,9 +10,10 @@ remember which of its topics woke it, so a patron stream woken for its place in 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
-from collections import defaultdict
 from collections.abc import Set as AbstractSet
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -20,12 +21,78 @@ NOTHING: frozenset[str] = frozenset()
 EVERYTHING = "*"  # what `publish_all` wakes subscriptions for: wake-ups may have been lost, re-read it all
 
 
+class GreenletEvent:
+    """`threading.Event`'s set, clear and wait for the one greenlet that waits on it, parked on the hub itself.
+
+    Under gevent each open patron stream is a greenlet waiting here, and a parked greenlet keeps a copy of
+    its C stack: gevent's own Event waits through a chain of Cython calls that doubles that copy (about
+    2 KB more per stream, measured with tracemalloc), and arms a Timeout object per wait. This one parks
+    with `hub.switch()` under a bare timer watcher. Only greenlets of the hub's thread may call it.
+    """
+
+    __slots__ = ("_flag", "_waiter")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._waiter: Any = None  # the greenlet parked in `wait`, if any
+
+    def set(self) -> None:
+        if self._flag:
+            return  # set already: its wake-up is on its way, or the next `wait` returns at once
+        self._flag = True
+        if self._waiter is not None:
+            from gevent import get_hub  # imported already: only gevent's worker makes these
+
+            get_hub().loop.run_callback(_resume, self, self._waiter)
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def clear(self) -> None:
+        self._flag = False
+
+    def wait(self, timeout: float) -> bool:
+        if self._flag:
+            return True
+        from gevent import get_hub, getcurrent
+
+        hub, current = get_hub(), getcurrent()
+        timer = hub.loop.timer(max(0.0, timeout))
+        self._waiter = current
+        timer.start(_resume, self, current)  # a function, not a bound method: one object less per waiting stream
+        try:
+            hub.switch()
+        finally:
+            self._waiter = None
+            timer.close()
+        return self._flag
+
+
+def _resume(event: GreenletEvent, waiter: Any) -> None:
+    """In the hub: resume `waiter` if it still waits on `event` (not if it left, timed out or was killed since)."""
+    if event._waiter is waiter:
+        event._waiter = None
+        waiter.switch()
+
+
+def _greenlets() -> bool:
+    """Whether gevent patched `threading` (gunicorn's gevent worker): waiters are greenlets of one thread."""
+    gevent = sys.modules.get("gevent.monkey")
+    return gevent is not None and gevent.is_module_patched("threading")
+
+
+def new_event() -> threading.Event | GreenletEvent:
+    if _greenlets():
+        return GreenletEvent()
+    return threading.Event()
+
+
 class LocalSubscription:
     __slots__ = ("_notifier", "_topics", "_event", "_woken_by")
 
     def __init__(self, notifier: InProcessNotifier, topics: tuple[str, ...]):
         self._notifier, self._topics = notifier, topics
-        self._event = threading.Event()
+        self._event = new_event()
         self._woken_by: set[str] | None = None  # None rather than an empty set: thousands of streams wait
 
     def wake(self, topic: str = EVERYTHING) -> None:
@@ -61,21 +128,29 @@ class LocalSubscription:
             self._notifier._remove(topic, self)
 
 
+def _members(group: LocalSubscription | set[LocalSubscription] | None) -> list[LocalSubscription]:
+    if group is None:
+        return []
+    return list(group) if isinstance(group, set) else [group]
+
+
 class InProcessNotifier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscriptions: dict[str, set[LocalSubscription]] = defaultdict(set)
+        # A topic's one subscriber itself, or a set once it has more: most topics are one patron's chat with
+        # one open stream, and thousands of one-element sets would cost 200 bytes each.
+        self._subscriptions: dict[str, LocalSubscription | set[LocalSubscription]] = {}
 
     def publish(self, topic: str) -> None:
         with self._lock:
-            subscriptions = list(self._subscriptions.get(topic, ()))
+            subscriptions = _members(self._subscriptions.get(topic))
         for subscription in subscriptions:
             subscription.wake(topic)
 
     def publish_all(self) -> None:
         """Wake every waiter, e.g. after a reconnect during which wake-ups may have been lost."""
         with self._lock:
-            subscriptions = {s for group in self._subscriptions.values() for s in group}
+            subscriptions = {s for group in self._subscriptions.values() for s in _members(group)}
         for subscription in subscriptions:
             subscription.wake()
 
@@ -88,15 +163,23 @@ class InProcessNotifier:
 
     def _add(self, topic: str, subscription: LocalSubscription) -> None:
         with self._lock:
-            self._subscriptions[topic].add(subscription)
+            group = self._subscriptions.get(topic)
+            if group is None:
+                self._subscriptions[topic] = subscription
+            elif isinstance(group, set):
+                group.add(subscription)
+            elif group is not subscription:
+                self._subscriptions[topic] = {group, subscription}
 
     def _remove(self, topic: str, subscription: LocalSubscription) -> None:
         with self._lock:
             group = self._subscriptions.get(topic)
-            if group is not None:
+            if group is subscription:
+                del self._subscriptions[topic]
+            elif isinstance(group, set):
                 group.discard(subscription)
-                if not group:
-                    del self._subscriptions[topic]
+                if len(group) == 1:
+                    self._subscriptions[topic] = group.pop()
 
     def close(self) -> None:
         pass

@@ -147,11 +147,27 @@ def run_client(port: int, chats_file: str, concurrency: int) -> None:
 # -- the web process ----------------------------------------------------------------------------
 
 
-def start_web(database_url: str, port: int, streams: int, log_path: Path) -> subprocess.Popen:
-    """The Procfile's web command: one gevent worker with room for every stream."""
+def start_web(
+    database_url: str,
+    port: int,
+    streams: int,
+    log_path: Path,
+    memory: Path | None = None,
+    gc_log: Path | None = None,
+    app: str = "web.wsgi:app",
+) -> subprocess.Popen:
+    """The Procfile's web command: one gevent worker with room for every stream.
+
+    With `memory` or `gc_log`, gunicorn reads `bench/streams_probe.py` as its config instead (tracemalloc
+    in the worker, snapshots on request, see `memory_snapshot`; slow garbage collections logged).
+    """
     command = procfile_command("web").removeprefix("exec ")
     command = _replace_option(command, "--workers", "1")
     command = _replace_option(command, "--worker-connections", str(streams + 1000))
+    if app != "web.wsgi:app":  # the bare baseline: the same server and options, another app
+        command = command.replace("'web.wsgi:app'", f"'{app}'")
+    if memory is not None or gc_log is not None:
+        command = command.replace("gunicorn ", f"gunicorn --config {ROOT / 'bench' / 'streams_probe.py'} ", 1)
     env = dict(
         os.environ,
         REFDESK_DATABASE_URL=database_url,
@@ -160,6 +176,8 @@ def start_web(database_url: str, port: int, streams: int, log_path: Path) -> sub
         BIND=f"127.0.0.1:{port}",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         **{f"REFDESK_RATE_LIMIT_{name}": UNLIMITED for name in LIMITS},
+        **({"BENCH_MEMORY_DIR": str(memory)} if memory is not None else {}),
+        **({"BENCH_GC_LOG": str(gc_log)} if gc_log is not None else {}),
     )
     log = log_path.open("wb")
     return subprocess.Popen(["sh", "-c", f"exec {command}"], env=env, cwd=ROOT, stdout=log, stderr=log)
@@ -194,6 +212,47 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise SystemExit(f"no RSS for {pid}")
+
+
+def memory_snapshot(directory: Path, name: str):
+    """The worker's tracemalloc snapshot now (see bench/streams_probe.py)."""
+    import tracemalloc
+
+    (directory / f"{name}.request").touch()
+    answer = directory / f"{name}.snapshot"
+    deadline = time.monotonic() + 300
+    while not answer.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the web worker took no memory snapshot (is bench/streams_probe.py its config?)")
+        time.sleep(0.2)
+    return tracemalloc.Snapshot.load(str(answer))
+
+
+def print_collections(gc_log: Path) -> None:
+    collections = [json.loads(line) for line in gc_log.read_text().splitlines()] if gc_log.exists() else []
+    print(f"  garbage collections of 5 ms or more in the web worker: {len(collections)}")
+    for generation in (0, 1, 2):
+        took = [c["ms"] for c in collections if c["generation"] == generation]
+        print(f"    generation {generation}: {len(took)} of them, {sum(took):.0f} ms in all")
+    for collection in collections[-30:]:
+        at = datetime.fromtimestamp(collection["at"], UTC)
+        print(
+            f"    {at:%H:%M:%S} generation {collection['generation']}: {collection['ms']} ms"
+            f" ({collection['tracked']} tracked)"
+        )
+
+
+def print_memory(before, after, opened: int, top: int = 25) -> None:
+    """What the open streams hold: the biggest growths by where they were allocated, per stream."""
+    growth = [d for d in after.compare_to(before, "traceback") if d.size_diff > 0]
+    total = sum(d.size_diff for d in growth)
+    print(f"  tracemalloc: +{total / 1024:.0f} KB traced, {total / max(1, opened):.0f} B per stream; the biggest:")
+    for difference in growth[:top]:
+        frames = [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in difference.traceback[-6:]]
+        print(
+            f"  {difference.size_diff / max(1, opened):8.0f} B/stream {difference.count_diff / max(1, opened):6.2f}"
+            f" blocks/stream  {' < '.join(reversed(frames))}"
+        )
 
 
 # -- measurements -------------------------------------------------------------------------------
@@ -269,6 +328,7 @@ def open_probe(port: int) -> tuple[str, str]:
 
 
 def measure_round(name: str, open_streams: int, container, port: int, probe_id: str, probe, args) -> Round:
+    print(f"  {datetime.now(UTC):%H:%M:%S} round {name!r} begins", flush=True)
     result = Round(name, open_streams, replies(container, probe_id, probe, args.replies), [])
     result.creates_ms = create_chats(port, args.chats)
     replied = result.replies_ms
@@ -286,6 +346,20 @@ def main() -> int:
     parser.add_argument("--replies", type=int, default=200, help="staff replies to the probe per round")
     parser.add_argument("--chats", type=int, default=50, help="chats created through the API per round")
     parser.add_argument("--concurrency", type=int, default=200, help="streams the client opens at once")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="py-spy record the web worker while the streams open (FILE) and in the round with all open (FILE.loaded)",
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="tracemalloc in the web worker: print what the open streams allocated (slower; results not written)",
+    )
+    parser.add_argument(
+        "--gc", action="store_true", help="log the web worker's garbage collections of 5 ms or more, print them"
+    )
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare gevent SSE baseline (bench/bare_sse.py)")
     parser.add_argument("--client", nargs=2, metavar=("PORT", "CHATS_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -307,7 +381,11 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
         uow.queues.add(Queue(QUEUE, "Bench", Backend.MATRIX, "!bench:localhost"))
         uow.commit()
     port = free_port()
-    web = start_web(database_url, port, args.streams, tmp / "web.log")
+    memory = tmp / "memory" if args.memory else None
+    if memory is not None:
+        memory.mkdir()
+    gc_log = tmp / "gc.log" if args.gc else None
+    web = start_web(database_url, port, args.streams, tmp / "web.log", memory, gc_log)
     client = probe = None
     try:
         deadline = time.monotonic() + 60
@@ -322,28 +400,39 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
         chats = seed_waiting(container, args.streams)
         (tmp / "chats.json").write_text(json.dumps(chats))
         rounds = [measure_round("none open", 0, container, port, probe_id, probe, args)]
-        before, cpu_before = rss_kb(worker), cpu_seconds(worker)
-        client = subprocess.Popen(
-            [sys.executable, "-m", "bench.streams", "--concurrency", str(args.concurrency), "--client", str(port)]
-            + [str(tmp / "chats.json")],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        opening = json.loads(client.stdout.readline())
+        snapshot = memory_snapshot(memory, "before") if memory is not None else None
+        before = rss_kb(worker)
+        spy = start_profile(worker, args.profile) if args.profile else None
+        client, opening = open_streams(port, tmp, args.concurrency, worker)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+            print(f"  py-spy profile of the opening: {args.profile}")
         print(f"  opened {opening['opened']} streams in {opening['seconds']:.1f} s ({opening['failed']} failed)")
         after = rss_kb(worker)
-        opening["cpu_ms"] = (cpu_seconds(worker) - cpu_before) * 1000 / max(1, opening["opened"])
+        if snapshot is not None:
+            print_memory(snapshot, memory_snapshot(memory, "after"), opening["opened"])
         opened = opening["opened"]
+        spy = start_profile(worker, f"{args.profile}.loaded") if args.profile else None
         rounds.append(measure_round(f"{opened} open", opened, container, port, probe_id, probe, args))
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+            print(f"  py-spy profile of the round with all open: {args.profile}.loaded")
         fan_out = claim_first(container, chats[0][0], client, opening["opened"])
         client.stdin.close()
         client.wait(60)
         client = None
         rounds.append(measure_round("none open (after)", 0, container, port, probe_id, probe, args))
-        markdown = report(args, started, opening, before, after, rounds, fan_out)
-        write_section("streams", markdown)
+        probe.close()
+        probe = None
+        stop(web)
+        bare = None if args.no_bare else run_bare(args, tmp, chats)
+        markdown = report(args, started, opening, before, after, rounds, fan_out, bare)
+        if gc_log is not None:
+            print_collections(gc_log)
+        if not (args.memory or args.profile or args.gc):  # a probed worker is slower: not the figures to keep
+            write_section("streams", markdown)
         print(markdown)
         return 0 if opening["opened"] == args.streams else 1
     finally:
@@ -352,13 +441,97 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
         if client is not None:
             client.kill()
             client.wait()
-        web.send_signal(signal.SIGTERM)
-        try:
-            web.wait(30)
-        except subprocess.TimeoutExpired:
-            web.kill()
-            web.wait()
+        stop(web)
         container.close()
+
+
+def stop(web: subprocess.Popen) -> None:
+    if web.poll() is not None:
+        return
+    web.send_signal(signal.SIGTERM)
+    try:
+        web.wait(30)
+    except subprocess.TimeoutExpired:
+        web.kill()
+        web.wait()
+
+
+def open_streams(port: int, tmp: Path, concurrency: int, worker: int) -> tuple[subprocess.Popen, dict]:
+    """The client process opening every stream of chats.json: it reports once they are open (or timed out)."""
+    before = cpu_seconds(worker)
+    client = subprocess.Popen(
+        [sys.executable, "-m", "bench.streams", "--concurrency", str(concurrency), "--client", str(port)]
+        + [str(tmp / "chats.json")],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    opening = json.loads(client.stdout.readline())
+    opening["cpu_ms"] = (cpu_seconds(worker) - before) * 1000 / max(1, opening["opened"])
+    return client, opening
+
+
+def run_bare(args: argparse.Namespace, tmp: Path, chats: list[list[str]]) -> dict:
+    """The same rounds on the bare platform (bench/bare_sse.py): open rate, RSS per stream, wake-up latency."""
+    port = free_port()
+    web = start_web("", port, args.streams, tmp / "bare.log", app="bench.bare_sse:app")
+    client = probe = None
+    try:
+        deadline = time.monotonic() + 60
+        while not answers(port):
+            if web.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("gunicorn (bare) did not start:\n" + (tmp / "bare.log").read_text()[-3000:])
+            time.sleep(0.2)
+        worker = worker_pid(web.pid)
+        probe = SseReader(f"http://127.0.0.1:{port}/api/v1/conversations/probe/events")
+        replies = [bare_replies(port, probe, args.replies)]
+        before = rss_kb(worker)
+        client, opening = open_streams(port, tmp, args.concurrency, worker)
+        after = rss_kb(worker)
+        print(f"  bare: opened {opening['opened']} streams in {opening['seconds']:.1f} s ({opening['failed']} failed)")
+        replies.append(bare_replies(port, probe, args.replies))
+        client.stdin.close()
+        client.wait(60)
+        client = None
+        replies.append(bare_replies(port, probe, args.replies))
+        for name, timings in zip(("none open", f"{opening['opened']} open", "none open (after)"), replies, strict=True):
+            print(f"  bare {name:<23} replies p50 {percentile(timings, 50):6.1f} p99 {percentile(timings, 99):6.1f} ms")
+        return {"opening": opening, "before": before, "after": after, "replies": replies}
+    finally:
+        if probe is not None:
+            probe.close()
+        if client is not None:
+            client.kill()
+            client.wait()
+        stop(web)
+
+
+def bare_replies(port: int, probe: SseReader, count: int) -> list[float]:
+    """A message handed to the bare probe stream by POST, each timed until the probe's stream yields it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    timings = []
+    for number in range(count):
+        body = f"reply {number} {uuid.uuid4().hex[:8]}"
+        began = time.perf_counter()
+        connection.request("POST", "/publish/probe", body.encode(), {"Content-Type": "text/plain"})
+        connection.getresponse().read()
+        while True:
+            event = probe.next_of("message", timeout=30)
+            if event.data.get("body") == body:
+                break
+        timings.append((time.perf_counter() - began) * 1000)
+    connection.close()
+    return timings
+
+
+def start_profile(pid: int, output: str) -> subprocess.Popen:
+    """py-spy sampling the worker until interrupted (SIGINT), written as collapsed stacks."""
+    spy = Path(sys.executable).parent / "py-spy"
+    command = [str(spy), "record", "--pid", str(pid), "--rate", "100", "--format", "raw", "--output", output]
+    process = subprocess.Popen([*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the first stream opens
+    return process
 
 
 def claim_first(container, conversation_id: str, client: subprocess.Popen, opened: int) -> float | None:
@@ -374,7 +547,59 @@ def claim_first(container, conversation_id: str, client: subprocess.Popen, opene
     return (reached - began) * 1000
 
 
-def report(args, started, opening, before, after, rounds, fan_out) -> str:
+def added(replies: list[list[float]], p: int) -> float:
+    """The loaded round's percentile minus the mean of the two quiet rounds' (none open before and after)."""
+    quiet, loaded, quiet_after = replies
+    return percentile(loaded, p) - statistics.mean([percentile(quiet, p), percentile(quiet_after, p)])
+
+
+def beside_bare(opening, before, after, rounds, bare) -> list[str]:
+    """refdesk and the bare platform (same server, same client, same count), as ratios."""
+    if bare is None:
+        return []
+    theirs = bare["opening"]
+    ours_replies, bare_replies_ = [r.replies_ms for r in rounds], bare["replies"]
+
+    def rate(o: dict) -> float:
+        return o["opened"] / o["seconds"]
+
+    def rss(o: dict, b: int, a: int) -> float:
+        return (a - b) / max(1, o["opened"])
+
+    rows = [
+        ("streams opened per second", rate(opening), rate(theirs), "{:.0f}"),
+        ("worker CPU per stream opened (ms)", opening["cpu_ms"], theirs["cpu_ms"], "{:.2f}"),
+        (
+            "worker RSS per open stream (KB)",
+            rss(opening, before, after),
+            rss(theirs, bare["before"], bare["after"]),
+            "{:.1f}",
+        ),
+        ("wake-up p50, none open (ms)", percentile(ours_replies[0], 50), percentile(bare_replies_[0], 50), "{:.1f}"),
+        ("wake-up p99, none open (ms)", percentile(ours_replies[0], 99), percentile(bare_replies_[0], 99), "{:.1f}"),
+        ("wake-up p50, all open (ms)", percentile(ours_replies[1], 50), percentile(bare_replies_[1], 50), "{:.1f}"),
+        ("wake-up p99, all open (ms)", percentile(ours_replies[1], 99), percentile(bare_replies_[1], 99), "{:.1f}"),
+        ("p99 added by the open streams (ms)", added(ours_replies, 99), added(bare_replies_, 99), "{:+.1f}"),
+    ]
+    table = [
+        f"| {name} | {form.format(ours)} | {form.format(base)} | "
+        + (f"{ours / base:.2f}× |" if base > 0 and ours > 0 and "added" not in name else "– |")
+        for name, ours, base, form in rows
+    ]
+    return [
+        "",
+        "Beside the bare platform: `bench/bare_sse.py` (a plain gevent WSGI app, no Flask, no database) under the "
+        f"same gunicorn command, opened by the same client ({theirs['opened']} open, {theirs['failed']} failed). Its "
+        "wake-up is a POST to the same server handing the probe stream a message; refdesk's is a staff reply "
+        "committed by another process, carried by NOTIFY and read from the database.",
+        "",
+        "| measure | refdesk | bare gevent SSE | refdesk ÷ bare |",
+        "|---|---|---|---|",
+        *table,
+    ]
+
+
+def report(args, started, opening, before, after, rounds, fan_out, bare=None) -> str:
     opened = opening["opened"]
     per_stream = (after - before) / opened if opened else 0
     rows = []
@@ -385,9 +610,8 @@ def report(args, started, opening, before, after, rounds, fan_out) -> str:
             f"{percentile(r.replies_ms, 99) / percentile(base.replies_ms, 99):.2f}× | "
             f"{percentile(r.creates_ms, 50):.1f} | {percentile(r.creates_ms, 99):.1f} |"
         )
-    loaded, quiet = rounds[1], [rounds[0], rounds[2]]
-    added_p99 = percentile(loaded.replies_ms, 99) - statistics.mean(percentile(r.replies_ms, 99) for r in quiet)
-    added_p50 = percentile(loaded.replies_ms, 50) - statistics.mean(percentile(r.replies_ms, 50) for r in quiet)
+    added_p99 = added([r.replies_ms for r in rounds], 99)
+    added_p50 = added([r.replies_ms for r in rounds], 50)
     return "\n".join(
         [
             "## Open patron streams (`bench/streams.py`)",
@@ -418,6 +642,7 @@ def report(args, started, opening, before, after, rounds, fan_out) -> str:
             "| round | reply p50 | reply p99 | p99 vs none open | new chat p50 | new chat p99 |",
             "|---|---|---|---|---|---|",
             *rows,
+            *beside_bare(opening, before, after, rounds, bare),
         ]
     )
 

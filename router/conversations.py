@@ -18,9 +18,10 @@ from router.journal import Desk, append_message, commit, enqueue, hash_token, st
 from router.model import Author, Conversation, Message, OutboxKind, Status, StoredFile, StreamEvent
 from router.outbox_payloads import Email, Notice
 from router.patron_email import EMAIL, address_for, ensure_no_transcript_yet
-from router.ports import UnitOfWork
+from router.ports import StreamRead, UnitOfWork
 from router.single_line import safe_file_name
 from router.staff import set_closed
+from router.typing import PREFIX as TYPING
 
 BLOCKED_TOKEN = "blocked"  # stands in for the token hash of a chat staff blocked (router.blocking)
 
@@ -90,7 +91,13 @@ def authenticate(
     until `resume_link_days` after the chat's last activity: then it is refused as expired (410), which
     tells nothing to anyone without a once-valid link.
     """
-    conversation = uow.conversations.get(conversation_id, for_update=for_update)
+    return check_token(uow, uow.conversations.get(conversation_id, for_update=for_update), token, desk, secret)
+
+
+def check_token(
+    uow: UnitOfWork, conversation: Conversation | None, token: str, desk: Desk | None = None, secret: bytes = b""
+) -> Conversation:
+    """`authenticate` for a chat read already (None: not found), e.g. with the first read of its stream."""
     if (  # no hash: deleted (router.retention); staff blocked it (router.blocking)
         conversation is None or not conversation.token_hash or conversation.token_hash == BLOCKED_TOKEN
     ):
@@ -259,18 +266,39 @@ def read_messages(desk: Desk, conversation_id: str, token: str, after: int = 0) 
 
 def read_events(desk: Desk, conversation_id: str, after: int) -> tuple[list[StreamEvent], Status]:
     """Events after `after`, plus the status now (the stream ends once closed)."""
-    events, status, _ = read_stream(desk, conversation_id, after)
-    return events, status
+    found = read_stream(desk, conversation_id, after)
+    return found.events, found.status
 
 
-def read_stream(desk: Desk, conversation_id: str, after: int) -> tuple[list[StreamEvent], Status, str]:
-    """Events after `after`, the status now and the queue (the stream's place in line); the chat itself
-    is not loaded: thousands of streams read this."""
+def read_stream(desk: Desk, conversation_id: str, after: int) -> StreamRead:
+    """What a stream shows at a wake-up: the status, the queue (its place in line), the typing notice
+    (router.typing.typing_of) and the events after `after`, in one statement; the chat itself is not
+    loaded: thousands of streams read this."""
     with desk.uow(read_only=True) as uow:
-        found = uow.conversations.where(conversation_id)
-        if found is None:
-            raise errors.ConversationNotFound("no such conversation")
-        return uow.events.after(conversation_id, after), *found
+        return _stream_of(uow, conversation_id, after)
+
+
+def open_stream(desk: Desk, conversation_id: str, token: str, after: int) -> tuple[Conversation, StreamRead]:
+    """The patron's browser connected its stream: who they are and its first read, in one statement
+    (thousands of patrons reconnect at once when a web process restarts).
+
+    Only a chat closed as abandoned within the window takes the longer way: it reopens in its old
+    place (`patron_returns`), and is read after that.
+    """
+    with desk.uow(read_only=True) as uow:
+        found = uow.events.stream(conversation_id, after, TYPING + conversation_id, chat=True)
+        conversation = check_token(uow, found.chat if found else None, token, desk)
+        if not abandonment.may_reopen(conversation, desk, desk.clock.now()):
+            return conversation, found._replace(chat=None)  # the stream keeps only what it shows
+    conversation = patron_returns(desk, conversation_id, token)
+    return conversation, read_stream(desk, conversation_id, after)
+
+
+def _stream_of(uow: UnitOfWork, conversation_id: str, after: int) -> StreamRead:
+    found = uow.events.stream(conversation_id, after, TYPING + conversation_id)
+    if found is None:
+        raise errors.ConversationNotFound("no such conversation")
+    return found
 
 
 def read_file(desk: Desk, conversation_id: str, token: str, file_id: str) -> StoredFile:

@@ -12,7 +12,7 @@ from collections.abc import Set as AbstractSet
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from router.model import (
     AdminUser,
@@ -162,6 +162,24 @@ class Events(Protocol):
         ...
 
     def after(self, conversation_id: str, seq: int, limit: int = 500) -> list[StreamEvent]: ...
+
+    def stream(
+        self, conversation_id: str, seq: int, also: str, limit: int = 500, *, chat: bool = False
+    ) -> StreamRead | None:
+        """What a patron's stream needs at each wake-up, in one statement: the chat's status and queue,
+        the key-value record `also` (its typing notice) and the events after `seq`; with `chat`, the whole
+        chat too (the stream's opening authenticates with it). None: no such chat."""
+        ...
+
+
+class StreamRead(NamedTuple):
+    """One read of a patron's stream (Events.stream): thousands of open streams wake, each reads this."""
+
+    status: Status
+    queue_slug: str
+    also: str | None  # the key-value record asked for (router.typing: who is typing), None if there is none
+    events: list[StreamEvent]
+    chat: Conversation | None = None  # when asked for
 
 
 @dataclass

@@ -45,8 +45,16 @@ def typing_now(desk: Desk, conversation_id: str) -> dict[str, Any]:
     """{"name": NAME} while someone types (until their notice expires), else {"name": None}."""
     with desk.uow(read_only=True) as uow:
         raw = uow.kv.get(PREFIX + conversation_id)
+    return typing_of(raw, desk.clock.now())
+
+
+NOBODY: dict[str, Any] = {"name": None}
+
+
+def typing_of(raw: str | None, now: datetime) -> dict[str, Any]:
+    """The typing notice `raw` (its key-value record, read with the stream's events) as the patron sees it now."""
     if raw:
         record = json.loads(raw)
-        if datetime.fromisoformat(record["until"]) > desk.clock.now():
+        if datetime.fromisoformat(record["until"]) > now:
             return {"name": record["name"]}
-    return {"name": None}
+    return NOBODY

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,20 +19,23 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from adapters.notify import EVERYTHING
+from adapters.notify import EVERYTHING, NOTHING
 from router import conversations as usecases
 from router.journal import Desk
 from router.model import EventType, Status
-from router.typing import TTL, typing_now
+from router.ports import StreamRead, Subscription
+from router.typing import NOBODY, TTL, typing_of
 from web.api import bearer_token, sequence_number
-from web.context import container, desk
 from web.validation import check_text
 from web.waiting_line import Line
+from web.waiting_line import shown as shown_place
 
 bp = Blueprint("stream", __name__, url_prefix="/api/v1")
 BATCH = 500
 CATCH_UP = 300.0  # seconds: re-read now and then anyway, in case a wake-up was lost (a failed NOTIFY)
-NOBODY: dict[str, Any] = {"name": None}
+TYPING_TTL = TTL.total_seconds()
+KEEP_ALIVE = b": keep-alive\n\n"
+WOKEN = frozenset({EVERYTHING})  # a stream's first turn reads, as if woken
 
 
 def resume_point() -> int:
@@ -108,20 +112,26 @@ def event_stream(
     retry_ms: int,
     line: Line,
     stopping: threading.Event | None = None,
+    subscription: Subscription | None = None,
+    first: StreamRead | None = None,
 ) -> Iterator[bytes]:
     """Replay from `after`, then follow live; ends once the closing event has been sent.
 
     The stream reads the database only when its own chat changed (its topic was published), when a
     staff member's typing notice may have expired, and every `CATCH_UP` seconds in case a wake-up was
-    lost. While the chat waits, `queue` events (no id: they are not history) tell the patron's place:
-    `line` hands it its place when it connects or its chat moves, and each new one after.
+    lost; each read is one statement (router.conversations.read_stream). `first`: the read the request
+    made with its authentication (`open_stream`), taken after `subscription` began, so nothing
+    committed in between is missed. While the chat waits, `queue` events (no id: they are not
+    history) tell the patron's place: `line` hands it its place when it connects or its chat moves,
+    and each new one after.
     When `stopping` is set (the process shuts down), it ends with a short, jittered `retry:` so the
     browser reconnects to another process at once instead of after its usual delay.
     """
-    subscription = desk.notifier.subscribe(conversation_id)
+    if subscription is None:
+        subscription = desk.notifier.subscribe(conversation_id)
     seat = line.sit(conversation_id, subscription)
     shown, typing, status = None, NOBODY, None
-    woken, timed_out, read_at = {conversation_id}, False, 0.0
+    woken, timed_out, read_at = WOKEN, False, 0.0
     beat_at = time.monotonic()  # the last keep-alive: proxies cut a stream that sends nothing for a minute (nginx)
     try:
         yield f"retry: {retry_ms + random.randint(0, retry_ms)}\n\n".encode()
@@ -130,18 +140,24 @@ def event_stream(
             if ending and status is not None:  # replayed already: a reconnect elsewhere reads the rest
                 yield f"retry: {random.randint(250, 1250)}\n\n".encode()
                 return
-            if woken & {conversation_id, EVERYTHING} or (timed_out and typing["name"]) or _due(read_at):
+            read = conversation_id in woken or EVERYTHING in woken or (timed_out and typing["name"]) or _due(read_at)
+            woken = NOTHING  # not kept while the stream waits: thousands of them wait
+            if read:
                 was, read_at = status, time.monotonic()
-                with line.reads:
-                    events, status, queue_slug = usecases.read_stream(desk, conversation_id, after)
+                if first is None:
+                    with line.reads:
+                        first = usecases.read_stream(desk, conversation_id, after)
+                status, queue_slug, noticed, events = first.status, first.queue_slug, first.also, first.events
+                first = None  # nothing read stays on a waiting stream: thousands of them wait
                 full = len(events) == BATCH
-                moved = any(event.type is EventType.STATUS for event in events)
-                chunks = [format_event(event.seq, event.type.value, event.data) for event in events]
-                after = events[-1].seq if events else after
-                del events  # nothing read stays on a waiting stream: thousands of them wait
-                yield from chunks
-                del chunks
+                moved = False
+                for event in events:
+                    moved = moved or event.type is EventType.STATUS
+                    yield format_event(event.seq, event.type.value, event.data)
+                    after = event.seq
+                del events
                 if full:
+                    woken = WOKEN  # read on: there is more
                     continue
                 if status is Status.CLOSED:
                     return
@@ -152,17 +168,16 @@ def event_stream(
                     line.find_place(seat, queue_slug)  # connected, or the chat moved
                 elif not seat.waiting:
                     seat.place = None
-                with line.reads:
-                    who = typing_now(desk, conversation_id) if status is Status.ACTIVE else NOBODY
+                who = typing_of(noticed, desk.clock.now()) if status is Status.ACTIVE else NOBODY
                 if who != typing:
                     yield format_live("typing", who)
                 typing = who
             if seat.place is not None and seat.place != shown:
-                yield format_live("queue", seat.place)
+                yield format_live("queue", shown_place(seat.place))
             shown = seat.place
-            timed_out = not subscription.wait(min(heartbeat, TTL.total_seconds()) if typing["name"] else heartbeat)
+            timed_out = not subscription.wait(min(heartbeat, TYPING_TTL) if typing["name"] else heartbeat)
             if timed_out or time.monotonic() - beat_at >= heartbeat:  # a busy desk's wake-ups never time out
-                yield b": keep-alive\n\n"  # raises here once the patron has gone, so a gone patron is never touched
+                yield KEEP_ALIVE  # raises here once the patron has gone, so a gone patron is never touched
                 beat_at = time.monotonic()
             woken = subscription.woken_by()
     finally:
@@ -174,24 +189,67 @@ def _due(read_at: float) -> bool:
     return time.monotonic() - read_at >= CATCH_UP
 
 
+class StreamBody:
+    """The response body: the stream's chunks, and `close` ends its subscription even if never iterated.
+
+    The subscription begins before the request's read (see `events`); a generator that never started
+    runs no `finally` when closed, so the body closes the subscription itself.
+    """
+
+    __slots__ = ("_chunks", "_subscription")
+
+    def __init__(self, chunks: Iterator[bytes], subscription: Subscription):
+        self._chunks, self._subscription = chunks, subscription
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def close(self) -> None:
+        self._chunks.close()
+        self._subscription.close()
+
+
 @bp.get("/conversations/<conversation_id>/events")
 def events(conversation_id: str):
     token = bearer_token(in_query=True)  # the one place: EventSource cannot send an Authorization header
     after = resume_point()
-    conversation = usecases.patron_returns(desk(), conversation_id, token)  # here now; reopens an abandoned chat
+    app = current_app._get_current_object()
+    refdesk = app.extensions["refdesk"]
+    # One copy of the id for the stream, its subscription and the waiting line (which interns its keys).
+    conversation_id = sys.intern(conversation_id)
+    # Subscribed before the read: a change committed after the read wakes the stream, none falls in between.
+    subscription = refdesk.desk.notifier.subscribe(conversation_id)
+    line = waiting_line(app)
+    try:
+        # Authentication and the first read in one statement; reopens a chat abandoned within the window.
+        # Under the line's cap on streams reading at once: thousands of patrons reconnecting together (a
+        # restarted process) otherwise open and close pool overflow connections, one server process each.
+        with line.reads:
+            conversation, first = usecases.open_stream(refdesk.desk, conversation_id, token, after)
+    except BaseException:
+        subscription.close()
+        raise
     if conversation.status is Status.CLOSED and conversation.last_seq <= after:
+        subscription.close()
         return Response(status=204)  # tells EventSource to stop reconnecting
-    settings = container().settings
+    settings = refdesk.settings
     stream = event_stream(
-        desk(),
+        refdesk.desk,
         conversation_id,
         after,
         settings.stream_heartbeat_seconds,
         settings.stream_retry_ms,
-        waiting_line(current_app),
-        draining(current_app),
+        line,
+        draining(app),
+        subscription,
+        first,
     )
+    # The request object would live as long as the stream in the WSGI environ (werkzeug keeps it there),
+    # with its parsed headers and arguments: nothing reads it once the view has returned.
+    request.environ.pop("werkzeug.request", None)
     headers = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
     # direct_passthrough: the server iterates the stream itself (bytes), not through werkzeug's encoding
     # and closing wrappers, so each waiting stream's greenlet saves a shallower stack.
-    return Response(stream, mimetype="text/event-stream", headers=headers, direct_passthrough=True)
+    return Response(
+        StreamBody(stream, subscription), mimetype="text/event-stream", headers=headers, direct_passthrough=True
+    )

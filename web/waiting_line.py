@@ -13,9 +13,11 @@ instead of exhausting the connection pool that new chats need.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Set as AbstractSet
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.notify import EVERYTHING
@@ -25,9 +27,18 @@ from router.queueing import queue_topic, read_line
 
 log = logging.getLogger(__name__)
 
+NOTE_EVERY = timedelta(seconds=1)  # streams connecting in a stream of them are noted as here together, once a second
 READERS = 5  # streams reading the database at once: half the pool (10), the patrons' requests keep the rest
 TOPIC_PREFIX = queue_topic("")
 LINE_TOPIC = "waiting-line"  # nobody publishes it: the line's subscription exists before it follows any queue
+
+
+Place = tuple[int, "int | None"]  # (position, estimate_seconds): a tuple, one per waiting chat, thousands of them
+
+
+def shown(place: Place) -> dict[str, Any]:
+    """A place as the patron's `queue` event carries it (router.queueing.places)."""
+    return {"position": place[0], "estimate_seconds": place[1]}
 
 
 class Seat:
@@ -36,9 +47,10 @@ class Seat:
     __slots__ = ("conversation_id", "subscription", "queue_slug", "place", "waiting")
 
     def __init__(self, conversation_id: str, subscription: Any):
-        self.conversation_id, self.subscription = conversation_id, subscription
+        # Interned, as the line's keys are (`_read`): one copy of each id, not one per read of the line.
+        self.conversation_id, self.subscription = sys.intern(conversation_id), subscription
         self.queue_slug: str | None = None
-        self.place: dict[str, Any] | None = None
+        self.place: Place | None = None
         self.waiting = False  # the stream last read its chat as waiting: the patron is in line
 
 
@@ -47,7 +59,9 @@ class Line:
         self._desk, self._heartbeat = desk, heartbeat
         self._seats: set[Seat] = set()
         self._needy: set[Seat] = set()  # streams that connected, or whose chat moved, waiting for their place
-        self._known: dict[str, dict[str, dict[str, Any]]] = {}  # each queue's places at its last read
+        self._known: dict[str, dict[str, Place]] = {}  # each queue's places at its last read
+        self._unnoted: set[str] = set()  # waiting chats whose stream connected, not yet noted as here
+        self._noted_at: datetime | None = None
         self._lock = threading.Lock()
         self._subscription: Any = None
         self._thread: threading.Thread | None = None
@@ -94,12 +108,14 @@ class Line:
                     return
                 subscription = self._subscription
             if not self._needy:
-                subscription.wait(max(0.0, next_beat - time.monotonic()))
+                until = min(next_beat, time.monotonic() + NOTE_EVERY.total_seconds()) if self._unnoted else next_beat
+                subscription.wait(max(0.0, until - time.monotonic()))
             woken = subscription.woken_by() - {LINE_TOPIC}
             try:
                 if woken:
                     self.refresh(woken)
                 self._place_newcomers()
+                self.note_newcomers()
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + self._heartbeat
                     self.mark_present()
@@ -129,21 +145,44 @@ class Line:
             raise
 
     def _place(self, needy: set[Seat]) -> None:
-        here = {seat.conversation_id for seat in needy if seat.waiting}
-        if here:  # they connected: here now (router.conversations.patron_returns leaves it to the line)
-            with self.reads:
-                abandonment.still_here(self._desk, here)
+        # They connected: here now (router.conversations.open_stream leaves it to the line), noted together.
+        self._unnoted |= {seat.conversation_id for seat in needy if seat.waiting}
+        self.note_newcomers()
         for queue_slug in sorted({seat.queue_slug for seat in needy if seat.queue_slug}):
             known = self._known.get(queue_slug)
             mine = [seat for seat in needy if seat.queue_slug == queue_slug]
             if known is None or any(seat.conversation_id not in known for seat in mine):
+                self.note_newcomers(now=True)  # the line counts only patrons seen lately: them too
                 known = self._read(queue_slug)  # a newcomer behind the last read: read again, once for all of them
             for seat in mine:
                 self._hand(seat, known.get(seat.conversation_id))
 
-    def _read(self, queue_slug: str) -> dict[str, dict[str, Any]]:
+    def note_newcomers(self, *, now: bool = False) -> None:
+        """Note the streams that connected as here, in one statement, at most once every `NOTE_EVERY` (or `now`).
+
+        A restarted process's patrons reconnect hundreds a second: noted as they came, each handful was a
+        transaction of its own. A patron is gone only after minutes unseen (router.abandonment).
+        """
+        moment = self._desk.clock.now()
+        if not self._unnoted or not (now or self._noted_at is None or moment - self._noted_at >= NOTE_EVERY):
+            return
+        here, self._unnoted = self._unnoted, set()
+        try:
+            with self.reads:
+                abandonment.still_here(self._desk, here)
+        except Exception:
+            self._unnoted |= here
+            raise
+        self._noted_at = moment
+
+    def _read(self, queue_slug: str) -> dict[str, Place]:
         with self.reads:
-            found = self._known[queue_slug] = read_line(self._desk, queue_slug)
+            line = read_line(self._desk, queue_slug)
+        found = self._known[queue_slug] = {
+            sys.intern(conversation_id): (place["position"], place["estimate_seconds"])
+            for conversation_id, place in line.items()
+        }
+        del line
         with self._lock:
             seats = list(self._seats - self._needy)  # newcomers get theirs once noted as here (_place_newcomers)
         for seat in seats:
@@ -157,11 +196,11 @@ class Line:
         return found
 
     @staticmethod
-    def _hand(seat: Seat, place: dict[str, Any] | None) -> None:
-        if place != seat.place:
-            seat.place = place
-            if place is not None:  # a chat that left the line hears it from its own events
-                seat.subscription.wake("place")
+    def _hand(seat: Seat, place: Place | None) -> None:
+        moved = place != seat.place
+        seat.place = place  # the line's own tuple even when equal: one copy per waiting chat, not two
+        if moved and place is not None:  # a chat that left the line hears it from its own events
+            seat.subscription.wake("place")
 
     def mark_present(self) -> None:
         """Every waiting patron whose stream is open here is still there (router.abandonment)."""

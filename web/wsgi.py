@@ -10,3 +10,7 @@ drain_on_sigterm(app)  # after gunicorn's worker installed its own handler, whic
 # What the app loaded stays for the process's life: frozen, the garbage collector skips it, so a worker's
 # exit does not spend seconds collecting it (on a busy machine that outlasted honcho's 5 s before SIGKILL).
 gc.freeze()
+# Collect the young generation every 50,000 allocations, not 700: opening thousands of patron streams at once,
+# each request's short-lived objects were caught alive and promoted, and full collections of the long-lived
+# open streams (hundreds of thousands of objects, 0.3-0.6 s each) ran every few seconds. bench/streams.py --gc
+gc.set_threshold(50_000, 20, 20)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from router.errors import DeliveryError
 from router.journal import Desk
 from router.model import Conversation, Message, OutboxItem, OutboxKind, Queue, StreamEvent
-from router.ports import Leased, UnitOfWork
+from router.ports import Leased, StreamRead, UnitOfWork
 
 
 class FakeClock:
@@ -264,6 +264,15 @@ class FakeEvents(_Repo):
     def after(self, conversation_id, seq, limit=500):
         found = [e for e in self.state.events if e.conversation_id == conversation_id and e.seq > seq]
         return sorted(found, key=lambda e: e.seq)[:limit]
+
+    def stream(self, conversation_id, seq, also, limit=500, *, chat=False):
+        found = self.state.conversations.get(conversation_id)
+        if found is None:
+            return None
+        events = self.after(conversation_id, seq, limit)
+        return StreamRead(
+            found.status, found.queue_slug, self.state.kv.get(also), events, replace(found) if chat else None
+        )
 
 
 class FakeOutbox(_Repo):
