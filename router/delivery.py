@@ -112,7 +112,10 @@ def take(
             _settle(uow, delivered, now)
         until = now + timedelta(seconds=lease_seconds)
         leased = uow.outbox.lease(now, until, limit, skip_backends) if limit > 0 else []
-        taken = [_read(uow, desk, found, channels, mailer) for found in leased]
+        taken = []
+        for found in leased:
+            with log_context.scope():  # each read names its chat in the log, and no name outlives it
+                taken.append(_read(uow, desk, found, channels, mailer))
         if before_commit is not None and taken:
             before_commit(taken)
         uow.commit()
