@@ -23,7 +23,7 @@ from adapters.synapse_local import LocalSynapse
 from adapters.worker import Worker
 from router import duty
 from router.model import Backend, Queue
-from tests.conftest import migrated
+from tests.conftest import empty_every_table, migrated
 from tests.e2e.csp_watch import CspWatchedBrowser
 from tests.e2e.librarian import Librarian
 from tests.patience import PATIENCE
@@ -144,11 +144,23 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 def _start_desk(
-    homeserver, librarian, tmp_path, name, with_worker=True, mailbox=None, config=None, settings=None
+    homeserver,
+    librarian,
+    tmp_path,
+    name,
+    with_worker=True,
+    mailbox=None,
+    config=None,
+    settings=None,
+    database_url=None,
 ) -> tuple[Desk, object]:
+    """A desk on SQLite, or on `database_url` (the session's PostgreSQL schema, emptied first)."""
     room_id = staff_room(homeserver, name)
     smtp = dict(smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_from="desk@library.example") if mailbox else {}
-    container = migrated(desk_settings(homeserver, f"sqlite:///{tmp_path / 'desk.db'}", **smtp, **(settings or {})))
+    url = database_url or f"sqlite:///{tmp_path / 'desk.db'}"
+    container = migrated(desk_settings(homeserver, url, **smtp, **(settings or {})))
+    if database_url:
+        empty_every_table(container)
     with container.desk.uow() as uow:
         uow.queues.add(Queue("general", "General", Backend.MATRIX, room_id))
         uow.commit()
