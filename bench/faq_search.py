@@ -29,11 +29,7 @@ import argparse  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
 
 import sqlalchemy as sa  # noqa: E402
 
@@ -42,13 +38,12 @@ from adapters.notify import InProcessNotifier  # noqa: E402
 from adapters.staff_html import sanitise  # noqa: E402
 from adapters.storage import migrate  # noqa: E402
 from adapters.storage.sql import SqlUnitOfWork, make_engine, session_factory  # noqa: E402
+from bench.databases import postgres_database, sqlite_database  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from router import faq_entries  # noqa: E402
 from router.journal import Desk  # noqa: E402
 from router.model import FaqArticle  # noqa: E402
-from tests.scratch_schema import scratch_schema  # noqa: E402
 
-POSTGRES_URL = os.environ.get("REFDESK_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 GOAL_P99_MS = 20.0
 KINDS = ("two words", "prefix", "typo", "no match")
 FLOOR = "floor: unit of work + SELECT 1"  # what any read costs on this machine now, for comparison
@@ -99,29 +94,6 @@ def queries(rng: random.Random, words: list[str], count: int) -> list[tuple[str,
         else:
             made.append((kind, f"zq{first} xw{second}"))
     return made
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    tmp = Path(tempfile.mkdtemp(prefix="refdesk-bench-faq-"))
-    try:
-        yield f"sqlite:///{tmp / 'faq.db'}"
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-@contextmanager
-def postgres_database() -> Iterator[str | None]:
-    import psycopg
-
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        print(f"PostgreSQL skipped: {str(exc).strip().splitlines()[0]}", flush=True)
-        yield None
-        return
-    with scratch_schema(POSTGRES_URL, prefix="refdesk_bench") as url:
-        yield url
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -180,7 +152,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=14)
     args = parser.parse_args()
     results: dict[str, dict[str, list[float]]] = {}
-    with sqlite_database() as url:
+    with sqlite_database("faq") as url:
         results["SQLite (FTS5)"] = measure("SQLite", url, args.entries, args.searches, args.seed)
     with postgres_database() as url:
         if url is not None:

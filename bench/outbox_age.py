@@ -33,12 +33,10 @@ if str(ROOT) not in sys.path:
 import argparse  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from contextlib import ExitStack, contextmanager  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 
@@ -47,11 +45,10 @@ import sqlalchemy as sa  # noqa: E402
 from adapters.storage import migrate  # noqa: E402
 from adapters.storage.sql import SqlUnitOfWork, make_engine, session_factory  # noqa: E402
 from adapters.storage.tables import OutboxRow  # noqa: E402
+from bench.databases import postgres_database, sqlite_database  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from router.model import OutboxItem, OutboxKind  # noqa: E402
-from tests.scratch_schema import scratch_schema  # noqa: E402
 
-POSTGRES_URL = os.environ.get("REFDESK_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 INDEXES = {  # the outbox indexes the lease query can use, as the migrations create them
     "ix_outbox_delivered_at": "CREATE INDEX ix_outbox_delivered_at ON outbox (delivered_at)",
     "ix_outbox_undelivered": "CREATE INDEX ix_outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL",
@@ -81,30 +78,6 @@ class Cell:
     def percentile_ms(self, q: float) -> float:
         ordered = sorted(self.seconds)
         return 1000 * ordered[min(int(q * len(ordered)), len(ordered) - 1)]
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    tmp = Path(tempfile.mkdtemp(prefix="refdesk-bench-outbox-"))
-    try:
-        yield f"sqlite:///{tmp / 'outbox.db'}"
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-@contextmanager
-def postgres_database() -> Iterator[str | None]:
-    """A throwaway schema, dropped afterwards; None when no server answers."""
-    import psycopg
-
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        print(f"PostgreSQL skipped: {str(exc).strip().splitlines()[0]}", flush=True)
-        yield None
-        return
-    with scratch_schema(POSTGRES_URL, prefix="refdesk_bench") as url:
-        yield url
 
 
 def fill(engine: sa.Engine, delivered: int) -> int:
@@ -313,7 +286,7 @@ def main() -> int:
     command = " ".join([".venv/bin/python", "-m", "bench.outbox_age", *sys.argv[1:]])
     started, clock = datetime.now(UTC), time.perf_counter()
     cells: list[Cell] = []
-    for database, provide in (("SQLite", sqlite_database), ("PostgreSQL", postgres_database)):
+    for database, provide in (("SQLite", lambda: sqlite_database("outbox")), ("PostgreSQL", postgres_database)):
         with ExitStack() as stack:
             urls = {size: stack.enter_context(provide()) for size in sizes}
             if None not in urls.values():

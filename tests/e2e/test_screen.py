@@ -13,12 +13,12 @@ import pytest
 
 from adapters.storage.tables import MessageRow
 from router import links
-from router.model import Backend, Queue
 from tests.e2e.conftest import ARTIFACTS, CHANNEL, _start_desk, outbox_pending, wait_until
 from tests.e2e.librarian import in_thread, roots
-from tests.e2e.test_widget import LibrarySite, assert_accessible, chat_frame, start_panel_chat, widget_frame
+from tests.e2e.test_widget import assert_accessible, chat_frame, context, site, start_panel_chat, widget_frame
 from tests.slack_emulator import SlackEmulator
 
+__all__ = ["context", "site"]  # the widget tests' fixtures, used here (with this module's `desk`)
 pytestmark = [pytest.mark.e2e, pytest.mark.synapse, pytest.mark.browser]
 
 CAP = 3  # REFDESK_SCREEN_FRAMES_PER_CHAT for these tests
@@ -70,24 +70,6 @@ def desk(homeserver, librarian, tmp_path, request) -> Iterator:
     server.shutdown()
     running.worker.stop()
     running.container.close()
-
-
-@pytest.fixture
-def site(desk) -> Iterator[LibrarySite]:
-    library = LibrarySite()
-    library.refdesk = desk.base_url
-    with desk.container.desk.uow() as uow:
-        uow.queues.add(Queue("general", "General", Backend.MATRIX, desk.room_id, [library.origin]))
-        uow.commit()
-    yield library
-    library.server.shutdown()
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context()
-    yield context
-    context.close()
 
 
 def images(events: list, root: str) -> list:
