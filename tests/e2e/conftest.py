@@ -176,14 +176,23 @@ def _start_desk(
     return Desk(container, base_url, room_id, librarian, worker), server
 
 
+@contextmanager
+def running_desk(homeserver, librarian, tmp_path, request, mailbox, **options: object) -> Iterator[Desk]:
+    """`_start_desk` for the length of the block, then its server, worker and database closed."""
+    running, server = _start_desk(homeserver, librarian, tmp_path, request.node.name, mailbox=mailbox, **options)
+    try:
+        yield running
+    finally:
+        server.shutdown()
+        if running.worker:
+            running.worker.stop()
+        running.container.close()
+
+
 @pytest.fixture
 def desk(homeserver, librarian, tmp_path, request, mailbox) -> Iterator[Desk]:
-    running, server = _start_desk(homeserver, librarian, tmp_path, request.node.name, mailbox=mailbox)
-    yield running
-    server.shutdown()
-    if running.worker:
-        running.worker.stop()
-    running.container.close()
+    with running_desk(homeserver, librarian, tmp_path, request, mailbox) as running:
+        yield running
 
 
 @pytest.fixture
@@ -195,6 +204,17 @@ def desk_without_worker(homeserver, librarian, tmp_path, request) -> Iterator[De
     yield running
     server.shutdown()
     running.container.close()
+
+
+def stop_processes(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM every process, then wait for each (15 s; then SIGKILL): a test's workers and web processes."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def worker_process(homeserver: Homeserver, database_url: str, log: Path | None = None, **env: str) -> subprocess.Popen:

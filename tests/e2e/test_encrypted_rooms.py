@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from io import BytesIO
 from pathlib import Path
 from urllib.parse import quote
@@ -25,7 +24,7 @@ from router import conversations
 from router.model import Backend, Queue
 from tests.conftest import make_container
 from tests.e2e import patron
-from tests.e2e.conftest import LIBRARIAN_PASSWORD, Homeserver, staff_room, wait_until, worker_process
+from tests.e2e.conftest import LIBRARIAN_PASSWORD, Homeserver, staff_room, stop_processes, wait_until, worker_process
 from tests.e2e.librarian import EncryptedLibrarian, in_thread, roots
 from tests.e2e.patron import stream
 
@@ -181,11 +180,5 @@ def test_two_workers_hold_the_device_one_at_a_time_and_the_other_takes_over(post
         assert not logged(logs[other], "unable to decrypt")
     finally:
         librarian.close()
-        for process in workers:
-            process.terminate()
-        for process in workers:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(workers)
         container.close()

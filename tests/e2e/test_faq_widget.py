@@ -13,7 +13,7 @@ import pytest
 from router import health
 from router.model import Backend, Queue
 from tests.conftest import make_container
-from tests.e2e.conftest import ARTIFACTS, Desk, _start_desk, outbox_pending, serve, wait_until
+from tests.e2e.conftest import ARTIFACTS, Desk, outbox_pending, running_desk, serve, wait_until
 from tests.e2e.librarian import in_thread, roots
 from tests.e2e.test_widget import assert_accessible, chat_frame, context, site, start_panel_chat, widget_frame
 from tests.integration.test_faq_public import entry
@@ -28,12 +28,8 @@ MOBY = "Do you have Moby Dick?"
 def desk(homeserver, librarian, tmp_path, request, mailbox) -> Iterator[Desk]:
     """The desk of the e2e conftest, on each database: the FAQ's search is FTS5 on one, tsvector on the other."""
     url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    running, server = _start_desk(homeserver, librarian, tmp_path, request.node.name, mailbox=mailbox, database_url=url)
-    yield running
-    server.shutdown()
-    if running.worker:
-        running.worker.stop()
-    running.container.close()
+    with running_desk(homeserver, librarian, tmp_path, request, mailbox, database_url=url) as running:
+        yield running
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from adapters.storage.migrate import upgrade
-from tests.e2e.conftest import free_port, staff_room, wait_until, worker_process
+from tests.e2e.conftest import free_port, staff_room, stop_processes, wait_until, worker_process
 from tests.e2e.librarian import in_thread, roots
 from tests.e2e.sse import SseReader
 
@@ -89,7 +89,4 @@ def test_two_web_processes_and_a_worker_share_one_postgres(postgres_url, homeser
         assert sse.next_of("message").data["body"] == "answered via the worker process"
         sse.close()
     finally:
-        for process in (*webs, worker):
-            process.terminate()
-        for process in (*webs, worker):
-            process.wait(15)
+        stop_processes([*webs, worker])

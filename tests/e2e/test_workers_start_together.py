@@ -8,7 +8,6 @@ up with exactly one device between them, and a kill mid-burst must leave no dupl
 from __future__ import annotations
 
 import signal
-import subprocess
 from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
@@ -20,7 +19,7 @@ from adapters.storage.migrate import upgrade
 from router import conversations
 from router.model import Backend, Queue
 from tests.conftest import make_container
-from tests.e2e.conftest import Homeserver, staff_room, wait_until, worker_process
+from tests.e2e.conftest import Homeserver, staff_room, stop_processes, wait_until, worker_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.synapse, pytest.mark.postgres]
 BURST = 100
@@ -105,11 +104,5 @@ def test_three_workers_starting_together_share_one_device_and_a_kill_duplicates_
         assert sorted(relayed) == [f"Patron: {body}" for body in bodies]
         assert all(w.poll() is None for w in workers[1:]), "a surviving worker crashed"
     finally:
-        for process in workers:
-            process.terminate()
-        for process in workers:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(workers)
         container.close()
