@@ -173,7 +173,8 @@ def explain(uow: Callable[[], SqlUnitOfWork], now: datetime) -> str:
     captured: list[tuple[str, object]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if statement.lstrip().upper().startswith("SELECT") and "outbox" in statement and not captured:
+        # the lease is one UPDATE … RETURNING over the due rows (it was a SELECT … FOR UPDATE, then an UPDATE)
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE")) and "outbox" in statement and not captured:
             captured.append((statement, parameters))
 
     with uow() as u:

@@ -53,10 +53,10 @@ class CountingLeases:
         self.calls, self._lock, self._original = 0, threading.Lock(), sql.SqlOutbox.lease
         counter = self
 
-        def lease(outbox, now, lease_until, limit):  # noqa: ANN001, ANN202 - the repository's own signature
+        def lease(outbox, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - the repository's own signature
             with counter._lock:
                 counter.calls += 1
-            return counter._original(outbox, now, lease_until, limit)
+            return counter._original(outbox, *args, **kwargs)
 
         sql.SqlOutbox.lease = lease
 
