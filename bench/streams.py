@@ -388,11 +388,7 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path) -> int:
     web = start_web(database_url, port, args.streams, tmp / "web.log", memory, gc_log)
     client = probe = None
     try:
-        deadline = time.monotonic() + 60
-        while not answers(port):
-            if web.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("gunicorn did not start:\n" + (tmp / "web.log").read_text()[-3000:])
-            time.sleep(0.2)
+        wait_until_answering(web, port, tmp / "web.log", "gunicorn")
         worker = worker_pid(web.pid)
         probe_id, probe_token = open_probe(port)
         staff.claim(container.desk, probe_id, "@ann:bench", "Ann")
@@ -472,17 +468,22 @@ def open_streams(port: int, tmp: Path, concurrency: int, worker: int) -> tuple[s
     return client, opening
 
 
+def wait_until_answering(web: subprocess.Popen, port: int, log: Path, label: str) -> None:
+    """Until the server answers on `port`; its log's tail if it exits or a minute passes first."""
+    deadline = time.monotonic() + 60
+    while not answers(port):
+        if web.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{label} did not start:\n" + log.read_text()[-3000:])
+        time.sleep(0.2)
+
+
 def run_bare(args: argparse.Namespace, tmp: Path, chats: list[list[str]]) -> dict:
     """The same rounds on the bare platform (bench/bare_sse.py): open rate, RSS per stream, wake-up latency."""
     port = free_port()
     web = start_web("", port, args.streams, tmp / "bare.log", app="bench.bare_sse:app")
     client = probe = None
     try:
-        deadline = time.monotonic() + 60
-        while not answers(port):
-            if web.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("gunicorn (bare) did not start:\n" + (tmp / "bare.log").read_text()[-3000:])
-            time.sleep(0.2)
+        wait_until_answering(web, port, tmp / "bare.log", "gunicorn (bare)")
         worker = worker_pid(web.pid)
         probe = SseReader(f"http://127.0.0.1:{port}/api/v1/conversations/probe/events")
         replies = [bare_replies(port, probe, args.replies)]
