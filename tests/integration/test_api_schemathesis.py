@@ -61,6 +61,9 @@ class Findings:
 @pytest.fixture
 def api(container):
     """The live app's own document, told which queue exists so that new conversations can succeed."""
+    # No cap on waiting chats (it has its own tests): with it, the 31st new chat of a run is refused, so the same
+    # drawn steps would lead elsewhere than when they were first drawn and Hypothesis stops the run as flaky.
+    container.desk.waiting_cap = 0
     app = create_app(container, config={"RATELIMIT_ENABLED": False})
     document = app.test_client().get("/api/v1/openapi.json").json
     document["components"]["schemas"]["NewConversation"]["properties"]["queue"]["enum"] = ["general"]
