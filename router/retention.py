@@ -134,14 +134,14 @@ def _begin_deletion(uow: UnitOfWork, conversation: Conversation, policy: Policy,
     """Step 1; True when the rows are already gone (nothing to remove on the platform)."""
     if uow.kv.get(MARKER + conversation.id) is not None:
         return False  # already under way
-    for lane in ("staff", "email"):  # nothing more is posted or mailed for a chat being deleted
+    for lane in ("staff", "email", "patron"):  # nothing more is posted or mailed for a chat being deleted
         uow.outbox.cancel_pending(conversation.id, lane, now, "conversation deleted")
     if not (policy.purge_platform_copies and conversation.staff_thread_id):
         uow.conversations.delete(conversation.id)
         faq_entries.forget_chat(uow, conversation.id)
         return True
     conversation.token_hash = ""  # router.conversations.authenticate: no hash opens nothing
-    conversation.name = conversation.email = conversation.page_url = None
+    conversation.name = conversation.email = conversation.page_url = conversation.patron_address = None
     if conversation.status is not Status.CLOSED:
         conversation.status, conversation.closed_at = Status.CLOSED, now
     uow.conversations.save(conversation)
@@ -323,7 +323,8 @@ def anonymise(desk: Desk, conversation_id: str, card_pattern: Any = None) -> boo
             if payload != item.payload:
                 item.payload = payload
                 uow.outbox.save(item)
-        conversation.name = conversation.email = conversation.page_url = None
+        # the patron's chat-app address goes like the email: a bridged sender's often holds a phone number
+        conversation.name = conversation.email = conversation.page_url = conversation.patron_address = None
         conversation.rating_comment = scrub(conversation.rating_comment or "", names, card) or None
         conversation.anonymised_at = desk.clock.now()
         uow.conversations.save(conversation)
