@@ -21,6 +21,7 @@ from nio import RoomRedactError, RoomSendError
 
 from adapters.matrix import relations, render
 from adapters.matrix.connection import MatrixConnection
+from adapters.matrix.patron_channel import MatrixPatronChannel
 from router.errors import DeliveryError
 from router.model import Conversation, Message, Queue, ScrubbedCopy, StoredFile
 from router.staff_text import file_label
@@ -106,6 +107,10 @@ class MatrixSends:
         except (TimeoutError, OSError) as exc:
             raise DeliveryError(f"Matrix unreachable: {type(exc).__name__} {exc}") from exc
 
+    async def send(self, room_id: str, content: dict[str, Any], key: str) -> str:
+        """Any message into any room the bot is in (a patron's direct chat: adapters.matrix.patron_channel)."""
+        return await self._send(room_id, content, key)
+
     async def _send(self, room_id: str, content: dict[str, Any], key: str, event_type: str = "m.room.message") -> str:
         """Send with `key` as the transaction id: the homeserver turns a repeat into the same event."""
         response = await self._bounded(self._connection.room_send(room_id, content, key, event_type))
@@ -126,6 +131,8 @@ class MatrixStaffChannel:
     def __init__(self, connection: MatrixConnection):
         self._connection = connection
         self.aio = MatrixSends(connection)
+        # The patron lane's face (router.outbox_handlers.patron_channel): lines into patrons' direct chats.
+        self.patron = MatrixPatronChannel(connection, self.aio)
 
     def open_thread(self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False) -> str:
         return self._wait(self.aio.open_thread(queue, conversation, key, maybe_sent))
