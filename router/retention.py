@@ -21,7 +21,7 @@ from typing import Any
 
 from router import errors, faq_entries
 from router.journal import OUTBOX_TOPIC, Desk, enqueue
-from router.model import Backend, Conversation, OutboxKind, Status
+from router.model import Author, Backend, Conversation, OutboxKind, Status
 from router.outbox_payloads import pinned_to
 from router.ports import StaffChannel, UnitOfWork
 from router.scrub import compile_card_pattern, scrub
@@ -301,8 +301,15 @@ def anonymise(desk: Desk, conversation_id: str, card_pattern: Any = None) -> boo
         for message in uow.messages.after(conversation_id, 0, limit=100_000):
             cleaned = scrub(message.body, names, card)
             link = _scrubbed_link(message.link, names, card)
-            if cleaned != message.body or message.html is not None or link != message.link:
-                message.body, message.link = cleaned, link
+            # a patron's id on their chat app (router.patron_channel) is personal data: often a phone number
+            sender = None if message.author is Author.PATRON else message.author_id
+            if (
+                cleaned != message.body
+                or message.html is not None
+                or link != message.link
+                or sender != message.author_id
+            ):
+                message.body, message.link, message.author_id = cleaned, link, sender
                 message.html = None  # formatting is not scrubbed piece by piece: the plain, scrubbed body remains
                 uow.messages.save(message)
         for event in uow.events.after(conversation_id, 0, limit=100_000):

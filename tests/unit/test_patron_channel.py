@@ -196,5 +196,6 @@ def test_anonymisation_removes_the_address_and_nothing_more_reaches_the_patron(d
     drain(desk_, staff_channel)
     (chat,) = chats(store)
     assert chat.patron_address is None and chat.name is None
+    assert [m.author_id for m in store.messages.values()] == [None]  # the sender's id, often a phone number
     assert len(patron.lines) == 1  # the welcome; the close's line found no address to go to
     assert not [i for i in store.outbox if i.delivered_at is None]

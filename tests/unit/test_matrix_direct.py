@@ -1,0 +1,82 @@
+"""Patrons' direct chats with the bot: which events are patron text, what an invite says, and the per-sender limits."""
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from adapters.matrix.direct import LIMIT_NOTICE, DirectMessages, PatronText, invitation, patron_text
+from adapters.matrix.dm_limits import SenderLimits
+from router.model import Backend, Queue
+from tests.unit.fakes import make_desk
+
+BOT = "@refdesk:hs"
+SENDER = "@signal_4915550100:hs"
+
+
+def message(**content):
+    return {"type": "m.room.message", "sender": SENDER, "event_id": "$e1", "content": {"msgtype": "m.text", **content}}
+
+
+def test_patron_text_is_a_text_message_from_someone_else_and_not_an_edit():
+    assert patron_text(message(body="Hello"), BOT) == PatronText(SENDER, "$e1", "Hello")
+    assert patron_text({**message(body="Hello"), "sender": BOT}, BOT) is None
+    assert patron_text(message(body="  "), BOT) is None
+    assert patron_text(message(body="* Hi", **{"m.relates_to": {"rel_type": "m.replace"}}), BOT) is None
+    assert patron_text({**message(body="x"), "type": "m.reaction"}, BOT) is None
+
+
+def test_an_invite_names_its_sender_and_whether_it_is_a_direct_chat():
+    state = [
+        {"type": "m.room.create", "state_key": "", "sender": SENDER, "content": {}},
+        {
+            "type": "m.room.member",
+            "state_key": BOT,
+            "sender": SENDER,
+            "content": {"membership": "invite", "is_direct": True},
+        },
+    ]
+    assert invitation(state, BOT) == (SENDER, True)
+    state[1]["content"].pop("is_direct")
+    assert invitation(state, BOT) == (SENDER, False)
+    assert invitation([], BOT) == (None, False)
+
+
+def test_over_the_limit_a_sender_is_told_once_per_window_and_others_are_not_counted():
+    limits = SenderLimits("3/minute", secret=b"s")
+    verdicts = [limits.hit(SENDER) for _ in range(6)]
+    assert [(v.over, v.tell) for v in verdicts] == [(False, False)] * 3 + [(True, True)] + [(True, False)] * 2
+    assert not limits.hit("@someone-else:hs").over
+
+
+class FakeConnection:
+    """What DirectMessages uses of the Matrix connection: blocking work off the loop, and sends."""
+
+    user_id = BOT
+
+    def __init__(self):
+        self.sent = []
+        self._pool = ThreadPoolExecutor(1)
+        self.client = type("Client", (), {"rooms": {}})()
+
+    async def run_blocking(self, function, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: function(*args, **kwargs))
+
+    async def room_send(self, room_id, content, tx_id, event_type="m.room.message"):
+        self.sent.append((room_id, content["body"], tx_id))
+
+
+def test_messages_over_the_limit_are_dropped_with_one_notice_and_no_content_in_the_log(caplog):
+    desk, store, _, _ = make_desk(Queue("ask", "Ask", Backend.MATRIX, "!staff:hs"))
+    connection = FakeConnection()
+    direct = DirectMessages(connection, desk, None, "ask", timedelta(hours=12), SenderLimits("2/minute"))
+    caplog.set_level(logging.DEBUG)
+
+    async def patron_writes():
+        for number in range(5):
+            await direct.handle("!dm:hs", PatronText(SENDER, f"$e{number}", f"secret question {number}"))
+
+    asyncio.run(patron_writes())
+    assert [m.body for m in store.messages.values()] == ["secret question 0", "secret question 1"]
+    assert connection.sent == [("!dm:hs", LIMIT_NOTICE, "refdesk-limit-$e2")]
+    assert "secret question" not in caplog.text and SENDER not in caplog.text
