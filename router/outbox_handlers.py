@@ -147,6 +147,9 @@ def to_patron(d: Delivery) -> str | None:
         return None
     key = f"refdesk-{d.item.kind}-{d.item.id}"  # not the message's: its edits must not repeat its send
     if d.payload.action == "send":
+        files = d.files if d.message is None or d.message.deleted_at is None else []
+        for file in files:  # a librarian's attachments, then the line that names them and says who sent them
+            channel.send_file(address, file, f"{key}-{file.id}")
         return channel.send(address, d.payload.text, key)
     ref = sent_as(d)
     if ref is None:

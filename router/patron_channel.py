@@ -22,11 +22,12 @@ from datetime import datetime, timedelta
 
 from router import availability, errors, followup
 from router.hours import schedule_from_dict
-from router.journal import Desk, append_message, commit, enqueue, hash_token
-from router.model import Author, Conversation, Message, OutboxKind
+from router.journal import Desk, add_event, append_message, commit, enqueue, hash_token, message_view, store_file
+from router.model import Author, Conversation, EventType, Message, OutboxKind, StreamEvent
 from router.opening_text import opening_phrase
 from router.outbox_payloads import Notice, ToPatron
 from router.ports import UnitOfWork
+from router.single_line import safe_file_name
 from router.staff import set_closed
 
 NEW_CHAT_AFTER = timedelta(hours=12)  # silence after which the patron's next message starts a new chat
@@ -36,6 +37,7 @@ IN_LINE = (
 )
 CLOSED_DEFAULT = "The desk is closed right now; it opens {opening}."
 NOBODY_DEFAULT = "No librarian is available right now."
+EDITED_NOTICE = "The patron edited a message; it now reads: {text}"
 GAP_NOTICE = "The patron wrote again after a long silence: their new message opened a new chat."
 MAX_NAME = 500
 
@@ -51,15 +53,18 @@ def patron_writes_from_channel(
     queue_slug: str,
     name: str | None = None,
     new_chat_after: timedelta = NEW_CHAT_AFTER,
+    file: tuple[str, str, bytes] | None = None,
 ) -> Message | None:
     """A patron's message from their chat app; None when this platform event was handled already.
 
     `channel`: the platform ("matrix"); `address`: where it reaches the patron (the direct-message
-    room), which finds their open chat; `sender`: who wrote (kept out of the conversation: the
-    adapter counts abuse limits by it); `name`: what staff see of the patron (their display name).
-    A message longer than the desk's limit is kept whole, as consecutive messages.
+    room), which finds their open chat; `sender`: who wrote (their platform id, kept on the message as
+    its author id until anonymisation); `name`: what staff see of the patron (their display name);
+    `file`: (name, mimetype, content) of a file they sent, `text` its caption. The platform's event id
+    is the message's `client_id`, so a later edit finds it. A message longer than the desk's limit is
+    kept whole, as consecutive messages.
     """
-    if not text.strip():
+    if not text.strip() and file is None:
         raise errors.EmptyMessage("message body is empty")
     status = availability.queue_status(desk, queue_slug)  # hours, away text, who is on duty: before the lock
     now = desk.clock.now()
@@ -79,12 +84,51 @@ def patron_writes_from_channel(
             conversation = _open(uow, channel, address, queue_slug, name, status, now)
         conversation.last_seen_at = now
         message = None
-        for part in _parts(text, desk.max_body):
-            message = append_message(uow, conversation, Author.PATRON, part, now, author_id=sender)
+        attachments = [store_file(uow, conversation, safe_file_name(file[0]), *file[1:], now)] if file else []
+        for number, part in enumerate(_parts(text, desk.max_body) or [""]):
+            client_id = (event_id if number == 0 else f"{event_id}#{number}")[:128]
+            message = append_message(
+                uow,
+                conversation,
+                Author.PATRON,
+                part,
+                now,
+                author_id=sender,
+                client_id=client_id,
+                attachments=attachments if number == 0 else [],
+            )
             enqueue(uow, conversation, OutboxKind.PATRON_MESSAGE, now, message_id=message.id)
         if opened:
             welcome = _welcome(uow, conversation, status, desk)
             enqueue(uow, conversation, OutboxKind.TO_PATRON, now, payload=ToPatron("send", welcome))
+        commit(desk, uow, conversation)
+    return message
+
+
+def patron_edits_from_channel(
+    desk: Desk, channel: str, address: str, target_event_id: str, text: str, event_id: str
+) -> Message | None:
+    """The patron corrected a message in their chat app: the chat's copy changes, and staff are told in the
+    thread with the new wording (a staff platform cannot edit the bot's relayed copy into the patron's
+    words without it showing as the bot's edit). None: handled already, or nothing of an open chat to edit."""
+    if not text.strip():
+        return None
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        if not uow.inbound.first_time(f"{channel}-patron", event_id, now):
+            return None
+        conversation = uow.conversations.open_for_patron(channel, address, for_update=True)
+        message = uow.messages.by_client_id(conversation.id, target_event_id[:128]) if conversation else None
+        if conversation is None or message is None or message.deleted_at is not None or message.body == text:
+            uow.commit()  # the dedupe record stays: a replay changes nothing either
+            return None
+        message.body, message.edited_at = text[: desk.max_body], now
+        uow.messages.save(message)
+        event = StreamEvent(
+            conversation.id, conversation.next_seq(), EventType.MESSAGE_EDITED, message_view(message), now
+        )
+        add_event(uow, conversation, event)
+        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(EDITED_NOTICE.format(text=message.body)))
         commit(desk, uow, conversation)
     return message
 

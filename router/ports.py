@@ -609,6 +609,10 @@ class PatronChannel(Protocol):
         """Post a line; return its platform id."""
         ...
 
+    def send_file(self, address: str, file: StoredFile, key: str) -> str:
+        """Post a file (a librarian's attachment); return its platform id."""
+        ...
+
     def edit(self, address: str, ref: str, text: str, key: str) -> str:
         """Replace the text of the line `ref`."""
         ...

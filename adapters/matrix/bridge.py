@@ -48,7 +48,7 @@ class MatrixBridge:
         self.rooms = QueueRooms(self.connection, desk)
         media = MediaFetcher(homeserver, lambda: self.connection.client.access_token, max_file_bytes, request_timeout)
         limits = dm_limits or SenderLimits("30/minute", secret=desk.secret)
-        self.direct = DirectMessages(self.connection, desk, self.rooms, dm_queue, dm_new_chat_after, limits)
+        self.direct = DirectMessages(self.connection, desk, self.rooms, dm_queue, dm_new_chat_after, limits, media)
         events = StaffEvents(self.connection, desk, self.rooms, media)
         self.sync = MatrixSync(self.connection, desk, self.rooms, events, timeline_limit, self.direct)
 

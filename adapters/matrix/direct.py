@@ -25,6 +25,8 @@ from nio import JoinError, RoomGetStateError
 
 from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.dm_limits import SenderLimits
+from adapters.matrix.inbound import MEDIA_MSGTYPES, MediaRef, media_of
+from adapters.matrix.media import MediaFetcher
 from adapters.matrix.rooms import QueueRooms
 from router import patron_channel
 from router.errors import DeliveryError, RefdeskError
@@ -34,31 +36,39 @@ log = logging.getLogger(__name__)
 CHANNEL = "matrix"
 ROOM_PREFIX = "matrix_dm_room:"  # key-value record of each direct-message room the bot accepted
 TEXT_MSGTYPES = ("m.text", "m.notice", "m.emote")
+FILE_NOT_TAKEN = "Sorry, the desk could not take your file: {reason}. Please describe it in a message instead."
 LIMIT_NOTICE = "You are sending messages faster than the desk can take them. Please wait a minute and write again."
 
 
 @dataclass(frozen=True)
 class PatronText:
-    """A patron's message in a direct-message room."""
+    """A patron's message in a direct-message room: text, an edit of an earlier one (`target`), or a file."""
 
     sender: str
     event_id: str
     body: str
+    target: str = ""  # an edit: the event it corrects
+    media: MediaRef | None = None  # a file (`body`: its caption, often empty)
 
 
 def patron_text(event: dict[str, Any], bot_user_id: str) -> PatronText | None:
-    """A text message from someone other than the bot; edits, reactions and membership are not (yet) relayed."""
+    """A message from someone other than the bot; reactions, redactions and membership are not relayed."""
     content = event.get("content") or {}
     sender, event_id = event.get("sender"), event.get("event_id")
     if event.get("type") != "m.room.message" or not sender or sender == bot_user_id or not event_id:
         return None
-    if (
-        content.get("msgtype") not in TEXT_MSGTYPES
-        or (content.get("m.relates_to") or {}).get("rel_type") == "m.replace"
-    ):
-        return None
+    relates = content.get("m.relates_to") or {}
+    if relates.get("rel_type") == "m.replace":
+        new = content.get("m.new_content") if isinstance(content.get("m.new_content"), dict) else {}
+        body, target = new.get("body"), relates.get("event_id")
+        if new.get("msgtype") not in TEXT_MSGTYPES or not isinstance(body, str) or not isinstance(target, str):
+            return None
+        return PatronText(str(sender), str(event_id), body, target=target)
+    if content.get("msgtype") in MEDIA_MSGTYPES:
+        media, caption = media_of(content)
+        return PatronText(str(sender), str(event_id), caption, media=media) if media.url else None
     body = content.get("body")
-    if not isinstance(body, str) or not body.strip():
+    if content.get("msgtype") not in TEXT_MSGTYPES or not isinstance(body, str) or not body.strip():
         return None
     return PatronText(str(sender), str(event_id), body)
 
@@ -85,9 +95,11 @@ class DirectMessages:
         queue_slug: str | None,
         new_chat_after: timedelta,
         limits: SenderLimits,
+        media: MediaFetcher | None = None,
     ):
         self._connection, self._desk, self._queue_rooms = connection, desk, queue_rooms
         self._queue_slug, self._new_chat_after, self._limits = queue_slug, new_chat_after, limits
+        self._media = media
         self._rooms: set[str] = set()
         self._deciding: set[str] = set()  # invites being looked at (a sync may bring one again meanwhile)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -174,8 +186,21 @@ class DirectMessages:
             if verdict.tell:
                 await self._tell(room_id, LIMIT_NOTICE, f"refdesk-limit-{text.event_id}")
             return
-        name = await self._display_name(room_id, text.sender)
         try:
+            if text.target:
+                await self._connection.run_blocking(
+                    patron_channel.patron_edits_from_channel,
+                    self._desk,
+                    CHANNEL,
+                    room_id,
+                    text.target,
+                    text.body,
+                    text.event_id,
+                )
+                return
+            file = await self._fetch(room_id, text) if text.media is not None else None
+            if text.media is not None and file is None:
+                return
             await self._connection.run_blocking(
                 patron_channel.patron_writes_from_channel,
                 self._desk,
@@ -185,11 +210,24 @@ class DirectMessages:
                 text.body,
                 text.event_id,
                 queue_slug=self._queue_slug,
-                name=name,
+                name=await self._display_name(room_id, text.sender),
                 new_chat_after=self._new_chat_after,
+                file=file,
             )
         except RefdeskError as exc:  # e.g. the DM queue does not exist: a configuration error, said without content
             log.error("matrix: a direct chat message in %s was not taken: %s", room_id, type(exc).__name__)
+
+    async def _fetch(self, room_id: str, text: PatronText) -> tuple[str, str, bytes] | None:
+        """The patron's file, downloaded (and decrypted) off the loop; None, the patron told why, if it cannot be."""
+        assert text.media is not None
+        if self._media is None:
+            return None
+        files, unfetched = await self._connection.run_blocking(self._media, [text.media])
+        if files:
+            return files[0]
+        reason = unfetched[0].reason if unfetched else "it could not be fetched"
+        await self._tell(room_id, FILE_NOT_TAKEN.format(reason=reason), f"refdesk-file-{text.event_id}")
+        return None
 
     async def _display_name(self, room_id: str, user_id: str) -> str | None:
         room = self._connection.client.rooms.get(room_id)

@@ -13,6 +13,8 @@ from nio import RoomRedactError
 
 from adapters.matrix.connection import MatrixConnection
 from router.errors import DeliveryError
+from router.model import StoredFile
+from router.staff_text import file_label
 
 if TYPE_CHECKING:
     from adapters.matrix.staff_channel import MatrixSends
@@ -20,6 +22,19 @@ if TYPE_CHECKING:
 
 def line_content(text: str) -> dict[str, Any]:
     return {"msgtype": "m.text", "body": text, "m.mentions": {}}
+
+
+def file_content(file: StoredFile, url: str, keys: dict[str, Any] | None) -> dict[str, Any]:
+    """A librarian's file: an image or a file event, encrypted (`file`) when the room is."""
+    name = file_label(file.name)
+    return {
+        "msgtype": "m.image" if file.mimetype.startswith("image/") else "m.file",
+        "body": name,
+        "filename": name,
+        **({"file": {**keys, "url": url}} if keys else {"url": url}),
+        "info": {"mimetype": file.mimetype, "size": file.size},
+        "m.mentions": {},
+    }
 
 
 def edit_content(ref: str, text: str) -> dict[str, Any]:
@@ -36,6 +51,13 @@ class MatrixPatronChannel:
 
     def send(self, address: str, text: str, key: str) -> str:
         return self._connection.call(self._sends.send(address, line_content(text), key))
+
+    def send_file(self, address: str, file: StoredFile, key: str) -> str:
+        async def upload_and_send() -> str:
+            url, keys = await self._sends.upload(address, file)
+            return await self._sends.send(address, file_content(file, url, keys), key)
+
+        return self._connection.call(upload_and_send(), timeout=self._connection.timeout * 3 + 10)
 
     def edit(self, address: str, ref: str, text: str, key: str) -> str:
         return self._connection.call(self._sends.send(address, edit_content(ref, text), key))

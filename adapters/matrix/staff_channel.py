@@ -66,6 +66,11 @@ class MatrixSends:
 
     async def _file_content(self, room_id: str, conversation: Conversation, file: StoredFile) -> dict[str, Any]:
         """Upload to the homeserver's media repository (encrypted for an encrypted room), then describe it."""
+        url, keys = await self.upload(room_id, file)
+        return render.file_content(conversation, file, url, keys)
+
+    async def upload(self, room_id: str, file: StoredFile) -> tuple[str, dict[str, Any] | None]:
+        """Upload a file for `room_id`: its `mxc://` address, and the keys that decrypt it (None: not encrypted)."""
         encrypt = self._connection.encrypting and self._connection.is_encrypted(room_id)
         upload = self._connection.client.upload(
             io.BytesIO(file.data),
@@ -78,7 +83,7 @@ class MatrixSends:
         url = getattr(response, "content_uri", None)
         if not url:
             raise DeliveryError(f"Matrix media upload failed: {getattr(response, 'message', response)}")
-        return render.file_content(conversation, file, url, keys if encrypt else None)
+        return url, keys if encrypt else None
 
     async def update_root(
         self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False, note: str | None = None

@@ -2,13 +2,14 @@
 
 The patron's client does end-to-end encryption and creates the direct chat as Element does
 (`is_direct`, encrypted from the start). Their question becomes a thread in the staff room; the
-librarian's claim and reply reach the direct chat, labelled per the queue's staff-name policy; after
-the chat is closed the patron's next message opens a new thread. A non-staff user who invites the
-bot to a group room sees it decline.
+librarian's claim and reply reach the direct chat, labelled per the queue's staff-name policy; edits
+and files go both ways; after the chat is closed the patron's next message opens a new thread. A
+non-staff user who invites the bot to a group room sees it decline.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from urllib.parse import quote
 
@@ -16,10 +17,12 @@ import pytest
 from nio import RoomCreateResponse
 
 from tests.e2e.conftest import running_desk, wait_until
-from tests.e2e.librarian import EncryptedLibrarian, roots
+from tests.e2e.librarian import EncryptedLibrarian, in_thread, roots
 
 pytestmark = [pytest.mark.e2e, pytest.mark.synapse]
 
+PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(512)
+PDF = b"%PDF-1.4\n" + os.urandom(1024) + b"\n%%EOF"
 ENCRYPTED = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
 
@@ -77,7 +80,7 @@ def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
             )  # accepted: a direct chat, a DM queue set
             patron.wait_for(lambda events: membership(homeserver, room, bot, patron.client.access_token) == "join")
             patron.sync_once(0)  # learn the bot's device, as Element does, before encrypting for it
-            patron.send(room, {"msgtype": "m.text", "body": "Do you have the 1911 census?"})
+            asked = patron.send(room, {"msgtype": "m.text", "body": "Do you have the 1191 census?"})
 
             root = librarian.wait_for(lambda events: roots(events, desk.room_id))[0]
             assert "Pat Reader" in root["content"]["body"]
@@ -91,9 +94,57 @@ def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
 
             librarian.react(desk.room_id, root["event_id"], "✋")
             patron.wait_for(lambda _: said("Ann is helping you."))
-            librarian.reply_in_thread(desk.room_id, root["event_id"], "Yes, on microfilm.")
+            answer = librarian.reply_in_thread(desk.room_id, root["event_id"], "Yes, on microfilm.")
             reply = patron.wait_for(lambda _: said("Ann: Yes, on microfilm."))
             assert reply["encrypted"]
+
+            # Edits both ways: the librarian's corrects the bot's line, the patron's is read in the thread.
+            librarian.edit(desk.room_id, answer, "Yes, on microfilm, 2nd floor.")
+            edit = patron.wait_for(lambda _: said("* Ann: Yes, on microfilm, 2nd floor."))
+            assert edit["content"]["m.relates_to"] == {"rel_type": "m.replace", "event_id": reply["event_id"]}
+            new = {"msgtype": "m.text", "body": "Do you have the 1911 census?"}
+            patron.send(
+                room,
+                {
+                    **new,
+                    "body": "* " + new["body"],
+                    "m.new_content": new,
+                    "m.relates_to": {"rel_type": "m.replace", "event_id": asked},
+                },
+            )
+            librarian.wait_for(
+                lambda events: [
+                    e
+                    for e in in_thread(events, root["event_id"])
+                    if "now reads: Do you have the 1911" in e["content"].get("body", "")
+                ]
+            )
+
+            # Files both ways: the patron's (encrypted, as Element uploads it) to the thread, a librarian's back.
+            scan = patron.upload_encrypted(PNG, "scan.png")
+            patron.send(
+                room,
+                {
+                    "msgtype": "m.image",
+                    "body": "scan.png",
+                    "file": scan,
+                    "info": {"mimetype": "image/png", "size": len(PNG)},
+                },
+            )
+            librarian.wait_for(
+                lambda events: [
+                    e for e in in_thread(events, root["event_id"]) if e["content"].get("msgtype") == "m.image"
+                ]
+            )
+            guide = librarian.upload(PDF, "application/pdf", "guide.pdf")
+            info = {"mimetype": "application/pdf", "size": len(PDF)}
+            librarian.send_file_in_thread(
+                desk.room_id, root["event_id"], {"msgtype": "m.file", "body": "guide.pdf", "url": guide, "info": info}
+            )
+            sent = patron.wait_for(
+                lambda _: [e for e in dm_lines(patron, room, bot) if e["content"].get("msgtype") == "m.file"]
+            )[0]
+            assert sent["encrypted"] and patron.download_decrypted(sent["content"]["file"]) == PDF
 
             librarian.reply_in_thread(desk.room_id, root["event_id"], "!close")
             patron.wait_for(lambda _: said("This chat has ended."))

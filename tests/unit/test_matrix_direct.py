@@ -26,6 +26,16 @@ def test_patron_text_is_a_text_message_from_someone_else_and_not_an_edit():
     assert patron_text({**message(body="x"), "type": "m.reaction"}, BOT) is None
 
 
+def test_a_patrons_edit_names_the_message_it_corrects_and_a_file_carries_its_media():
+    edit = message(body="* Hi there", **{"m.new_content": {"msgtype": "m.text", "body": "Hi there"}})
+    edit["content"]["m.relates_to"] = {"rel_type": "m.replace", "event_id": "$e0"}
+    assert patron_text(edit, BOT) == PatronText(SENDER, "$e1", "Hi there", target="$e0")
+    file = message(msgtype="m.image", body="scan.png", url="mxc://hs/abc", info={"mimetype": "image/png", "size": 3})
+    found = patron_text(file, BOT)
+    assert found is not None and found.body == "" and found.media is not None
+    assert (found.media.url, found.media.name, found.media.mimetype) == ("mxc://hs/abc", "scan.png", "image/png")
+
+
 def test_an_invite_names_its_sender_and_whether_it_is_a_direct_chat():
     state = [
         {"type": "m.room.create", "state_key": "", "sender": SENDER, "content": {}},

@@ -8,7 +8,13 @@ from router import abandonment, availability, duty, retention, staff
 from router.delivery import deliver_one
 from router.journal import Inbound
 from router.model import Backend, OutboxKind, Queue, Status
-from router.patron_channel import ANSWERED_HERE, GAP_NOTICE, patron_writes_from_channel
+from router.patron_channel import (
+    ANSWERED_HERE,
+    EDITED_NOTICE,
+    GAP_NOTICE,
+    patron_edits_from_channel,
+    patron_writes_from_channel,
+)
 from tests.unit.fakes import FakeStaffChannel, make_desk
 
 ROOM = "!dm:hs"
@@ -26,6 +32,12 @@ class FakePatronChannel:
         ref = f"$line{len(self.lines) + 1}"
         self.lines[ref] = text
         self.calls.append(("send", address, key))
+        return ref
+
+    def send_file(self, address, file, key):
+        ref = f"$line{len(self.lines) + 1}"
+        self.lines[ref] = f"<{file.name}: {file.data!r}>"
+        self.calls.append(("send_file", address, key))
         return ref
 
     def edit(self, address, ref, text, key):
@@ -199,3 +211,41 @@ def test_anonymisation_removes_the_address_and_nothing_more_reaches_the_patron(d
     assert [m.author_id for m in store.messages.values()] == [None]  # the sender's id, often a phone number
     assert len(patron.lines) == 1  # the welcome; the close's line found no address to go to
     assert not [i for i in store.outbox if i.delivered_at is None]
+
+
+def test_a_patrons_edit_changes_their_message_and_staff_read_the_new_wording_once(desk):
+    desk_, store, _, staff_channel, patron = desk
+    on_duty(desk_)
+    writes(desk_, "Do you have the 1191 census?", "$e1")
+    drain(desk_, staff_channel)
+    edited = patron_edits_from_channel(desk_, "matrix", ROOM, "$e1", "Do you have the 1911 census?", "$e2")
+    assert patron_edits_from_channel(desk_, "matrix", ROOM, "$e1", "Do you have the 1911 census?", "$e2") is None
+    assert patron_edits_from_channel(desk_, "matrix", ROOM, "$unknown", "Hi", "$e3") is None
+    drain(desk_, staff_channel)
+    assert edited is not None and edited.edited_at is not None
+    assert [m.body for m in store.messages.values()] == ["Do you have the 1911 census?"]
+    notices = [kind for kind, _, _ in staff_channel.calls if kind.startswith("notice:")]
+    assert notices == ["notice:" + EDITED_NOTICE.format(text="Do you have the 1911 census?")]
+    assert len(patron.lines) == 1  # the patron's app shows their edit already: only the welcome went there
+
+
+def test_files_go_both_ways_a_patrons_to_the_thread_a_librarians_to_the_patrons_chat(desk):
+    desk_, store, _, staff_channel, patron = desk
+    on_duty(desk_)
+    writes(desk_, "", "$e1", file=("card <scan>.png", "image/png", b"PNG"))
+    (chat,) = chats(store)
+    (message,) = store.messages.values()
+    assert [a["name"] for a in message.attachments] == ["card _scan_.png"]  # cleaned like a web patron's file name
+    staff.staff_says(
+        desk_,
+        chat.id,
+        "@ann:hs",
+        "Ann Smith",
+        "Here is the guide.",
+        Inbound("matrix", "$s1"),
+        files=[("guide.pdf", "application/pdf", b"%PDF")],
+    )
+    drain(desk_, staff_channel)
+    assert [kind for kind, _, _ in staff_channel.calls][:2] == ["open_thread", "message:"]
+    assert [what for what, _, _ in patron.calls] == ["send", "send", "send_file", "send"]
+    assert list(patron.lines.values())[2:] == ["<guide.pdf: b'%PDF'>", "Ann: Here is the guide.\n[file: guide.pdf]"]
