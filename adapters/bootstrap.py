@@ -182,6 +182,7 @@ def connect_matrix(container: Container):  # -> MatrixBridge (imported lazily: w
             settings.rate_limit_storage,
             settings.rate_limit_prefix,
             container.desk.secret,
+            files=settings.rate_limit_files_per_conversation,
         ),
     )
     bridge.start()

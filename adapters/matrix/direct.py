@@ -28,7 +28,7 @@ from adapters.matrix.dm_limits import SenderLimits
 from adapters.matrix.inbound import MEDIA_MSGTYPES, MediaRef, media_of
 from adapters.matrix.media import MediaFetcher
 from adapters.matrix.rooms import QueueRooms
-from router import patron_channel
+from router import blocking, patron_channel
 from router.errors import DeliveryError, RefdeskError
 from router.journal import Desk
 
@@ -180,7 +180,11 @@ class DirectMessages:
         """One patron message: counted against the sender's limits, then given to the desk."""
         if self._queue_slug is None:
             return
-        verdict = await self._connection.run_blocking(self._limits.hit, text.sender)
+        opener, blocklist = self._limits.key(text.sender), self._desk.blocklist
+        if blocklist is not None and await self._connection.run_blocking(blocklist.is_blocked, opener):
+            log.warning("matrix: a direct chat's sender is blocked (!block): message dropped (%s)", room_id)
+            return
+        verdict = await self._connection.run_blocking(self._limits.hit, text.sender, text.media is not None)
         if verdict.over:
             log.warning("matrix: a direct chat's sender is over the message limit: message dropped (%s)", room_id)
             if verdict.tell:
@@ -201,7 +205,7 @@ class DirectMessages:
             file = await self._fetch(room_id, text) if text.media is not None else None
             if text.media is not None and file is None:
                 return
-            await self._connection.run_blocking(
+            message = await self._connection.run_blocking(
                 patron_channel.patron_writes_from_channel,
                 self._desk,
                 CHANNEL,
@@ -214,6 +218,10 @@ class DirectMessages:
                 new_chat_after=self._new_chat_after,
                 file=file,
             )
+            if message is not None and blocklist is not None:  # `!block` in its thread then blocks this sender
+                await self._connection.run_blocking(
+                    blocklist.remember_opener, message.conversation_id, opener, blocking.OPENER_TTL_SECONDS
+                )
         except RefdeskError as exc:  # e.g. the DM queue does not exist: a configuration error, said without content
             log.error("matrix: a direct chat message in %s was not taken: %s", room_id, type(exc).__name__)
 

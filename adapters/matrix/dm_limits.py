@@ -25,18 +25,31 @@ class Verdict:
 
 
 class SenderLimits:
-    def __init__(self, messages: str, storage_uri: str = "memory://", prefix: str = "refdesk", secret: bytes = b""):
+    """`messages`: every message counts against these; `files`: a file counts against these too."""
+
+    def __init__(
+        self,
+        messages: str,
+        storage_uri: str = "memory://",
+        prefix: str = "refdesk",
+        secret: bytes = b"",
+        files: str | None = None,
+    ):
         self._items: list[RateLimitItem] = parse_many(messages)
+        self._files: list[RateLimitItem] = parse_many(files) if files else []
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
         self._prefix, self._secret = f"{prefix}/dm", secret or b"refdesk"
 
-    def _key(self, sender: str) -> str:
-        return hmac.new(self._secret, sender.encode(), hashlib.sha256).hexdigest()[:32]
+    def key(self, sender: str) -> str:
+        """The sender as a keyed hash: what is counted (and what `!block` blocks), never the id itself."""
+        return "dm:" + hmac.new(self._secret, sender.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def hit(self, sender: str) -> Verdict:
-        """Count one message of `sender` against every limit (blocking: Redis may be asked)."""
-        key = self._key(sender)
-        over = [item for item in self._items if not self._limiter.hit(item, self._prefix, key)]
+    def hit(self, sender: str, file: bool = False) -> Verdict:
+        """Count one message of `sender` (a file: against the file limits too); blocking, Redis may be asked."""
+        key = self.key(sender)
+        items = [(item, self._prefix) for item in self._items]
+        items += [(item, self._prefix + "-files") for item in self._files] if file else []
+        over = [item for item, prefix in items if not self._limiter.hit(item, prefix, key)]
         if not over:
             return Verdict(False)
         notice = type(over[0])(1, over[0].multiples)  # one notice per window of the limit broken first

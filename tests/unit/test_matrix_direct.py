@@ -5,8 +5,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from adapters.blocklist import make_blocklist
 from adapters.matrix.direct import LIMIT_NOTICE, DirectMessages, PatronText, invitation, patron_text
 from adapters.matrix.dm_limits import SenderLimits
+from router import blocking
 from router.model import Backend, Queue
 from tests.unit.fakes import make_desk
 
@@ -90,3 +92,24 @@ def test_messages_over_the_limit_are_dropped_with_one_notice_and_no_content_in_t
     assert [m.body for m in store.messages.values()] == ["secret question 0", "secret question 1"]
     assert connection.sent == [("!dm:hs", LIMIT_NOTICE, "refdesk-limit-$e2")]
     assert "secret question" not in caplog.text and SENDER not in caplog.text
+
+
+def test_a_sender_blocked_from_their_chats_thread_is_dropped_and_a_new_chat_is_not_opened():
+    desk, store, _, _ = make_desk(Queue("ask", "Ask", Backend.MATRIX, "!staff:hs"))
+    desk.blocklist = make_blocklist("memory://", "test")
+    direct = DirectMessages(FakeConnection(), desk, None, "ask", timedelta(hours=12), SenderLimits("30/minute"))
+
+    async def writes(event_id):
+        await direct.handle("!dm:hs", PatronText(SENDER, event_id, "hello"))
+
+    asyncio.run(writes("$e1"))
+    (chat,) = store.conversations.values()
+    blocking.block(desk, chat.id, "Ann")
+    asyncio.run(writes("$e2"))
+    assert len(store.conversations) == 1 and len(store.messages) == 1
+
+
+def test_files_count_against_the_file_limit_too():
+    limits = SenderLimits("30/minute", files="2/minute")
+    assert [limits.hit(SENDER, file=True).over for _ in range(3)] == [False, False, True]
+    assert not limits.hit(SENDER).over  # text still goes
