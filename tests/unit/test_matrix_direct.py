@@ -6,8 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from adapters.blocklist import make_blocklist
+from adapters.check import dm_queue_findings
 from adapters.matrix.direct import LIMIT_NOTICE, DirectMessages, PatronText, invitation, patron_text
 from adapters.matrix.dm_limits import SenderLimits
+from adapters.settings import Settings
 from router import blocking
 from router.model import Backend, Queue
 from tests.unit.fakes import make_desk
@@ -113,3 +115,11 @@ def test_files_count_against_the_file_limit_too():
     limits = SenderLimits("30/minute", files="2/minute")
     assert [limits.hit(SENDER, file=True).over for _ in range(3)] == [False, False, True]
     assert not limits.hit(SENDER).over  # text still goes
+
+
+def test_refdesk_check_fails_a_dm_queue_that_does_not_exist():
+    queues = [Queue("ask", "Ask", Backend.MATRIX, "!staff:hs")]
+    assert [f.ok for f in dm_queue_findings(Settings(matrix_dm_queue="ask"), queues)] == [True]
+    (finding,) = dm_queue_findings(Settings(matrix_dm_queue="asked"), queues)
+    assert not finding.ok and "no queue 'asked'" in finding.text
+    assert dm_queue_findings(Settings(), queues) == []
