@@ -140,7 +140,7 @@ def _open(
     queue_slug: str,
     name: str | None,
     status: dict,
-    now: object,
+    now: datetime,
 ) -> Conversation:
     """A new chat for this patron; an offline question when nobody can answer now (as on the web)."""
     queue = uow.queues.get(queue_slug)
@@ -151,11 +151,11 @@ def _open(
         id=uuid.uuid4().hex,
         queue_slug=queue_slug,
         token_hash=hash_token(secrets.token_urlsafe(32)),  # no web token: nobody holds this one
-        created_at=now,  # type: ignore[arg-type]
+        created_at=now,
         name=(name or None) and name[:MAX_NAME],
         offline=not status["staffed"],
-        after_hours=schedule is not None and not schedule.open_at(now),  # type: ignore[arg-type]
-        last_seen_at=now,  # type: ignore[arg-type]
+        after_hours=schedule is not None and not schedule.open_at(now),
+        last_seen_at=now,
         patron_channel=channel,
         patron_address=address,
     )
