@@ -135,7 +135,7 @@ class DirectMessages:
             if isinstance(joined, JoinError):
                 log.warning("matrix: could not accept a direct chat invite to %s: %s", room_id, joined.message)
                 return
-            if not await self._two_people(room_id):
+            if not direct and not await self._two_people(room_id):  # a bridge's portal may hold its bot too
                 if staff:
                     return
                 await self._decline(room_id, "not a direct chat")
