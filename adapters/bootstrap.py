@@ -163,6 +163,7 @@ def connect_matrix(container: Container):  # -> MatrixBridge (imported lazily: w
     if not settings.matrix_homeserver:
         return None
     from adapters.matrix.bridge import MatrixBridge
+    from adapters.matrix.dm_limits import SenderLimits
 
     bridge = MatrixBridge(
         container.desk,
@@ -174,6 +175,15 @@ def connect_matrix(container: Container):  # -> MatrixBridge (imported lazily: w
         request_timeout=settings.matrix_request_timeout,
         timeline_limit=settings.matrix_sync_timeline_limit,
         max_file_bytes=settings.max_file_bytes,
+        dm_queue=settings.matrix_dm_queue or None,
+        dm_new_chat_after=timedelta(hours=settings.matrix_dm_new_chat_after_hours),
+        dm_limits=SenderLimits(
+            settings.rate_limit_messages_per_conversation,  # the web API's per-chat numbers, counted per sender
+            settings.rate_limit_storage,
+            settings.rate_limit_prefix,
+            container.desk.secret,
+            files=settings.rate_limit_files_per_conversation,
+        ),
     )
     bridge.start()
     container.channels[Backend.MATRIX] = bridge.channel

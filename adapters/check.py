@@ -54,7 +54,17 @@ def run_checks(settings: Settings, timeout: float = 10.0) -> list[Finding]:
     findings += slack_findings(settings, [q for q in queues if q.backend is Backend.SLACK], timeout)
     findings += matrix_findings(settings, [q for q in queues if q.backend is Backend.MATRIX], timeout)
     findings += mail_findings(settings, timeout)
-    return findings
+    return findings + dm_queue_findings(settings, queues)
+
+
+def dm_queue_findings(settings: Settings, queues: list[Queue]) -> list[Finding]:
+    """REFDESK_MATRIX_DM_QUEUE must name a queue: the bot would accept direct chats it cannot place."""
+    slug = settings.matrix_dm_queue
+    if not slug or not queues:  # no DM queue wanted, or the database finding said what is wrong already
+        return []
+    if slug not in {queue.slug for queue in queues}:
+        return [Finding(False, "matrix", f"REFDESK_MATRIX_DM_QUEUE names no queue: there is no queue {slug!r}")]
+    return [Finding(True, "matrix", f"patrons' direct chats with the bot go to the queue {slug!r}")]
 
 
 def database_findings(settings: Settings) -> tuple[list[Finding], list[Queue]]:

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     matrix_device_name: str = "refdesk"
     matrix_request_timeout: float = Field(30.0, gt=0)
     matrix_sync_timeline_limit: int = Field(200, ge=1, le=1000)
+    # Patrons who message the bot directly (adapters/matrix/direct.py): the queue their chats go to
+    # (unset: the bot takes no direct chats), and the silence after which their next message is a new chat.
+    matrix_dm_queue: str | None = None
+    matrix_dm_new_chat_after_hours: float = Field(12.0, gt=0)
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

@@ -53,6 +53,8 @@ def _abandon(desk: Desk, conversation_id: str) -> int:
 def is_gone(conversation: Conversation, cutoff: datetime) -> bool:
     """A live chat still waiting whose patron was last seen before `cutoff`."""
     last_seen = conversation.last_seen_at or conversation.created_at
+    if conversation.patron_channel:  # their own chat app keeps them reachable: nobody "leaves" a direct message
+        return False
     return conversation.status is Status.WAITING and not conversation.offline and last_seen < cutoff
 
 

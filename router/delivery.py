@@ -188,7 +188,7 @@ def _as_delivery_error(exc: Exception) -> DeliveryError:
 
 def _observe(desk: Desk, item: OutboxItem, queue: Queue | None, error: DeliveryError | None) -> None:
     if desk.observer is not None:
-        backend = "email" if item.lane == "email" else (queue.backend.value if queue else "none")
+        backend = item.lane if item.lane in ("email", "patron") else (queue.backend.value if queue else "none")
         desk.observer.delivery_attempted(backend, item.lane, failure_kind(error) if error else None)
 
 

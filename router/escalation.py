@@ -15,7 +15,7 @@ import logging
 
 from router import abandonment, availability, duty, errors, transfer
 from router.conversations import authenticate, opened_with_own_token
-from router.journal import Desk, append_message, commit, enqueue
+from router.journal import Desk, add_event, append_message, commit, enqueue
 from router.model import Author, Conversation, EventType, OutboxKind, Status, StreamEvent
 from router.outbox_payloads import Notice
 from router.patron_email import address_for
@@ -89,11 +89,11 @@ def _step(desk: Desk, conversation_id: str) -> int:
             steps += 1
         if conversation.escalation_stage < OFFERED and waited >= timers["offer_email_after"]:
             conversation.escalation_stage = OFFERED
-            mail = desk.email_available
+            mail = desk.email_available and not conversation.patron_channel  # a DM patron is answered in the DM
             append_message(uow, conversation, Author.SYSTEM, OFFER if mail else OFFER_HERE, now)
             seq = conversation.next_seq()
             data = {"seq": seq, "status": "waiting", "claimed_by": None, "offer_email": mail}
-            uow.events.add(StreamEvent(conversation.id, seq, EventType.STATUS, data, now))
+            add_event(uow, conversation, StreamEvent(conversation.id, seq, EventType.STATUS, data, now))
             offered = "offered an answer by email" if mail else "told to come back to this chat for the answer"
             text = f"Still unclaimed after {int(waited // 60)} min: the patron was {offered}."
             enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(text))

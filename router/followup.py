@@ -73,7 +73,8 @@ def resume_link(desk: Desk, conversation: Conversation) -> str | None:
 
 
 def wants_email(conversation: Conversation) -> bool:
-    return conversation.offline or conversation.follow_up
+    """A patron on their own chat app (router.patron_channel) gets every reply there, offline or not."""
+    return (conversation.offline or conversation.follow_up) and not conversation.patron_channel
 
 
 def mark_for_follow_up(

@@ -25,6 +25,7 @@ from router.model import (
     StreamEvent,
 )
 from router.outbox_payloads import Payload, to_json
+from router.patron_lines import line_for
 from router.ports import Blocklist, Clock, DeliveryObserver, Notifier, UnitOfWork, UnitOfWorkFactory
 from router.staff_names import shown_name
 
@@ -108,7 +109,8 @@ def append_message(
         **extra,
     )
     uow.messages.add(message)
-    uow.events.add(StreamEvent(conversation.id, message.seq, EventType.MESSAGE, message_view(message), now))
+    event = StreamEvent(conversation.id, message.seq, EventType.MESSAGE, message_view(message), now)
+    add_event(uow, conversation, event)
     return message
 
 
@@ -117,7 +119,19 @@ def append_status(uow: UnitOfWork, conversation: Conversation, now: Any, **extra
     seq = conversation.next_seq()
     shown = shown_name(uow.queues.get(conversation.queue_slug), conversation.claimed_by)
     data = {"seq": seq, "status": conversation.status.value, "claimed_by": shown, **extra}
-    uow.events.add(StreamEvent(conversation.id, seq, EventType.STATUS, data, now))
+    add_event(uow, conversation, StreamEvent(conversation.id, seq, EventType.STATUS, data, now))
+
+
+def add_event(uow: UnitOfWork, conversation: Conversation, event: StreamEvent) -> None:
+    """Store a stream event; a patron on their own chat app (router.patron_channel) is sent its line too.
+
+    The line's outbox item is written in the same transaction as the event, so what the widget would
+    show and what the patron's chat receives can never disagree (lane "patron": ordered per chat)."""
+    uow.events.add(event)
+    line = line_for(event) if conversation.patron_channel else None
+    if line is not None:
+        message_id = event.data.get("id") if event.type is not EventType.STATUS else None
+        enqueue(uow, conversation, OutboxKind.TO_PATRON, event.created_at, message_id=message_id, payload=line)
 
 
 def enqueue(

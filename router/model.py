@@ -55,11 +55,15 @@ class OutboxKind(enum.StrEnum):
     FOLLOWUP_EMAIL = "followup_email"  # a staff reply emailed to a patron who left (router.followup)
     REMOVE_COPIES = "remove_copies"  # retention: delete/redact the staff-side copies, then the rows (router.retention)
     SCRUB_COPIES = "scrub_copies"  # retention: an anonymised chat's staff-side copies too (router.scrubbed_copies)
+    TO_PATRON = "to_patron"  # what the patron's own chat app shows: a reply, an edit, a notice (router.patron_channel)
 
     @property
     def lane(self) -> str:
-        """Email goes in its own lane: a mail server outage never holds back the staff thread."""
-        return "email" if self in (OutboxKind.TRANSCRIPT_EMAIL, OutboxKind.FOLLOWUP_EMAIL) else "staff"
+        """Email and the patron's own chat app go in lanes of their own: a mail server or a patron-side
+        outage never holds back the staff thread, nor the staff side theirs."""
+        if self in (OutboxKind.TRANSCRIPT_EMAIL, OutboxKind.FOLLOWUP_EMAIL):
+            return "email"
+        return "patron" if self is OutboxKind.TO_PATRON else "staff"
 
 
 @dataclass
@@ -115,6 +119,11 @@ class Conversation:
     # whose patron is gone for the desk's abandon window is closed as abandoned (router.abandonment).
     last_seen_at: datetime | None = None
     abandoned: bool = False  # closed because the patron left before anyone answered; their return reopens it
+    # A patron who writes from their own chat app (router.patron_channel) instead of the web widget: the
+    # channel's name (e.g. "matrix") and where it reaches them (the direct-message room). Personal data:
+    # retention's anonymisation removes the address as it does the email.
+    patron_channel: str | None = None
+    patron_address: str | None = None
 
     def next_seq(self) -> int:
         """Hand out the next stream position; callers hold the conversation's row lock."""

@@ -16,8 +16,8 @@ from router.errors import DeliveryError
 from router.followup_email import followup_email
 from router.journal import Desk
 from router.model import Backend, Conversation, Message, OutboxItem, OutboxKind, Queue, StoredFile
-from router.outbox_payloads import Email, Notice, Payload, RootUpdate
-from router.ports import AsyncStaffChannel, Mailer, StaffChannel
+from router.outbox_payloads import Email, Notice, Payload, RootUpdate, ToPatron
+from router.ports import AsyncStaffChannel, Mailer, PatronChannel, StaffChannel
 from router.transcript import transcript_email
 
 
@@ -138,6 +138,49 @@ def scrub_copies(d: Delivery) -> str | None:
     return None
 
 
+def to_patron(d: Delivery) -> str | None:
+    """A line to the patron's own chat app (router.patron_channel); an edit or deletion changes the line
+    its message was sent as (a message whose line never went out has nothing to change)."""
+    assert isinstance(d.payload, ToPatron)
+    channel, address = patron_channel(d), d.conversation.patron_address
+    if address is None:  # removed by retention (anonymised or deleted): nothing can reach the patron any more
+        return None
+    key = f"refdesk-{d.item.kind}-{d.item.id}"  # not the message's: its edits must not repeat its send
+    if d.payload.action == "send":
+        files = d.files if d.message is None or d.message.deleted_at is None else []
+        for file in files:  # a librarian's attachments, then the line that names them and says who sent them
+            channel.send_file(address, file, f"{key}-{file.id}")
+        return channel.send(address, d.payload.text, key)
+    ref = sent_as(d)
+    if ref is None:
+        return None
+    if d.payload.action == "edit":
+        channel.edit(address, ref, d.payload.text, key)
+    else:
+        channel.delete(address, ref, key)
+    return None
+
+
+def patron_channel(d: Delivery) -> PatronChannel:
+    """The chat's patron channel: the `patron` face of the platform's connection (Matrix: direct messages)."""
+    name = d.conversation.patron_channel or ""
+    connection = next((channel for backend, channel in d.channels.items() if backend.value == name), None)
+    found = getattr(connection, "patron", None)
+    if found is None:
+        raise DeliveryError(f"no {name or 'patron'} connection for patrons is configured", permanent=True)
+    return found
+
+
+def sent_as(d: Delivery) -> str | None:
+    """The platform id of the line the item's message was first sent as (None: it was not)."""
+    with d.desk.uow(read_only=True) as uow:
+        for item in uow.outbox.for_conversation(d.item.conversation_id):
+            same = item.kind is d.item.kind and item.message_id == d.item.message_id
+            if same and item.staff_ref and item.payload.get("action", "send") == "send":
+                return item.staff_ref
+    return None
+
+
 HANDLERS: dict[OutboxKind, Handler] = {
     OutboxKind.OPEN_THREAD: open_thread,
     OutboxKind.PATRON_MESSAGE: patron_message,
@@ -147,6 +190,7 @@ HANDLERS: dict[OutboxKind, Handler] = {
     OutboxKind.FOLLOWUP_EMAIL: followup_reply,
     OutboxKind.REMOVE_COPIES: remove_copies,
     OutboxKind.SCRUB_COPIES: scrub_copies,
+    OutboxKind.TO_PATRON: to_patron,
 }
 
 # The same four thread posts for a platform whose client is asyncio (its StaffChannel's `aio`, see

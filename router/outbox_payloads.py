@@ -121,7 +121,30 @@ class Email:
         return cls(str(to) if to else None)
 
 
-Payload = Nothing | RootUpdate | Notice | Email
+@dataclass(frozen=True)
+class ToPatron:
+    """What the patron's own chat app is to show (router.patron_channel).
+
+    `action`: "send" a new line, "edit" or "delete" the line the item's message was sent as.
+    `text`: the line as the patron reads it (a staff reply labelled with the librarian's shown name,
+    or a short notice); retention scrubs it like a notice's text.
+    """
+
+    action: str = "send"
+    text: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "text": self.text}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ToPatron:
+        action = str(data.get("action") or "send")
+        if action not in ("send", "edit", "delete"):
+            raise DeliveryError(f"unreadable to_patron payload (action {action!r})", permanent=True)
+        return cls(action, str(data.get("text", "")))
+
+
+Payload = Nothing | RootUpdate | Notice | Email | ToPatron
 
 TYPES: dict[OutboxKind, type[Payload]] = {
     OutboxKind.OPEN_THREAD: Nothing,
@@ -132,6 +155,7 @@ TYPES: dict[OutboxKind, type[Payload]] = {
     OutboxKind.FOLLOWUP_EMAIL: Email,
     OutboxKind.REMOVE_COPIES: Nothing,
     OutboxKind.SCRUB_COPIES: Nothing,
+    OutboxKind.TO_PATRON: ToPatron,
 }
 
 

@@ -124,6 +124,10 @@ class Conversations(Protocol):
         """Chats staff marked as FAQ candidates, created in [start, end), oldest first (router.faq)."""
         ...
 
+    def open_for_patron(self, channel: str, address: str, *, for_update: bool = False) -> Conversation | None:
+        """The newest chat not closed yet of the patron a channel reaches at `address` (router.patron_channel)."""
+        ...
+
 
 class Messages(Protocol):
     def add(self, message: Message) -> None: ...
@@ -589,6 +593,33 @@ class AsyncStaffChannel(Protocol):
         mentions: list[str] | None = None,
         plain: bool = False,
     ) -> str: ...
+
+
+class PatronChannel(Protocol):
+    """A patron's own chat app (a Matrix direct message, and through bridges SMS, WhatsApp, Signal…).
+
+    What the web widget shows the patron, delivered instead as lines in their chat: staff replies
+    already labelled with the librarian's shown name, edits, deletions and short notices. Every
+    call is idempotent on `key` (the platform turns a repeat into the first send). `address` is
+    where the channel reaches the patron (for Matrix: the direct-message room); `ref` is the
+    platform id `send` returned for the line to change.
+    """
+
+    def send(self, address: str, text: str, key: str) -> str:
+        """Post a line; return its platform id."""
+        ...
+
+    def send_file(self, address: str, file: StoredFile, key: str) -> str:
+        """Post a file (a librarian's attachment); return its platform id."""
+        ...
+
+    def edit(self, address: str, ref: str, text: str, key: str) -> str:
+        """Replace the text of the line `ref`."""
+        ...
+
+    def delete(self, address: str, ref: str, key: str) -> None:
+        """Remove the line `ref` (gone already counts as removed)."""
+        ...
 
 
 class DeliveryObserver(Protocol):

@@ -21,7 +21,7 @@ from typing import Any
 
 from router import errors, faq_entries
 from router.journal import OUTBOX_TOPIC, Desk, enqueue
-from router.model import Backend, Conversation, OutboxKind, Status
+from router.model import Author, Backend, Conversation, OutboxKind, Status
 from router.outbox_payloads import pinned_to
 from router.ports import StaffChannel, UnitOfWork
 from router.scrub import compile_card_pattern, scrub
@@ -134,14 +134,14 @@ def _begin_deletion(uow: UnitOfWork, conversation: Conversation, policy: Policy,
     """Step 1; True when the rows are already gone (nothing to remove on the platform)."""
     if uow.kv.get(MARKER + conversation.id) is not None:
         return False  # already under way
-    for lane in ("staff", "email"):  # nothing more is posted or mailed for a chat being deleted
+    for lane in ("staff", "email", "patron"):  # nothing more is posted or mailed for a chat being deleted
         uow.outbox.cancel_pending(conversation.id, lane, now, "conversation deleted")
     if not (policy.purge_platform_copies and conversation.staff_thread_id):
         uow.conversations.delete(conversation.id)
         faq_entries.forget_chat(uow, conversation.id)
         return True
     conversation.token_hash = ""  # router.conversations.authenticate: no hash opens nothing
-    conversation.name = conversation.email = conversation.page_url = None
+    conversation.name = conversation.email = conversation.page_url = conversation.patron_address = None
     if conversation.status is not Status.CLOSED:
         conversation.status, conversation.closed_at = Status.CLOSED, now
     uow.conversations.save(conversation)
@@ -301,8 +301,15 @@ def anonymise(desk: Desk, conversation_id: str, card_pattern: Any = None) -> boo
         for message in uow.messages.after(conversation_id, 0, limit=100_000):
             cleaned = scrub(message.body, names, card)
             link = _scrubbed_link(message.link, names, card)
-            if cleaned != message.body or message.html is not None or link != message.link:
-                message.body, message.link = cleaned, link
+            # a patron's id on their chat app (router.patron_channel) is personal data: often a phone number
+            sender = None if message.author is Author.PATRON else message.author_id
+            if (
+                cleaned != message.body
+                or message.html is not None
+                or link != message.link
+                or sender != message.author_id
+            ):
+                message.body, message.link, message.author_id = cleaned, link, sender
                 message.html = None  # formatting is not scrubbed piece by piece: the plain, scrubbed body remains
                 uow.messages.save(message)
         for event in uow.events.after(conversation_id, 0, limit=100_000):
@@ -323,7 +330,8 @@ def anonymise(desk: Desk, conversation_id: str, card_pattern: Any = None) -> boo
             if payload != item.payload:
                 item.payload = payload
                 uow.outbox.save(item)
-        conversation.name = conversation.email = conversation.page_url = None
+        # the patron's chat-app address goes like the email: a bridged sender's often holds a phone number
+        conversation.name = conversation.email = conversation.page_url = conversation.patron_address = None
         conversation.rating_comment = scrub(conversation.rating_comment or "", names, card) or None
         conversation.anonymised_at = desk.clock.now()
         uow.conversations.save(conversation)

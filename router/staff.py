@@ -13,6 +13,7 @@ from router import duty, followup
 from router.journal import (
     Desk,
     Inbound,
+    add_event,
     append_message,
     append_status,
     commit,
@@ -231,7 +232,8 @@ def _change_relayed(
         else:
             message.body, message.html, message.edited_at, event_type = body, html, now, EventType.MESSAGE_EDITED
         uow.messages.save(message)
-        uow.events.add(StreamEvent(conversation.id, conversation.next_seq(), event_type, message_view(message), now))
+        event = StreamEvent(conversation.id, conversation.next_seq(), event_type, message_view(message), now)
+        add_event(uow, conversation, event)
         commit(desk, uow, conversation)
     return message
 

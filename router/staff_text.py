@@ -25,8 +25,11 @@ def root_title(queue: Queue, conversation: Conversation) -> str:
 
 def _kind(conversation: Conversation) -> str:
     """Offline questions left without an address (no mail server) are answered in the chat, not by email."""
+    via = f" from {conversation.patron_channel.capitalize()} (direct message)" if conversation.patron_channel else ""
     if not conversation.offline:
-        return "New chat"
+        return "New chat" + via
+    if conversation.patron_channel:
+        return "Offline question" + via + ": the answer reaches the patron there"
     if conversation.email:
         return "Offline question (answered by email)"
     return "Offline question (no email: the patron reads the answer when they come back to the chat)"

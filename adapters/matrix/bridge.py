@@ -9,8 +9,11 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 from adapters.matrix.connection import MatrixConnection
+from adapters.matrix.direct import DirectMessages
+from adapters.matrix.dm_limits import SenderLimits
 from adapters.matrix.media import MediaFetcher
 from adapters.matrix.rooms import QueueRooms
 from adapters.matrix.staff_channel import MatrixStaffChannel
@@ -32,6 +35,9 @@ class MatrixBridge:
         request_timeout: float = 30.0,
         timeline_limit: int = 200,
         max_file_bytes: int = 10 * 1024 * 1024,
+        dm_queue: str | None = None,
+        dm_new_chat_after: timedelta = timedelta(hours=12),
+        dm_limits: SenderLimits | None = None,
     ):
         if not password and not access_token:
             raise ValueError("Matrix needs a password or an access token for the bot")
@@ -41,9 +47,10 @@ class MatrixBridge:
         self.channel = MatrixStaffChannel(self.connection)
         self.rooms = QueueRooms(self.connection, desk)
         media = MediaFetcher(homeserver, lambda: self.connection.client.access_token, max_file_bytes, request_timeout)
-        self.sync = MatrixSync(
-            self.connection, desk, self.rooms, StaffEvents(self.connection, desk, self.rooms, media), timeline_limit
-        )
+        limits = dm_limits or SenderLimits("30/minute", secret=desk.secret)
+        self.direct = DirectMessages(self.connection, desk, self.rooms, dm_queue, dm_new_chat_after, limits, media)
+        events = StaffEvents(self.connection, desk, self.rooms, media)
+        self.sync = MatrixSync(self.connection, desk, self.rooms, events, timeline_limit, self.direct)
 
     @property
     def synced(self) -> threading.Event:

@@ -136,6 +136,12 @@ def _media_reply(content: dict[str, Any], sender: str, event_id: str) -> StaffIn
     root = thread_root_of(content)
     if not root:
         return None
+    media, caption = media_of(content)
+    return StaffIntent(Action.REPLY, root, sender, event_id, caption, media=media)
+
+
+def media_of(content: dict[str, Any]) -> tuple[MediaRef, str]:
+    """The file an `m.file`/`m.image`/… event carries, and its caption (`body`, when `filename` names the file)."""
     body = str(content.get("body") or "").strip()
     filename = str(content.get("filename") or "").strip()
     caption = body if filename and body != filename else ""
@@ -150,4 +156,4 @@ def _media_reply(content: dict[str, Any], sender: str, event_id: str) -> StaffIn
         size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
         encryption=file,
     )
-    return StaffIntent(Action.REPLY, root, sender, event_id, caption, media=media)
+    return media, caption

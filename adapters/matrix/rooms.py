@@ -54,6 +54,9 @@ class QueueRooms:
     def __contains__(self, room_id: str) -> bool:
         return room_id in self._rooms
 
+    def room_ids(self) -> list[str]:
+        return list(self._rooms)
+
     def stale_for(self, room_ids: list[str], since: float) -> bool:
         """True when one of `room_ids` is unknown and the map was read before `since` (a monotonic time)."""
         return self._read_at < since and any(room_id not in self._rooms for room_id in room_ids)

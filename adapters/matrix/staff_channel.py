@@ -21,6 +21,7 @@ from nio import RoomRedactError, RoomSendError
 
 from adapters.matrix import relations, render
 from adapters.matrix.connection import MatrixConnection
+from adapters.matrix.patron_channel import MatrixPatronChannel
 from router.errors import DeliveryError
 from router.model import Conversation, Message, Queue, ScrubbedCopy, StoredFile
 from router.staff_text import file_label
@@ -65,6 +66,11 @@ class MatrixSends:
 
     async def _file_content(self, room_id: str, conversation: Conversation, file: StoredFile) -> dict[str, Any]:
         """Upload to the homeserver's media repository (encrypted for an encrypted room), then describe it."""
+        url, keys = await self.upload(room_id, file)
+        return render.file_content(conversation, file, url, keys)
+
+    async def upload(self, room_id: str, file: StoredFile) -> tuple[str, dict[str, Any] | None]:
+        """Upload a file for `room_id`: its `mxc://` address, and the keys that decrypt it (None: not encrypted)."""
         encrypt = self._connection.encrypting and self._connection.is_encrypted(room_id)
         upload = self._connection.client.upload(
             io.BytesIO(file.data),
@@ -77,7 +83,7 @@ class MatrixSends:
         url = getattr(response, "content_uri", None)
         if not url:
             raise DeliveryError(f"Matrix media upload failed: {getattr(response, 'message', response)}")
-        return render.file_content(conversation, file, url, keys if encrypt else None)
+        return url, keys if encrypt else None
 
     async def update_root(
         self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False, note: str | None = None
@@ -106,6 +112,10 @@ class MatrixSends:
         except (TimeoutError, OSError) as exc:
             raise DeliveryError(f"Matrix unreachable: {type(exc).__name__} {exc}") from exc
 
+    async def send(self, room_id: str, content: dict[str, Any], key: str) -> str:
+        """Any message into any room the bot is in (a patron's direct chat: adapters.matrix.patron_channel)."""
+        return await self._send(room_id, content, key)
+
     async def _send(self, room_id: str, content: dict[str, Any], key: str, event_type: str = "m.room.message") -> str:
         """Send with `key` as the transaction id: the homeserver turns a repeat into the same event."""
         response = await self._bounded(self._connection.room_send(room_id, content, key, event_type))
@@ -126,6 +136,8 @@ class MatrixStaffChannel:
     def __init__(self, connection: MatrixConnection):
         self._connection = connection
         self.aio = MatrixSends(connection)
+        # The patron lane's face (router.outbox_handlers.patron_channel): lines into patrons' direct chats.
+        self.patron = MatrixPatronChannel(connection, self.aio)
 
     def open_thread(self, queue: Queue, conversation: Conversation, key: str, maybe_sent: bool = False) -> str:
         return self._wait(self.aio.open_thread(queue, conversation, key, maybe_sent))

@@ -24,6 +24,7 @@ from adapters.matrix import recovery
 from adapters.matrix.batches import Batches, BatchFailed
 from adapters.matrix.connection import MatrixConnection
 from adapters.matrix.crypto_state import E2EE_MISSING, DeviceLost
+from adapters.matrix.direct import DirectMessages, patron_text
 from adapters.matrix.inbound import staff_intent
 from adapters.matrix.rooms import QueueRooms
 from adapters.matrix.staff_events import StaffEvents, lane_of
@@ -69,9 +70,16 @@ def sync_filter(timeline_limit: int, bot_user_id: str) -> dict[str, Any]:
 
 class MatrixSync:
     def __init__(
-        self, connection: MatrixConnection, desk: Desk, rooms: QueueRooms, events: StaffEvents, timeline_limit: int
+        self,
+        connection: MatrixConnection,
+        desk: Desk,
+        rooms: QueueRooms,
+        events: StaffEvents,
+        timeline_limit: int,
+        direct: DirectMessages | None = None,
     ):
         self._connection, self._desk, self._rooms, self._events = connection, desk, rooms, events
+        self._direct = direct  # patrons' direct chats with the bot (None: the bot takes none)
         self._filter = sync_filter(timeline_limit, connection.user_id)
         self._stopping = threading.Event()
         self._task: Any = None
@@ -106,8 +114,12 @@ class MatrixSync:
         client = self._connection.client
         since = await batches.load()
         failures = 0
+        direct_loaded = self._direct is None
         while not self._stopping.is_set():
             try:
+                if not direct_loaded:
+                    await self._direct.load()  # type: ignore[union-attr]
+                    direct_loaded = True
                 await batches.room_for_more()  # raises BatchFailed after a failure
                 asked = time.monotonic()
                 first = not self._connection.first_sync.is_set()
@@ -189,17 +201,32 @@ class MatrixSync:
         if len(self._undecrypted):
             for room_id, source in self._undecrypted.readable(self._connection.client.decrypt_event):
                 late.setdefault(room_id, []).append(source)
+        direct = self._direct
+        if direct is not None:
+            for room_id, invite in response.rooms.invite.items():
+                direct.invited(room_id, invite.invite_state)
         timelines = []  # gaps first: a failed back-fill hands over nothing, and the batch is fetched again
         for room_id, room in joined.items():
-            if room_id not in self._rooms:
+            if room_id not in self._rooms and (direct is None or room_id not in direct):
                 continue
             events = [event.source for event in room.timeline.events if self._readable(room_id, event)]
             if room.timeline.limited and since:
                 events = await self._fill_gap(room_id, room.timeline.prev_batch, since) + events
             timelines.append((room_id, late.pop(room_id, []) + events, room.ephemeral))
-        timelines += [(room_id, events, None) for room_id, events in late.items() if room_id in self._rooms]
+        timelines += [
+            (room_id, events, None)
+            for room_id, events in late.items()
+            if room_id in self._rooms or (direct is not None and room_id in direct)
+        ]
         jobs = []
         for room_id, events, ephemeral in timelines:
+            if direct is not None and room_id in direct and room_id not in self._rooms:
+                for event in events:  # a patron's direct chat: their messages, in order, one room at a time
+                    text = patron_text(event, self._connection.user_id)
+                    if text is not None:
+                        job = lambda room_id=room_id, text=text: direct.handle(room_id, text)  # noqa: E731
+                        jobs.append(batches.lanes.submit(("direct", room_id), job))
+                continue
             for event in events:
                 intent = staff_intent(event, self._connection.user_id)
                 if intent is not None:

@@ -179,7 +179,8 @@ def _seen_since(moment: datetime | None) -> list[Any]:
     """Only chats whose patron was seen at or after `moment` (None: every chat)."""
     if moment is None:
         return []
-    return [sa.func.coalesce(ConversationRow.last_seen_at, ConversationRow.created_at) >= moment]
+    seen = sa.func.coalesce(ConversationRow.last_seen_at, ConversationRow.created_at) >= moment
+    return [sa.or_(seen, ConversationRow.patron_channel.is_not(None))]  # their own chat app: always reachable
 
 
 class SqlQueues:
@@ -253,6 +254,26 @@ class SqlConversations:
         self._held[row.id], self._held["queue:" + queue.slug] = row, queue
         return _conversation(row)
 
+    def open_for_patron(self, channel: str, address: str, *, for_update: bool = False) -> Conversation | None:
+        query = (
+            select(ConversationRow)
+            .where(
+                ConversationRow.patron_channel == channel,
+                ConversationRow.patron_address == address,
+                ConversationRow.status != Status.CLOSED.value,
+            )
+            .order_by(ConversationRow.created_at.desc())
+            .limit(1)
+            .execution_options(populate_existing=True)
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = self.session.exec(query).first()
+        if row is None:
+            return None
+        self._held[row.id] = row
+        return _conversation(row)
+
     def waiting_count(self, queue_slug: str, seen_since: datetime | None = None) -> int:
         query = sa.select(sa.func.count()).where(
             ConversationRow.queue_slug == queue_slug,
@@ -305,6 +326,7 @@ class SqlConversations:
         query = select(ConversationRow).where(
             ConversationRow.status == Status.WAITING.value,
             ConversationRow.offline.is_(False),
+            ConversationRow.patron_channel.is_(None),  # router.abandonment.is_gone: a DM patron never leaves
             sa.func.coalesce(ConversationRow.last_seen_at, ConversationRow.created_at) < moment,
         )
         return [_conversation(row) for row in self.session.exec(query).all()]
@@ -830,13 +852,22 @@ def _lease_statements() -> tuple[Any, Any, Any]:
         .exists()
     )
     # Staff items of queues on a backend another worker delivers (the Matrix device's holder:
-    # adapters.matrix.device_lock); `skip` is a list of backend names, empty for none.
+    # adapters.matrix.device_lock), and patron items of chats on that platform's direct messages;
+    # `skip` is a list of backend names, empty for none.
     elsewhere = (
         sa.select(ConversationRow.__table__.c.id)
         .join(QueueRow.__table__, QueueRow.__table__.c.slug == ConversationRow.__table__.c.queue_slug)
         .where(
             ConversationRow.__table__.c.id == due.c.conversation_id,
             QueueRow.__table__.c.backend.in_(sa.bindparam("skip", expanding=True)),
+        )
+        .exists()
+    )
+    patron_elsewhere = (
+        sa.select(ConversationRow.__table__.c.id)
+        .where(
+            ConversationRow.__table__.c.id == due.c.conversation_id,
+            ConversationRow.__table__.c.patron_channel.in_(sa.bindparam("skip", expanding=True)),
         )
         .exists()
     )
@@ -848,6 +879,7 @@ def _lease_statements() -> tuple[Any, Any, Any]:
             sa.or_(due.c.lease_until.is_(None), due.c.lease_until < now),
             ~has_older,
             sa.or_(due.c.lane != "staff", ~elsewhere),
+            sa.or_(due.c.lane != "patron", ~patron_elsewhere),
         )
         .order_by(due.c.id)
         .limit(sa.bindparam("limit"))

@@ -53,7 +53,10 @@ class QueueRow(SQLModel, table=True):
 
 class ConversationRow(SQLModel, table=True):
     __tablename__ = "conversations"
-    __table_args__ = (sa.Index("ix_conversations_thread", "queue_slug", "staff_thread_id"),)
+    __table_args__ = (
+        sa.Index("ix_conversations_thread", "queue_slug", "staff_thread_id"),
+        sa.Index("ix_conversations_patron_address", "patron_channel", "patron_address"),
+    )
     id: str = Field(primary_key=True, max_length=32)
     queue_slug: str = Field(foreign_key="queues.slug", max_length=64)
     token_hash: str = Field(max_length=64)
@@ -86,6 +89,8 @@ class ConversationRow(SQLModel, table=True):
     anonymised_at: datetime | None = _time(nullable=True, index=True)
     last_seen_at: datetime | None = _time(nullable=True)
     abandoned: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
+    patron_channel: str | None = Field(default=None, max_length=32)
+    patron_address: str | None = Field(default=None, max_length=255)
 
 
 class MessageRow(SQLModel, table=True):

@@ -13,7 +13,8 @@ from adapters.storage.migrate import alembic_config
 from router import conversations as uc
 from router import errors, escalation, followup, staff
 from router.journal import Inbound
-from router.model import EventType, OutboxKind, Status
+from router.model import Backend, EventType, OutboxKind, Status
+from router.patron_channel import patron_writes_from_channel
 
 
 def run_parallel(count: int, fn):
@@ -230,3 +231,25 @@ def test_email_rules_hold_on_the_real_database(container, monkeypatch):
     monkeypatch.setattr(desk.clock, "now", lambda: later)
     with pytest.raises(errors.ResumeLinkExpired):
         uc.read_messages(desk, conversation.id, resume)
+
+
+def test_a_dm_patrons_first_messages_at_once_open_one_chat_and_their_lines_wait_for_the_matrix_worker(container):
+    desk = container.desk
+
+    def writes(number: int):
+        return patron_writes_from_channel(
+            desk, "matrix", "!dm:localhost", "@pat:localhost", f"Hello {number}", f"$p{number}", queue_slug="general"
+        )
+
+    messages = run_parallel(4, writes)
+    assert len({m.conversation_id for m in messages}) == 1
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        chat = uow.conversations.open_for_patron("matrix", "!dm:localhost")
+        assert chat is not None and chat.id == messages[0].conversation_id and chat.patron_address == "!dm:localhost"
+        assert uow.conversations.open_for_patron("matrix", "!other:localhost") is None
+        elsewhere = uow.outbox.lease(now, now + timedelta(seconds=30), 50, frozenset({Backend.MATRIX}))
+        assert elsewhere == []  # neither the staff thread nor the patron's lines: the Matrix device's holder sends them
+        leased = uow.outbox.lease(now, now + timedelta(seconds=30), 50)
+        assert sorted(found.item.lane for found in leased) == ["patron", "staff"]  # one per chat and lane
+        uow.rollback()

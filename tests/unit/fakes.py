@@ -61,7 +61,9 @@ class FakeQueues(_Repo):
 
 def _seen(conversation, since):
     """Whether the patron was seen at or after `since` (None: always)."""
-    return since is None or (conversation.last_seen_at or conversation.created_at) >= since
+    if since is None or conversation.patron_channel:  # their own chat app keeps a DM patron reachable
+        return True
+    return (conversation.last_seen_at or conversation.created_at) >= since
 
 
 class FakeConversations(_Repo):
@@ -120,6 +122,14 @@ class FakeConversations(_Repo):
             for c in self.state.conversations.values()
             if c.status.value == "waiting" and not c.offline and not _seen(c, moment)
         ]
+
+    def open_for_patron(self, channel, address, *, for_update=False):
+        found = [
+            c
+            for c in self.state.conversations.values()
+            if (c.patron_channel, c.patron_address) == (channel, address) and c.status.value != "closed"
+        ]
+        return replace(max(found, key=lambda c: c.created_at)) if found else None
 
     def recent_waits(self, queue_slug, limit=20):
         claimed = [c for c in self.state.conversations.values() if c.queue_slug == queue_slug and c.claimed_at]
@@ -281,6 +291,10 @@ class FakeOutbox(_Repo):
         queue = self.state.queues.get(conversation.queue_slug) if conversation else None
         return queue.backend if queue else None
 
+    def _patron_channel_of(self, conversation_id):
+        conversation = self.state.conversations.get(conversation_id)
+        return conversation.patron_channel if conversation else None
+
     def add(self, item):
         item.id = len(self.state.outbox) + 1
         self.state.outbox.append(replace(item))
@@ -291,6 +305,9 @@ class FakeOutbox(_Repo):
             if item is None or item.delivered_at is not None:  # None: a deleted row (ids stay positions)
                 continue
             if skip_backends and item.lane == "staff" and self._backend_of(item.conversation_id) in skip_backends:
+                continue
+            patron_side = item.lane == "patron" and self._patron_channel_of(item.conversation_id)
+            if skip_backends and patron_side in skip_backends:
                 continue
             free = item.lease_until is None or item.lease_until < now
             line = (item.conversation_id, item.lane)
