@@ -2,11 +2,12 @@
 users a homeserver's bridges bring in as Matrix users.
 
 Invites: the bot accepts one only when a DM queue is configured (REFDESK_MATRIX_DM_QUEUE) and the
-room is a direct chat (the invite says `is_direct`, or the room holds only the inviter and the
-bot). A room that is no direct chat is declined (or left) when the inviter is not staff (not a
-member of any queue room); staff inviting the bot somewhere is left alone. The bot never joins a
-room it was not invited to. The rooms it accepted are remembered in the database (`ROOM_PREFIX`), so
-a restart, or another worker taking over the Matrix device, knows them.
+room is a direct chat (the invite says `is_direct` and the room holds at most three, the patron, the
+bot and a bridge's bot; or the room holds only the inviter and the bot). A room that is no direct
+chat is declined (or left) when the inviter is not staff (not a member of any queue room); staff
+inviting the bot somewhere is left alone. The bot never joins a room it was not invited to. The rooms
+it accepted are remembered in the database (`ROOM_PREFIX`), so a restart, or another worker taking
+over the Matrix device, knows them.
 
 A patron's text in such a room goes to `router.patron_channel.patron_writes_from_channel`, after the
 per-sender abuse limits (adapters.matrix.dm_limits). What the desk says back goes through the outbox's
@@ -37,6 +38,7 @@ CHANNEL = "matrix"
 ROOM_PREFIX = "matrix_dm_room:"  # key-value record of each direct-message room the bot accepted
 TEXT_MSGTYPES = ("m.text", "m.notice", "m.emote")
 FILE_NOT_TAKEN = "Sorry, the desk could not take your file: {reason}. Please describe it in a message instead."
+MAX_DIRECT = 3  # members of a direct chat: the patron, the bot, and a bridge's own bot in a bridged portal
 LIMIT_NOTICE = "You are sending messages faster than the desk can take them. Please wait a minute and write again."
 
 
@@ -79,8 +81,9 @@ def invitation(invite_state: list[Any], bot_user_id: str) -> tuple[str | None, b
         source = getattr(event, "source", event)
         if not isinstance(source, dict) or source.get("type") != "m.room.member":
             continue
-        if source.get("state_key") == bot_user_id and (source.get("content") or {}).get("membership") == "invite":
-            return source.get("sender"), bool((source.get("content") or {}).get("is_direct"))
+        content = getattr(event, "content", None) or source.get("content") or {}  # nio moves it off `source`
+        if source.get("state_key") == bot_user_id and content.get("membership") == "invite":
+            return source.get("sender"), bool(content.get("is_direct"))
     return None, False
 
 
@@ -135,7 +138,7 @@ class DirectMessages:
             if isinstance(joined, JoinError):
                 log.warning("matrix: could not accept a direct chat invite to %s: %s", room_id, joined.message)
                 return
-            if not direct and not await self._two_people(room_id):  # a bridge's portal may hold its bot too
+            if not await self._at_most(room_id, MAX_DIRECT if direct else 2):
                 if staff:
                     return
                 await self._decline(room_id, "not a direct chat")
@@ -157,8 +160,9 @@ class DirectMessages:
                 return True
         return False
 
-    async def _two_people(self, room_id: str) -> bool:
-        """Only the inviter and the bot are in the room or invited to it."""
+    async def _at_most(self, room_id: str, people: int) -> bool:
+        """No more than `people` are in the room or invited to it (the inviter and the bot, and for a
+        direct chat a bridge's bot): `is_direct` is the inviter's word, so a group room is declined anyway."""
         response = await self._connection.client.room_get_state(room_id)
         if isinstance(response, RoomGetStateError):
             raise DeliveryError(f"could not read the members of {room_id}: {response.message}")
@@ -168,7 +172,7 @@ class DirectMessages:
             if event.get("type") == "m.room.member"
             and (event.get("content") or {}).get("membership") in ("join", "invite")
         }
-        return len(members) <= 2
+        return len(members) <= people
 
     async def _decline(self, room_id: str, why: str) -> None:
         await self._connection.client.room_leave(room_id)  # declines an invite, or leaves a room joined to look

@@ -90,7 +90,8 @@ class MediaFetcher:
             with self._opener.open(request, timeout=self.timeout) as response:
                 data = response.read(self.max_bytes + 1)
         except (OSError, ValueError) as exc:  # HTTPError and URLError are OSErrors
-            log.warning("matrix: could not download %s (%s): %s", media.name, media.url, exc)
+            # Not the file's name: a patron may have chosen it (and put their own in it).
+            log.warning("matrix: could not download %s: %s", media.url, exc)
             return f"the homeserver did not hand it over ({_short(exc)})"
         if len(data) > self.max_bytes:
             return too_big
@@ -110,7 +111,7 @@ def _decrypted(media: MediaRef, data: bytes) -> bytes | str:
     try:
         return decrypt_attachment(data, info["key"]["k"], info["hashes"]["sha256"], info["iv"])
     except (KeyError, TypeError, ValueError, EncryptionError) as exc:  # a missing field, a wrong key or hash
-        log.warning("matrix: could not decrypt %s: %s", media.name, type(exc).__name__)
+        log.warning("matrix: could not decrypt %s: %s", media.url, type(exc).__name__)
         return "it is encrypted and could not be decrypted"
 
 

@@ -4,7 +4,7 @@ The patron's client does end-to-end encryption and creates the direct chat as El
 (`is_direct`, encrypted from the start). Their question becomes a thread in the staff room; the
 librarian's claim and reply reach the direct chat, labelled per the queue's staff-name policy; edits
 and files go both ways; after the chat is closed the patron's next message opens a new thread. A
-non-staff user who invites the bot to a group room sees it decline.
+non-staff user who invites the bot to a group room sees it decline, even when the invite says `is_direct`.
 """
 
 from __future__ import annotations
@@ -152,9 +152,12 @@ def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
             second = librarian.wait_for(lambda events: roots(events, desk.room_id)[1:])[0]
             assert second["event_id"] != root["event_id"]
 
-            # A group room, from someone who is not staff: the bot declines.
-            other = homeserver.server.register(f"grp{uuid.uuid4().hex[:8]}", "group-password-for-tests")
-            group = create_room(patron, [bot, other["user_id"]], direct=False)
+            # A group room from someone who is not staff, even one that calls itself direct: the bot declines.
+            others = [
+                homeserver.server.register(f"grp{uuid.uuid4().hex[:8]}", "group-password-for-tests")["user_id"]
+                for _ in range(2)
+            ]
+            group = create_room(patron, [bot, *others], direct=True)
             wait_until(lambda: membership(homeserver, group, bot, patron.client.access_token) == "leave")
             assert group not in desk.worker.matrix.direct
         finally:

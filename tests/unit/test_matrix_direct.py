@@ -5,6 +5,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from nio.events.invite_events import InviteMemberEvent
+
 from adapters.blocklist import make_blocklist
 from adapters.check import dm_queue_findings
 from adapters.matrix.direct import LIMIT_NOTICE, DirectMessages, PatronText, invitation, patron_text
@@ -54,6 +56,17 @@ def test_an_invite_names_its_sender_and_whether_it_is_a_direct_chat():
     state[1]["content"].pop("is_direct")
     assert invitation(state, BOT) == (SENDER, False)
     assert invitation([], BOT) == (None, False)
+
+
+def test_an_invite_as_nio_parses_it_still_says_it_is_direct():
+    """nio's InviteMemberEvent moves `content` off `source`: the flag must be read where nio puts it."""
+    member = {
+        "type": "m.room.member",
+        "state_key": BOT,
+        "sender": SENDER,
+        "content": {"membership": "invite", "is_direct": True},
+    }
+    assert invitation([InviteMemberEvent.from_dict(member)], BOT) == (SENDER, True)
 
 
 def test_over_the_limit_a_sender_is_told_once_per_window_and_others_are_not_counted():
