@@ -11,7 +11,8 @@ patron's side never holds back the staff thread.
 There is no "start chat" button in a chat app: the first message opens a conversation, and so
 does the first message after the chat closed or after a long silence (`NEW_CHAT_AFTER`). Outside
 hours, or with nobody on duty, the chat is an offline question as on the web, answered in the
-same direct message instead of by email.
+same direct message instead of by email; it counts as an attempt while closed (router.attempts), as
+the widget's opening does. Over the queue's waiting cap it is an offline question too ("very busy").
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from router import availability, errors, followup
+from router import attempts, availability, errors, followup
 from router.hours import schedule_from_dict
 from router.journal import Desk, add_event, append_message, commit, enqueue, hash_token, message_view, store_file
 from router.model import Author, Conversation, EventType, Message, OutboxKind, StreamEvent
@@ -37,6 +38,7 @@ IN_LINE = (
 )
 CLOSED_DEFAULT = "The desk is closed right now; it opens {opening}."
 NOBODY_DEFAULT = "No librarian is available right now."
+BUSY = "The desk is very busy right now. Your question is kept: a librarian will answer it here, in this chat."
 EDITED_NOTICE = "The patron edited a message; it now reads: {text}"
 GAP_NOTICE = "The patron wrote again after a long silence: their new message opened a new chat."
 MAX_NAME = 500
@@ -81,7 +83,7 @@ def patron_writes_from_channel(
             conversation = None
         opened = conversation is None
         if conversation is None:
-            conversation = _open(uow, channel, address, queue_slug, name, status, now)
+            conversation = _open(uow, desk, channel, address, queue_slug, name, status, now)
         conversation.last_seen_at = now
         message = None
         attachments = [store_file(uow, conversation, safe_file_name(file[0]), *file[1:], now)] if file else []
@@ -135,6 +137,7 @@ def patron_edits_from_channel(
 
 def _open(
     uow: UnitOfWork,
+    desk: Desk,
     channel: str,
     address: str,
     queue_slug: str,
@@ -142,18 +145,22 @@ def _open(
     status: dict,
     now: datetime,
 ) -> Conversation:
-    """A new chat for this patron; an offline question when nobody can answer now (as on the web)."""
+    """A new chat for this patron; an offline question when nobody can answer now, or when the queue already
+    has `Desk.waiting_cap` live chats waiting (the web refuses such a live chat as "very busy" and offers
+    the question form; here the message is in hand already, so it is kept as that question)."""
     queue = uow.queues.get(queue_slug)
     if queue is None:
         raise errors.UnknownQueue(f"no queue named {queue_slug!r}")
     schedule = schedule_from_dict(queue.hours)
+    if not status["staffed"]:  # the demand nobody could answer, counted as the widget's opening counts it
+        attempts.count_attempt(uow, queue_slug, status.get("reason") or "closed", now)
     conversation = Conversation(
         id=uuid.uuid4().hex,
         queue_slug=queue_slug,
         token_hash=hash_token(secrets.token_urlsafe(32)),  # no web token: nobody holds this one
         created_at=now,
         name=(name or None) and name[:MAX_NAME],
-        offline=not status["staffed"],
+        offline=not status["staffed"] or over_cap(uow, desk, queue_slug, now),
         after_hours=schedule is not None and not schedule.open_at(now),
         last_seen_at=now,
         patron_channel=channel,
@@ -164,9 +171,18 @@ def _open(
     return conversation
 
 
+def over_cap(uow: UnitOfWork, desk: Desk, queue_slug: str, now: datetime) -> bool:
+    """The queue's live waiting chats are at the cap (router.conversations.start_conversation's test)."""
+    if not desk.waiting_cap:
+        return False
+    return uow.conversations.waiting_count(queue_slug, now - desk.abandon_after) >= desk.waiting_cap
+
+
 def _welcome(uow: UnitOfWork, conversation: Conversation, status: dict, desk: Desk) -> str:
-    """The first notice: the place in line, or why nobody answers now and when the desk opens."""
+    """The first notice: the place in line, why nobody answers now and when the desk opens, or "very busy"."""
     queue = uow.queues.get(conversation.queue_slug)
+    if status["staffed"] and conversation.offline:
+        return BUSY
     if status["staffed"]:
         seen_since = desk.clock.now() - desk.abandon_after
         ahead = uow.conversations.waiting_ahead(conversation.queue_slug, conversation.created_at, seen_since)

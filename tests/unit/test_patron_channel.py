@@ -1,15 +1,17 @@
 """Patrons who write from their own chat app: one conversation per open chat, lines back to their chat."""
 
-from datetime import UTC, datetime, timedelta
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from router import abandonment, availability, duty, retention, staff
+from router import abandonment, availability, duty, retention, staff, statistics
 from router.delivery import deliver_one
 from router.journal import Inbound
 from router.model import Backend, OutboxKind, Queue, Status
 from router.patron_channel import (
     ANSWERED_HERE,
+    BUSY,
     EDITED_NOTICE,
     GAP_NOTICE,
     patron_edits_from_channel,
@@ -249,3 +251,41 @@ def test_files_go_both_ways_a_patrons_to_the_thread_a_librarians_to_the_patrons_
     assert [kind for kind, _, _ in staff_channel.calls][:2] == ["open_thread", "message:"]
     assert [what for what, _, _ in patron.calls] == ["send", "send", "send_file", "send"]
     assert list(patron.lines.values())[2:] == ["<guide.pdf: b'%PDF'>", "Ann: Here is the guide.\n[file: guide.pdf]"]
+
+
+def test_a_chat_opened_while_nobody_can_answer_counts_as_missed_demand_like_the_widgets_opening(desk):
+    desk_, store, clock, _, _ = desk
+    availability.set_hours(desk_, "ask", "UTC", ["mon-fri 09:00-17:00"])
+    clock.current = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # Saturday
+    writes(desk_, "Hello", "$e1")
+    writes(desk_, "Anyone?", "$e2")  # the same chat: counted once
+    assert [(a.queue_slug, a.reason) for a in store.attempts] == [("ask", "closed")]
+    clock.current = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday, open, nobody on duty
+    staff.close_by_staff(desk_, chats(store)[0].id, "Ann Smith")
+    writes(desk_, "Hello again", "$e3")
+    assert [a.reason for a in store.attempts] == ["closed", "nobody"]
+    on_duty(desk_)
+    staff.close_by_staff(desk_, chats(store)[1].id, "Ann Smith")
+    writes(desk_, "And now?", "$e4")  # staffed: no attempt
+    assert len(store.attempts) == 2
+    report = statistics.report(desk_, date(2026, 11, 28), date(2026, 11, 30))
+    assert len(report.attempts) == 2
+
+
+def test_over_the_waiting_cap_a_new_chat_is_kept_as_an_offline_question_answered_here(desk):
+    desk_, store, _, staff_channel, patron = desk
+    desk_ = dataclasses.replace(desk_, waiting_cap=1)
+    on_duty(desk_)
+    patron_writes_from_channel(desk_, "matrix", "!other:hs", "@bob:hs", "First", "$b1", queue_slug="ask")
+    writes(desk_, "Do you have the 1911 census?", "$e1")
+    drain(desk_, staff_channel)
+    first, capped = chats(store)
+    assert not first.offline and capped.offline and capped.status is Status.WAITING
+    assert [m.body for m in store.messages.values() if m.conversation_id == capped.id] == [
+        "Do you have the 1911 census?"
+    ]
+    assert patron.calls[1][1] == ROOM and list(patron.lines.values())[1] == BUSY  # the other patron's welcome first
+    assert not store.attempts  # staffed, only busy: no missed demand
+    staff.staff_says(desk_, capped.id, "@ann:hs", "Ann Smith", "Yes.", Inbound("matrix", "$s1"))
+    drain(desk_, staff_channel)
+    assert list(patron.lines.values())[-1] == "Ann: Yes."
