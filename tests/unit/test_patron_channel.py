@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from router import abandonment, availability, duty, retention, staff, statistics
+from router import abandonment, availability, duty, patron_copies, retention, staff, statistics
 from router.delivery import deliver_one
 from router.journal import Inbound
 from router.model import Backend, OutboxKind, Queue, Status
@@ -199,20 +199,73 @@ def test_a_waiting_dm_patron_is_never_closed_as_abandoned(desk):
     assert chat.status is Status.WAITING
 
 
-def test_anonymisation_removes_the_address_and_nothing_more_reaches_the_patron(desk):
+def test_anonymisation_takes_back_the_bots_lines_then_removes_the_address_and_nothing_more_reaches_the_patron(desk):
     desk_, store, _, staff_channel, patron = desk
     on_duty(desk_)
     writes(desk_, "Hello", "$e1")
     (chat,) = chats(store)
     drain(desk_, staff_channel)
+    assert len(patron.lines) == 1  # the welcome
     staff.close_by_staff(desk_, chat.id, "Ann Smith")
     assert retention.anonymise(desk_, chat.id)
+    assert chats(store)[0].patron_address == ROOM  # kept until the lines are taken back
     drain(desk_, staff_channel)
     (chat,) = chats(store)
     assert chat.patron_address is None and chat.name is None
     assert [m.author_id for m in store.messages.values()] == [None]  # the sender's id, often a phone number
-    assert len(patron.lines) == 1  # the welcome; the close's line found no address to go to
+    assert patron.lines == {}  # the welcome redacted; the close's line, pending, was never sent
+    assert [what for what, _, _ in patron.calls] == ["send", "delete"]
     assert not [i for i in store.outbox if i.delivered_at is None]
+
+
+def sent_a_file_and_replies(desk_, store, staff_channel):
+    """A chat whose patron was sent the welcome, "Ann is helping you." and a reply with a file."""
+    on_duty(desk_)
+    writes(desk_, "Hello", "$e1")
+    (chat,) = chats(store)
+    staff.staff_says(
+        desk_,
+        chat.id,
+        "@ann:hs",
+        "Ann Smith",
+        "The guide.",
+        Inbound("matrix", "$s1"),
+        files=[("guide.pdf", "application/pdf", b"%PDF")],
+    )
+    drain(desk_, staff_channel)
+    return chat
+
+
+def test_deleting_a_chat_redacts_every_line_and_file_the_bot_sent_into_the_patrons_chat(desk):
+    desk_, store, _, staff_channel, patron = desk
+    chat = sent_a_file_and_replies(desk_, store, staff_channel)
+    assert len(patron.lines) == 4  # welcome, "Ann is helping you.", the file, the reply naming it
+    retention.delete_conversation(desk_, chat.id)
+    drain(desk_, staff_channel)
+    assert patron.lines == {}
+    assert not store.conversations and not [key for key in store.kv if key.startswith(patron_copies.FILE_PREFIX)]
+    deletes = [key for what, _, key in patron.calls if what == "delete"]
+    assert len(deletes) == len(set(deletes)) == 4
+
+
+def test_a_deleted_reply_takes_its_file_with_its_line(desk):
+    desk_, store, _, staff_channel, patron = desk
+    sent_a_file_and_replies(desk_, store, staff_channel)
+    staff.staff_deletes(desk_, "$s1", Inbound("matrix", "$s2"))
+    drain(desk_, staff_channel)
+    assert list(patron.lines.values()) == [list(patron.lines.values())[0], "Ann is helping you."]
+
+
+def test_a_policy_that_keeps_platform_copies_leaves_the_patrons_lines_but_still_removes_the_address(desk):
+    desk_, store, _, staff_channel, patron = desk
+    retention.set_policy(desk_, purge_platform_copies=False)
+    chat = sent_a_file_and_replies(desk_, store, staff_channel)
+    staff.close_by_staff(desk_, chat.id, "Ann Smith")
+    drain(desk_, staff_channel)
+    assert retention.anonymise(desk_, chat.id)
+    drain(desk_, staff_channel)
+    assert chats(store)[0].patron_address is None and len(patron.lines) == 5
+    assert not [key for key in store.kv if key.startswith(patron_copies.FILE_PREFIX)]
 
 
 def test_a_patrons_edit_changes_their_message_and_staff_read_the_new_wording_once(desk):
