@@ -40,6 +40,7 @@ CLOSED_DEFAULT = "The desk is closed right now; it opens {opening}."
 NOBODY_DEFAULT = "No librarian is available right now."
 BUSY = "The desk is very busy right now. Your question is kept: a librarian will answer it here, in this chat."
 EDITED_NOTICE = "The patron edited a message; it now reads: {text}"
+DELETED_NOTICE = "The patron deleted a message they had sent; the desk's copy is marked deleted."
 GAP_NOTICE = "The patron wrote again after a long silence: their new message opened a new chat."
 MAX_NAME = 500
 
@@ -131,6 +132,33 @@ def patron_edits_from_channel(
         )
         add_event(uow, conversation, event)
         enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(EDITED_NOTICE.format(text=message.body)))
+        commit(desk, uow, conversation)
+    return message
+
+
+def patron_deletes_from_channel(
+    desk: Desk, channel: str, address: str, target_event_id: str, event_id: str
+) -> Message | None:
+    """The patron deleted a message in their chat app: the chat's copy is marked deleted (its text
+    removed, as a librarian's deletion removes theirs) and staff are told in the thread, without the
+    text, since the patron took it back. None: handled already, or nothing of an open chat to delete."""
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        if not uow.inbound.first_time(f"{channel}-patron", event_id, now):
+            return None
+        conversation = uow.conversations.open_for_patron(channel, address, for_update=True)
+        message = uow.messages.by_client_id(conversation.id, target_event_id[:128]) if conversation else None
+        if message is None or message.author is not Author.PATRON or message.deleted_at is not None:
+            uow.commit()  # the dedupe record stays: a replay changes nothing either
+            return None
+        assert conversation is not None
+        message.body, message.html, message.deleted_at = "", None, now
+        uow.messages.save(message)
+        event = StreamEvent(
+            conversation.id, conversation.next_seq(), EventType.MESSAGE_DELETED, message_view(message), now
+        )
+        add_event(uow, conversation, event)
+        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(DELETED_NOTICE))
         commit(desk, uow, conversation)
     return message
 

@@ -12,8 +12,10 @@ from router.model import Backend, OutboxKind, Queue, Status
 from router.patron_channel import (
     ANSWERED_HERE,
     BUSY,
+    DELETED_NOTICE,
     EDITED_NOTICE,
     GAP_NOTICE,
+    patron_deletes_from_channel,
     patron_edits_from_channel,
     patron_writes_from_channel,
 )
@@ -342,3 +344,22 @@ def test_over_the_waiting_cap_a_new_chat_is_kept_as_an_offline_question_answered
     staff.staff_says(desk_, capped.id, "@ann:hs", "Ann Smith", "Yes.", Inbound("matrix", "$s1"))
     drain(desk_, staff_channel)
     assert list(patron.lines.values())[-1] == "Ann: Yes."
+
+
+def test_a_patrons_deletion_marks_their_message_deleted_and_staff_are_told_without_its_text(desk):
+    desk_, store, _, staff_channel, patron = desk
+    on_duty(desk_)
+    writes(desk_, "My card is 29999001234567", "$e1")
+    drain(desk_, staff_channel)
+    staff.staff_says(desk_, chats(store)[0].id, "@ann:hs", "Ann Smith", "Hello.", Inbound("matrix", "$s1"))
+    deleted = patron_deletes_from_channel(desk_, "matrix", ROOM, "$e1", "$r1")
+    assert patron_deletes_from_channel(desk_, "matrix", ROOM, "$e1", "$r1") is None  # a sync replay
+    assert patron_deletes_from_channel(desk_, "matrix", ROOM, "$s1", "$r2") is None  # not theirs to delete
+    assert patron_deletes_from_channel(desk_, "matrix", ROOM, "$unknown", "$r3") is None
+    drain(desk_, staff_channel)
+    assert deleted is not None and deleted.deleted_at is not None
+    assert [(m.body, m.deleted_at is not None) for m in store.messages.values()] == [("", True), ("Hello.", False)]
+    notices = [kind for kind, _, _ in staff_channel.calls if kind.startswith("notice:")]
+    assert notices == ["notice:" + DELETED_NOTICE] and "2999" not in DELETED_NOTICE
+    assert [what for what, _, _ in patron.calls] == ["send", "send", "send"]  # welcome, claim, reply: no redaction
+    assert [e.type.value for e in store.events if e.type.value == "message_deleted"] == ["message_deleted"]
