@@ -20,6 +20,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from router.errors import DeliveryError
 from router.journal import Desk
 from router.model import Backend, Conversation, OutboxKind
 from router.ports import PatronChannel, UnitOfWork
@@ -77,7 +78,8 @@ def take_back(desk: Desk, channels: Mapping[Backend, Any], conversation_id: str,
 
     `then_forget` (anonymisation): the address and the file records go once the lines are gone. A
     failure raises, so the outbox item (REMOVE_COPIES / SCRUB_COPIES) is retried; a line already gone
-    counts as taken back (the channel's `delete`). Without a connection for the channel the lines stay,
+    counts as taken back (the channel's `delete`), and one that can never be (a permanent failure: the
+    bot is no longer in the room) is logged and left. Without a connection for the channel the lines stay,
     said in the log, and the address goes anyway (nothing could reach them later either)."""
     with desk.uow(read_only=True) as uow:
         conversation = uow.conversations.get(conversation_id)
@@ -92,7 +94,13 @@ def take_back(desk: Desk, channels: Mapping[Backend, Any], conversation_id: str,
             conversation_id,
         )
     for ref in refs if channel is not None else []:
-        channel.delete(address, ref, "refdesk-retract-" + hashlib.sha256(ref.encode()).hexdigest()[:32])
+        try:
+            channel.delete(address, ref, "refdesk-retract-" + hashlib.sha256(ref.encode()).hexdigest()[:32])
+        except DeliveryError as exc:
+            if not exc.permanent:
+                raise
+            # e.g. the bot was removed from the room: the line cannot be taken back, and must not hold up the rest
+            log.warning("retention: a line sent to the patron of %s cannot be redacted: %s", conversation_id, exc)
     if then_forget:
         with desk.uow() as uow:
             conversation = uow.conversations.get(conversation_id, for_update=True)

@@ -7,6 +7,7 @@ import pytest
 
 from router import abandonment, availability, duty, patron_copies, retention, staff, statistics
 from router.delivery import deliver_one
+from router.errors import DeliveryError
 from router.journal import Inbound
 from router.model import Backend, OutboxKind, Queue, Status
 from router.patron_channel import (
@@ -31,6 +32,7 @@ class FakePatronChannel:
     def __init__(self):
         self.lines: dict[str, str] = {}  # platform id -> text as the patron sees it now
         self.calls: list[tuple[str, str, str]] = []  # (what, address, key)
+        self.fail_next: list[DeliveryError] = []  # raised by the next deletions
 
     def send(self, address, text, key):
         ref = f"$line{len(self.lines) + 1}"
@@ -50,6 +52,8 @@ class FakePatronChannel:
         return ref
 
     def delete(self, address, ref, key):
+        if self.fail_next:
+            raise self.fail_next.pop(0)
         self.lines.pop(ref)
         self.calls.append(("delete", address, key))
 
@@ -248,6 +252,18 @@ def test_deleting_a_chat_redacts_every_line_and_file_the_bot_sent_into_the_patro
     assert not store.conversations and not [key for key in store.kv if key.startswith(patron_copies.FILE_PREFIX)]
     deletes = [key for what, _, key in patron.calls if what == "delete"]
     assert len(deletes) == len(set(deletes)) == 4
+
+
+def test_a_line_that_cannot_be_redacted_is_retried_unless_it_never_can_be(desk):
+    desk_, store, clock, staff_channel, patron = desk
+    chat = sent_a_file_and_replies(desk_, store, staff_channel)
+    patron.fail_next = [DeliveryError("homeserver down"), DeliveryError("M_FORBIDDEN", permanent=True)]
+    retention.delete_conversation(desk_, chat.id)
+    drain(desk_, staff_channel)
+    assert store.conversations  # the temporary failure: the deletion waits for its retry
+    clock.advance(3600)
+    drain(desk_, staff_channel)
+    assert not store.conversations and len(patron.lines) == 1  # the one the bot may no longer redact stays
 
 
 def test_a_deleted_reply_takes_its_file_with_its_line(desk):
