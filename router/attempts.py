@@ -6,16 +6,19 @@ Flood guard, without storing anything about the patron (no IP, no cookie id): th
 for the record once per browser session and queue (a sessionStorage flag), and the server keeps at
 most `PER_MINUTE` attempts per queue in any rolling minute. A reload storm, or a script calling
 the status endpoint, therefore adds at most `PER_MINUTE` rows a minute per queue, while real
-patrons arriving at 2 AM are each counted (well under that rate at any library).
+patrons arriving at 2 AM are each counted (well under that rate at any library). A patron who writes
+from their own chat app (router.patron_channel) has no widget to open: the message that opens their chat
+counts instead, under the same allowance.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from router import errors
 from router.journal import Desk
 from router.model import Attempt
+from router.ports import UnitOfWork
 
 PER_MINUTE = 20
 REASONS = ("closed", "holiday", "nobody", "unavailable")
@@ -29,10 +32,17 @@ def record_attempt(desk: Desk, slug: str, reason: str) -> bool:
     with desk.uow() as uow:
         if uow.queues.get(slug) is None:
             raise errors.UnknownQueue(f"no queue named {slug!r}")
-        if len(uow.attempts.between(now - timedelta(minutes=1), now + timedelta(microseconds=1), [slug])) >= PER_MINUTE:
-            return False
-        uow.attempts.add(Attempt(None, slug, now, reason))
+        counted = count_attempt(uow, slug, reason, now)
         uow.commit()
+    return counted
+
+
+def count_attempt(uow: UnitOfWork, slug: str, reason: str, now: datetime) -> bool:
+    """`record_attempt` inside a caller's transaction (a direct message that opened a chat nobody can answer
+    now: router.patron_channel); False when the queue's rolling-minute allowance is used up."""
+    if len(uow.attempts.between(now - timedelta(minutes=1), now + timedelta(microseconds=1), [slug])) >= PER_MINUTE:
+        return False
+    uow.attempts.add(Attempt(None, slug, now, reason if reason in REASONS else "closed"))
     return True
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from router import followup, retention, scrubbed_copies
+from router import followup, patron_copies, retention, scrubbed_copies
 from router.errors import DeliveryError
 from router.followup_email import followup_email
 from router.journal import Desk
@@ -135,6 +135,7 @@ def scrub_copies(d: Delivery) -> str | None:
     """Retention: an anonymised chat's staff-side copies."""
     d.channel()  # as above
     scrubbed_copies.apply(d.desk, d.channels, d.item.conversation_id)
+    patron_copies.take_back(d.desk, d.channels, d.item.conversation_id, then_forget=True)
     return None
 
 
@@ -149,8 +150,14 @@ def to_patron(d: Delivery) -> str | None:
     if d.payload.action == "send":
         files = d.files if d.message is None or d.message.deleted_at is None else []
         for file in files:  # a librarian's attachments, then the line that names them and says who sent them
-            channel.send_file(address, file, f"{key}-{file.id}")
+            sent = channel.send_file(address, file, f"{key}-{file.id}")
+            patron_copies.remember_file(d.desk, d.item.conversation_id, sent, d.item.message_id)
         return channel.send(address, d.payload.text, key)
+    if d.payload.action == "delete" and d.item.message_id is not None:  # a deleted reply's files go with it
+        with d.desk.uow(read_only=True) as uow:
+            files = patron_copies.files_of(uow, d.item.conversation_id, d.item.message_id)
+        for number, ref in enumerate(files):
+            channel.delete(address, ref, f"{key}-file{number}")
     ref = sent_as(d)
     if ref is None:
         return None
@@ -164,8 +171,7 @@ def to_patron(d: Delivery) -> str | None:
 def patron_channel(d: Delivery) -> PatronChannel:
     """The chat's patron channel: the `patron` face of the platform's connection (Matrix: direct messages)."""
     name = d.conversation.patron_channel or ""
-    connection = next((channel for backend, channel in d.channels.items() if backend.value == name), None)
-    found = getattr(connection, "patron", None)
+    found = patron_copies.channel_for(d.channels, name)
     if found is None:
         raise DeliveryError(f"no {name or 'patron'} connection for patrons is configured", permanent=True)
     return found

@@ -11,7 +11,8 @@ patron's side never holds back the staff thread.
 There is no "start chat" button in a chat app: the first message opens a conversation, and so
 does the first message after the chat closed or after a long silence (`NEW_CHAT_AFTER`). Outside
 hours, or with nobody on duty, the chat is an offline question as on the web, answered in the
-same direct message instead of by email.
+same direct message instead of by email; it counts as an attempt while closed (router.attempts), as
+the widget's opening does. Over the queue's waiting cap it is an offline question too ("very busy").
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from router import availability, errors, followup
+from router import attempts, availability, errors, followup
 from router.hours import schedule_from_dict
 from router.journal import Desk, add_event, append_message, commit, enqueue, hash_token, message_view, store_file
 from router.model import Author, Conversation, EventType, Message, OutboxKind, StreamEvent
@@ -37,7 +38,9 @@ IN_LINE = (
 )
 CLOSED_DEFAULT = "The desk is closed right now; it opens {opening}."
 NOBODY_DEFAULT = "No librarian is available right now."
+BUSY = "The desk is very busy right now. Your question is kept: a librarian will answer it here, in this chat."
 EDITED_NOTICE = "The patron edited a message; it now reads: {text}"
+DELETED_NOTICE = "The patron deleted a message they had sent; the desk's copy is marked deleted."
 GAP_NOTICE = "The patron wrote again after a long silence: their new message opened a new chat."
 MAX_NAME = 500
 
@@ -81,7 +84,7 @@ def patron_writes_from_channel(
             conversation = None
         opened = conversation is None
         if conversation is None:
-            conversation = _open(uow, channel, address, queue_slug, name, status, now)
+            conversation = _open(uow, desk, channel, address, queue_slug, name, status, now)
         conversation.last_seen_at = now
         message = None
         attachments = [store_file(uow, conversation, safe_file_name(file[0]), *file[1:], now)] if file else []
@@ -133,8 +136,36 @@ def patron_edits_from_channel(
     return message
 
 
+def patron_deletes_from_channel(
+    desk: Desk, channel: str, address: str, target_event_id: str, event_id: str
+) -> Message | None:
+    """The patron deleted a message in their chat app: the chat's copy is marked deleted (its text
+    removed, as a librarian's deletion removes theirs) and staff are told in the thread, without the
+    text, since the patron took it back. None: handled already, or nothing of an open chat to delete."""
+    now = desk.clock.now()
+    with desk.uow() as uow:
+        if not uow.inbound.first_time(f"{channel}-patron", event_id, now):
+            return None
+        conversation = uow.conversations.open_for_patron(channel, address, for_update=True)
+        message = uow.messages.by_client_id(conversation.id, target_event_id[:128]) if conversation else None
+        if message is None or message.author is not Author.PATRON or message.deleted_at is not None:
+            uow.commit()  # the dedupe record stays: a replay changes nothing either
+            return None
+        assert conversation is not None
+        message.body, message.html, message.deleted_at = "", None, now
+        uow.messages.save(message)
+        event = StreamEvent(
+            conversation.id, conversation.next_seq(), EventType.MESSAGE_DELETED, message_view(message), now
+        )
+        add_event(uow, conversation, event)
+        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(DELETED_NOTICE))
+        commit(desk, uow, conversation)
+    return message
+
+
 def _open(
     uow: UnitOfWork,
+    desk: Desk,
     channel: str,
     address: str,
     queue_slug: str,
@@ -142,18 +173,22 @@ def _open(
     status: dict,
     now: datetime,
 ) -> Conversation:
-    """A new chat for this patron; an offline question when nobody can answer now (as on the web)."""
+    """A new chat for this patron; an offline question when nobody can answer now, or when the queue already
+    has `Desk.waiting_cap` live chats waiting (the web refuses such a live chat as "very busy" and offers
+    the question form; here the message is in hand already, so it is kept as that question)."""
     queue = uow.queues.get(queue_slug)
     if queue is None:
         raise errors.UnknownQueue(f"no queue named {queue_slug!r}")
     schedule = schedule_from_dict(queue.hours)
+    if not status["staffed"]:  # the demand nobody could answer, counted as the widget's opening counts it
+        attempts.count_attempt(uow, queue_slug, status.get("reason") or "closed", now)
     conversation = Conversation(
         id=uuid.uuid4().hex,
         queue_slug=queue_slug,
         token_hash=hash_token(secrets.token_urlsafe(32)),  # no web token: nobody holds this one
         created_at=now,
         name=(name or None) and name[:MAX_NAME],
-        offline=not status["staffed"],
+        offline=not status["staffed"] or over_cap(uow, desk, queue_slug, now),
         after_hours=schedule is not None and not schedule.open_at(now),
         last_seen_at=now,
         patron_channel=channel,
@@ -164,9 +199,18 @@ def _open(
     return conversation
 
 
+def over_cap(uow: UnitOfWork, desk: Desk, queue_slug: str, now: datetime) -> bool:
+    """The queue's live waiting chats are at the cap (router.conversations.start_conversation's test)."""
+    if not desk.waiting_cap:
+        return False
+    return uow.conversations.waiting_count(queue_slug, now - desk.abandon_after) >= desk.waiting_cap
+
+
 def _welcome(uow: UnitOfWork, conversation: Conversation, status: dict, desk: Desk) -> str:
-    """The first notice: the place in line, or why nobody answers now and when the desk opens."""
+    """The first notice: the place in line, why nobody answers now and when the desk opens, or "very busy"."""
     queue = uow.queues.get(conversation.queue_slug)
+    if status["staffed"] and conversation.offline:
+        return BUSY
     if status["staffed"]:
         seen_since = desk.clock.now() - desk.abandon_after
         ahead = uow.conversations.waiting_ahead(conversation.queue_slug, conversation.created_at, seen_since)

@@ -21,8 +21,8 @@ CLOSED = "This chat has ended. Thank you! Write here again any time to ask somet
 
 def line_for(event: StreamEvent) -> ToPatron | None:
     data = event.data
-    if event.type is EventType.MESSAGE_DELETED:
-        return ToPatron("delete")
+    if event.type is EventType.MESSAGE_DELETED:  # the patron's own deletion: their app has done it already
+        return None if data.get("author") == Author.PATRON.value else ToPatron("delete")
     if event.type in (EventType.MESSAGE, EventType.MESSAGE_EDITED):
         if data.get("author") == Author.PATRON.value:
             return None  # the patron wrote it: their app shows it already

@@ -7,7 +7,9 @@ platform takes two steps, so a crash never leaves copies nobody can find again:
    outbox items, records a marker (`retention:deleting:<id>`) and enqueues a REMOVE_COPIES item;
 2. when that item is delivered (the platform copies are gone), the rows are deleted with the marker.
 
-Both steps are idempotent; `purge` finishes any marker left by a crash between them.
+Both steps are idempotent; `purge` finishes any marker left by a crash between them. A patron who
+wrote from their own chat app also has the bot's side of the chat there: both steps take it back
+(router.patron_copies); the patron's own messages stay theirs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from router import errors, faq_entries
+from router import errors, faq_entries, patron_copies
 from router.journal import OUTBOX_TOPIC, Desk, enqueue
 from router.model import Author, Backend, Conversation, OutboxKind, Status
 from router.outbox_payloads import pinned_to
@@ -136,12 +138,14 @@ def _begin_deletion(uow: UnitOfWork, conversation: Conversation, policy: Policy,
         return False  # already under way
     for lane in ("staff", "email", "patron"):  # nothing more is posted or mailed for a chat being deleted
         uow.outbox.cancel_pending(conversation.id, lane, now, "conversation deleted")
-    if not (policy.purge_platform_copies and conversation.staff_thread_id):
+    patron_lines = patron_copies.has_copies(uow, conversation)  # what the bot sent into a patron's own chat
+    if not (policy.purge_platform_copies and (conversation.staff_thread_id or patron_lines)):
         uow.conversations.delete(conversation.id)
         faq_entries.forget_chat(uow, conversation.id)
+        patron_copies.forget(uow, conversation.id)
         return True
     conversation.token_hash = ""  # router.conversations.authenticate: no hash opens nothing
-    conversation.name = conversation.email = conversation.page_url = conversation.patron_address = None
+    conversation.name = conversation.email = conversation.page_url = None  # the patron's address: with the rows
     if conversation.status is not Status.CLOSED:
         conversation.status, conversation.closed_at = Status.CLOSED, now
     uow.conversations.save(conversation)
@@ -174,7 +178,9 @@ def earlier_threads(uow: UnitOfWork, conversation: Conversation) -> list[tuple[s
 def remove_platform_copies(desk: Desk, channels: Mapping[Backend, StaffChannel], conversation_id: str) -> None:
     """Step 2's platform half (the REMOVE_COPIES delivery): refs are read now, so late deliveries count too.
 
-    A transferred chat has a thread in every queue it passed through; each is removed on its own platform."""
+    A transferred chat has a thread in every queue it passed through; each is removed on its own platform.
+    A patron on their own chat app: what the bot sent them is taken back too (router.patron_copies)."""
+    patron_copies.take_back(desk, channels, conversation_id, then_forget=False)
     with desk.uow(read_only=True) as uow:
         conversation = uow.conversations.get(conversation_id)
         queue = uow.queues.get(conversation.queue_slug) if conversation else None
@@ -201,6 +207,7 @@ def finish_deletion(desk: Desk, conversation_id: str) -> None:
     with desk.uow() as uow:
         uow.conversations.delete(conversation_id)
         faq_entries.forget_chat(uow, conversation_id)
+        patron_copies.forget(uow, conversation_id)
         uow.kv.delete(MARKER + conversation_id)
         uow.commit()
     log.info("retention: conversation %s deleted", conversation_id)
@@ -330,12 +337,18 @@ def anonymise(desk: Desk, conversation_id: str, card_pattern: Any = None) -> boo
             if payload != item.payload:
                 item.payload = payload
                 uow.outbox.save(item)
-        # the patron's chat-app address goes like the email: a bridged sender's often holds a phone number
-        conversation.name = conversation.email = conversation.page_url = conversation.patron_address = None
+        # the patron's chat-app address goes like the email (a bridged sender's often holds a phone number),
+        # once what the bot sent there is taken back (router.patron_copies, with SCRUB_COPIES' delivery)
+        patron_lines = policy.purge_platform_copies and patron_copies.has_copies(uow, conversation)
+        uow.outbox.cancel_pending(conversation_id, "patron", desk.clock.now(), "conversation anonymised")
+        conversation.name = conversation.email = conversation.page_url = None
+        if not patron_lines:
+            conversation.patron_address = None
+            patron_copies.forget(uow, conversation_id)
         conversation.rating_comment = scrub(conversation.rating_comment or "", names, card) or None
         conversation.anonymised_at = desk.clock.now()
         uow.conversations.save(conversation)
-        if policy.purge_platform_copies and conversation.staff_thread_id:
+        if policy.purge_platform_copies and (conversation.staff_thread_id or patron_lines):
             enqueue(uow, conversation, OutboxKind.SCRUB_COPIES, conversation.anonymised_at)
             uow.announce(OUTBOX_TOPIC)
         uow.commit()

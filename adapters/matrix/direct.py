@@ -9,7 +9,8 @@ inviting the bot somewhere is left alone. The bot never joins a room it was not 
 it accepted are remembered in the database (`ROOM_PREFIX`), so a restart, or another worker taking
 over the Matrix device, knows them.
 
-A patron's text in such a room goes to `router.patron_channel.patron_writes_from_channel`, after the
+A patron's text in such a room goes to `router.patron_channel.patron_writes_from_channel` (an edit, a
+redaction of their own message: `patron_edits_from_channel`, `patron_deletes_from_channel`), after the
 per-sender abuse limits (adapters.matrix.dm_limits). What the desk says back goes through the outbox's
 patron lane (adapters.matrix.patron_channel). No patron text, id or display name is logged.
 """
@@ -44,20 +45,30 @@ LIMIT_NOTICE = "You are sending messages faster than the desk can take them. Ple
 
 @dataclass(frozen=True)
 class PatronText:
-    """A patron's message in a direct-message room: text, an edit of an earlier one (`target`), or a file."""
+    """A patron's message in a direct-message room: text, an edit of an earlier one (`target`), a file, or
+    the deletion (redaction) of an earlier one (`target`, `deleted`)."""
 
     sender: str
     event_id: str
     body: str
-    target: str = ""  # an edit: the event it corrects
+    target: str = ""  # an edit: the event it corrects; a deletion: the event it redacts
     media: MediaRef | None = None  # a file (`body`: its caption, often empty)
+    deleted: bool = False
 
 
 def patron_text(event: dict[str, Any], bot_user_id: str) -> PatronText | None:
-    """A message from someone other than the bot; reactions, redactions and membership are not relayed."""
+    """A message from someone other than the bot, or their redaction of one; reactions and membership are
+    not relayed."""
     content = event.get("content") or {}
     sender, event_id = event.get("sender"), event.get("event_id")
-    if event.get("type") != "m.room.message" or not sender or sender == bot_user_id or not event_id:
+    if not sender or sender == bot_user_id or not event_id:
+        return None
+    if event.get("type") == "m.room.redaction":  # the redacted event: top level before room version 11
+        target = event.get("redacts") or content.get("redacts")
+        return (
+            PatronText(str(sender), str(event_id), "", target=target, deleted=True) if isinstance(target, str) else None
+        )
+    if event.get("type") != "m.room.message":
         return None
     relates = content.get("m.relates_to") or {}
     if relates.get("rel_type") == "m.replace":
@@ -195,6 +206,16 @@ class DirectMessages:
                 await self._tell(room_id, LIMIT_NOTICE, f"refdesk-limit-{text.event_id}")
             return
         try:
+            if text.deleted:
+                await self._connection.run_blocking(
+                    patron_channel.patron_deletes_from_channel,
+                    self._desk,
+                    CHANNEL,
+                    room_id,
+                    text.target,
+                    text.event_id,
+                )
+                return
             if text.target:
                 await self._connection.run_blocking(
                     patron_channel.patron_edits_from_channel,

@@ -65,5 +65,11 @@ class MatrixPatronChannel:
     def delete(self, address: str, ref: str, key: str) -> None:
         client = self._connection.client
         response = self._connection.call(client.room_redact(address, ref, tx_id=key))
-        if isinstance(response, RoomRedactError) and str(response.status_code or "") != "M_NOT_FOUND":
-            raise DeliveryError(f"Matrix refused to redact a line to the patron: {response.status_code}")
+        code = str(response.status_code or "") if isinstance(response, RoomRedactError) else ""
+        if code and code != "M_NOT_FOUND":  # M_FORBIDDEN: the bot is no longer in the room; a retry cannot help
+            retry_after = response.retry_after_ms / 1000 if response.retry_after_ms else None
+            raise DeliveryError(
+                f"Matrix refused to redact a line to the patron: {code}",
+                retry_after=retry_after,
+                permanent=code == "M_FORBIDDEN",
+            )

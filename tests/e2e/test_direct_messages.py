@@ -3,7 +3,10 @@
 The patron's client does end-to-end encryption and creates the direct chat as Element does
 (`is_direct`, encrypted from the start). Their question becomes a thread in the staff room; the
 librarian's claim and reply reach the direct chat, labelled per the queue's staff-name policy; edits
-and files go both ways; after the chat is closed the patron's next message opens a new thread. A
+and files go both ways; after the chat is closed the patron's next message opens a new thread; outside
+opening hours the next one is an offline question: the patron is told when the desk opens and that the
+answer comes in this chat, and a librarian's later reply does; when retention deletes that chat, the
+bot redacts what it sent for it there. A
 non-staff user who invites the bot to a group room sees it decline, even when the invite says `is_direct`.
 """
 
@@ -11,11 +14,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
 from nio import RoomCreateResponse
 
+from router import availability, retention
+from router.patron_channel import ANSWERED_HERE
 from tests.e2e.conftest import running_desk, wait_until
 from tests.e2e.librarian import EncryptedLibrarian, in_thread, roots
 
@@ -59,6 +65,24 @@ def dm_lines(person: EncryptedLibrarian, room_id: str, bot: str) -> list[dict]:
         for e in person.events
         if e["room_id"] == room_id and e.get("sender") == bot and e.get("type") == "m.room.message"
     ]
+
+
+def body(event: dict) -> str:
+    return event["content"].get("body", "")
+
+
+def redacted(events: list[dict], room_id: str) -> set[str]:
+    """Event ids redacted in the room (the id is top level before room version 11, in the content since)."""
+    return {
+        e.get("redacts") or e["content"].get("redacts")
+        for e in events
+        if e["room_id"] == room_id and e.get("type") == "m.room.redaction"
+    }
+
+
+def desk_chat(desk, thread: str):
+    with desk.container.desk.uow(read_only=True) as uow:
+        return uow.conversations.by_thread("general", thread)
 
 
 def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
@@ -151,6 +175,27 @@ def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
             patron.send(room, {"msgtype": "m.text", "body": "One more question"})
             second = librarian.wait_for(lambda events: roots(events, desk.room_id)[1:])[0]
             assert second["event_id"] != root["event_id"]
+
+            # Away hours: the desk's hours leave out today; the next chat is an offline question answered here.
+            librarian.reply_in_thread(desk.room_id, second["event_id"], "!close")
+            patron.wait_for(lambda _: len([e for e in dm_lines(patron, room, bot) if "has ended" in body(e)]) == 2)
+            opening_day = (datetime.now(UTC) + timedelta(days=2)).strftime("%a").lower()
+            availability.set_hours(desk.container.desk, "general", "UTC", [f"{opening_day} 09:00-17:00"])
+            patron.send(room, {"msgtype": "m.text", "body": "Are you open on Sunday?"})
+            away = patron.wait_for(lambda _: said(ANSWERED_HERE))
+            assert "The desk is closed right now; it opens" in body(away) and away["encrypted"]
+            offline = librarian.wait_for(
+                lambda events: [e for e in events if body(e).startswith("Offline question from Matrix (direct")]
+            )[0]
+            assert desk_chat(desk, offline["event_id"]).offline
+            librarian.reply_in_thread(desk.room_id, offline["event_id"], "Yes, from noon.")
+            answered = patron.wait_for(lambda _: said("Ann: Yes, from noon."))
+
+            # Retention deletes that chat: the bot redacts what it sent for it; the patron's own message stays.
+            retention.delete_conversation(desk.container.desk, desk_chat(desk, offline["event_id"]).id)
+            taken_back = {away["event_id"], answered["event_id"]}
+            patron.wait_for(lambda events: taken_back <= redacted(events, room))
+            assert asked not in redacted(patron.events, room) and said("Ann: Yes, on microfilm.")
 
             # A group room from someone who is not staff, even one that calls itself direct: the bot declines.
             others = [

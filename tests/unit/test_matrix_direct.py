@@ -136,3 +136,21 @@ def test_refdesk_check_fails_a_dm_queue_that_does_not_exist():
     (finding,) = dm_queue_findings(Settings(matrix_dm_queue="asked"), queues)
     assert not finding.ok and "no queue 'asked'" in finding.text
     assert dm_queue_findings(Settings(), queues) == []
+
+
+def test_a_patrons_redaction_of_their_message_marks_the_chats_copy_deleted():
+    redaction = {"type": "m.room.redaction", "sender": SENDER, "event_id": "$r1", "redacts": "$e1", "content": {}}
+    assert patron_text(redaction, BOT) == PatronText(SENDER, "$r1", "", target="$e1", deleted=True)
+    v11 = {**redaction, "redacts": None, "content": {"redacts": "$e1"}}  # room version 11 moved it
+    assert patron_text(v11, BOT) == PatronText(SENDER, "$r1", "", target="$e1", deleted=True)
+    assert patron_text({**redaction, "sender": BOT}, BOT) is None  # the bot taking back its own lines
+    desk, store, _, _ = make_desk(Queue("ask", "Ask", Backend.MATRIX, "!staff:hs"))
+    direct = DirectMessages(FakeConnection(), desk, None, "ask", timedelta(hours=12), SenderLimits("30/minute"))
+
+    async def patron_writes_then_deletes():
+        await direct.handle("!dm:hs", PatronText(SENDER, "$e1", "my card number is 1234"))
+        await direct.handle("!dm:hs", patron_text(redaction, BOT))
+
+    asyncio.run(patron_writes_then_deletes())
+    (message,) = store.messages.values()
+    assert message.deleted_at is not None and message.body == ""

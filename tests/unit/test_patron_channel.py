@@ -1,17 +1,22 @@
 """Patrons who write from their own chat app: one conversation per open chat, lines back to their chat."""
 
-from datetime import UTC, datetime, timedelta
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from router import abandonment, availability, duty, retention, staff
+from router import abandonment, availability, duty, patron_copies, retention, staff, statistics
 from router.delivery import deliver_one
+from router.errors import DeliveryError
 from router.journal import Inbound
 from router.model import Backend, OutboxKind, Queue, Status
 from router.patron_channel import (
     ANSWERED_HERE,
+    BUSY,
+    DELETED_NOTICE,
     EDITED_NOTICE,
     GAP_NOTICE,
+    patron_deletes_from_channel,
     patron_edits_from_channel,
     patron_writes_from_channel,
 )
@@ -27,6 +32,7 @@ class FakePatronChannel:
     def __init__(self):
         self.lines: dict[str, str] = {}  # platform id -> text as the patron sees it now
         self.calls: list[tuple[str, str, str]] = []  # (what, address, key)
+        self.fail_next: list[DeliveryError] = []  # raised by the next deletions
 
     def send(self, address, text, key):
         ref = f"$line{len(self.lines) + 1}"
@@ -46,6 +52,8 @@ class FakePatronChannel:
         return ref
 
     def delete(self, address, ref, key):
+        if self.fail_next:
+            raise self.fail_next.pop(0)
         self.lines.pop(ref)
         self.calls.append(("delete", address, key))
 
@@ -197,20 +205,85 @@ def test_a_waiting_dm_patron_is_never_closed_as_abandoned(desk):
     assert chat.status is Status.WAITING
 
 
-def test_anonymisation_removes_the_address_and_nothing_more_reaches_the_patron(desk):
+def test_anonymisation_takes_back_the_bots_lines_then_removes_the_address_and_nothing_more_reaches_the_patron(desk):
     desk_, store, _, staff_channel, patron = desk
     on_duty(desk_)
     writes(desk_, "Hello", "$e1")
     (chat,) = chats(store)
     drain(desk_, staff_channel)
+    assert len(patron.lines) == 1  # the welcome
     staff.close_by_staff(desk_, chat.id, "Ann Smith")
     assert retention.anonymise(desk_, chat.id)
+    assert chats(store)[0].patron_address == ROOM  # kept until the lines are taken back
     drain(desk_, staff_channel)
     (chat,) = chats(store)
     assert chat.patron_address is None and chat.name is None
     assert [m.author_id for m in store.messages.values()] == [None]  # the sender's id, often a phone number
-    assert len(patron.lines) == 1  # the welcome; the close's line found no address to go to
+    assert patron.lines == {}  # the welcome redacted; the close's line, pending, was never sent
+    assert [what for what, _, _ in patron.calls] == ["send", "delete"]
     assert not [i for i in store.outbox if i.delivered_at is None]
+
+
+def sent_a_file_and_replies(desk_, store, staff_channel):
+    """A chat whose patron was sent the welcome, "Ann is helping you." and a reply with a file."""
+    on_duty(desk_)
+    writes(desk_, "Hello", "$e1")
+    (chat,) = chats(store)
+    staff.staff_says(
+        desk_,
+        chat.id,
+        "@ann:hs",
+        "Ann Smith",
+        "The guide.",
+        Inbound("matrix", "$s1"),
+        files=[("guide.pdf", "application/pdf", b"%PDF")],
+    )
+    drain(desk_, staff_channel)
+    return chat
+
+
+def test_deleting_a_chat_redacts_every_line_and_file_the_bot_sent_into_the_patrons_chat(desk):
+    desk_, store, _, staff_channel, patron = desk
+    chat = sent_a_file_and_replies(desk_, store, staff_channel)
+    assert len(patron.lines) == 4  # welcome, "Ann is helping you.", the file, the reply naming it
+    retention.delete_conversation(desk_, chat.id)
+    drain(desk_, staff_channel)
+    assert patron.lines == {}
+    assert not store.conversations and not [key for key in store.kv if key.startswith(patron_copies.FILE_PREFIX)]
+    deletes = [key for what, _, key in patron.calls if what == "delete"]
+    assert len(deletes) == len(set(deletes)) == 4
+
+
+def test_a_line_that_cannot_be_redacted_is_retried_unless_it_never_can_be(desk):
+    desk_, store, clock, staff_channel, patron = desk
+    chat = sent_a_file_and_replies(desk_, store, staff_channel)
+    patron.fail_next = [DeliveryError("homeserver down"), DeliveryError("M_FORBIDDEN", permanent=True)]
+    retention.delete_conversation(desk_, chat.id)
+    drain(desk_, staff_channel)
+    assert store.conversations  # the temporary failure: the deletion waits for its retry
+    clock.advance(3600)
+    drain(desk_, staff_channel)
+    assert not store.conversations and len(patron.lines) == 1  # the one the bot may no longer redact stays
+
+
+def test_a_deleted_reply_takes_its_file_with_its_line(desk):
+    desk_, store, _, staff_channel, patron = desk
+    sent_a_file_and_replies(desk_, store, staff_channel)
+    staff.staff_deletes(desk_, "$s1", Inbound("matrix", "$s2"))
+    drain(desk_, staff_channel)
+    assert list(patron.lines.values()) == [list(patron.lines.values())[0], "Ann is helping you."]
+
+
+def test_a_policy_that_keeps_platform_copies_leaves_the_patrons_lines_but_still_removes_the_address(desk):
+    desk_, store, _, staff_channel, patron = desk
+    retention.set_policy(desk_, purge_platform_copies=False)
+    chat = sent_a_file_and_replies(desk_, store, staff_channel)
+    staff.close_by_staff(desk_, chat.id, "Ann Smith")
+    drain(desk_, staff_channel)
+    assert retention.anonymise(desk_, chat.id)
+    drain(desk_, staff_channel)
+    assert chats(store)[0].patron_address is None and len(patron.lines) == 5
+    assert not [key for key in store.kv if key.startswith(patron_copies.FILE_PREFIX)]
 
 
 def test_a_patrons_edit_changes_their_message_and_staff_read_the_new_wording_once(desk):
@@ -249,3 +322,60 @@ def test_files_go_both_ways_a_patrons_to_the_thread_a_librarians_to_the_patrons_
     assert [kind for kind, _, _ in staff_channel.calls][:2] == ["open_thread", "message:"]
     assert [what for what, _, _ in patron.calls] == ["send", "send", "send_file", "send"]
     assert list(patron.lines.values())[2:] == ["<guide.pdf: b'%PDF'>", "Ann: Here is the guide.\n[file: guide.pdf]"]
+
+
+def test_a_chat_opened_while_nobody_can_answer_counts_as_missed_demand_like_the_widgets_opening(desk):
+    desk_, store, clock, _, _ = desk
+    availability.set_hours(desk_, "ask", "UTC", ["mon-fri 09:00-17:00"])
+    clock.current = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # Saturday
+    writes(desk_, "Hello", "$e1")
+    writes(desk_, "Anyone?", "$e2")  # the same chat: counted once
+    assert [(a.queue_slug, a.reason) for a in store.attempts] == [("ask", "closed")]
+    clock.current = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday, open, nobody on duty
+    staff.close_by_staff(desk_, chats(store)[0].id, "Ann Smith")
+    writes(desk_, "Hello again", "$e3")
+    assert [a.reason for a in store.attempts] == ["closed", "nobody"]
+    on_duty(desk_)
+    staff.close_by_staff(desk_, chats(store)[1].id, "Ann Smith")
+    writes(desk_, "And now?", "$e4")  # staffed: no attempt
+    assert len(store.attempts) == 2
+    report = statistics.report(desk_, date(2026, 11, 28), date(2026, 11, 30))
+    assert len(report.attempts) == 2
+
+
+def test_over_the_waiting_cap_a_new_chat_is_kept_as_an_offline_question_answered_here(desk):
+    desk_, store, _, staff_channel, patron = desk
+    desk_ = dataclasses.replace(desk_, waiting_cap=1)
+    on_duty(desk_)
+    patron_writes_from_channel(desk_, "matrix", "!other:hs", "@bob:hs", "First", "$b1", queue_slug="ask")
+    writes(desk_, "Do you have the 1911 census?", "$e1")
+    drain(desk_, staff_channel)
+    first, capped = chats(store)
+    assert not first.offline and capped.offline and capped.status is Status.WAITING
+    assert [m.body for m in store.messages.values() if m.conversation_id == capped.id] == [
+        "Do you have the 1911 census?"
+    ]
+    assert patron.calls[1][1] == ROOM and list(patron.lines.values())[1] == BUSY  # the other patron's welcome first
+    assert not store.attempts  # staffed, only busy: no missed demand
+    staff.staff_says(desk_, capped.id, "@ann:hs", "Ann Smith", "Yes.", Inbound("matrix", "$s1"))
+    drain(desk_, staff_channel)
+    assert list(patron.lines.values())[-1] == "Ann: Yes."
+
+
+def test_a_patrons_deletion_marks_their_message_deleted_and_staff_are_told_without_its_text(desk):
+    desk_, store, _, staff_channel, patron = desk
+    on_duty(desk_)
+    writes(desk_, "My card is 29999001234567", "$e1")
+    drain(desk_, staff_channel)
+    staff.staff_says(desk_, chats(store)[0].id, "@ann:hs", "Ann Smith", "Hello.", Inbound("matrix", "$s1"))
+    deleted = patron_deletes_from_channel(desk_, "matrix", ROOM, "$e1", "$r1")
+    assert patron_deletes_from_channel(desk_, "matrix", ROOM, "$e1", "$r1") is None  # a sync replay
+    assert patron_deletes_from_channel(desk_, "matrix", ROOM, "$s1", "$r2") is None  # not theirs to delete
+    assert patron_deletes_from_channel(desk_, "matrix", ROOM, "$unknown", "$r3") is None
+    drain(desk_, staff_channel)
+    assert deleted is not None and deleted.deleted_at is not None
+    assert [(m.body, m.deleted_at is not None) for m in store.messages.values()] == [("", True), ("Hello.", False)]
+    notices = [kind for kind, _, _ in staff_channel.calls if kind.startswith("notice:")]
+    assert notices == ["notice:" + DELETED_NOTICE] and "2999" not in DELETED_NOTICE
+    assert [what for what, _, _ in patron.calls] == ["send", "send", "send"]  # welcome, claim, reply: no redaction
+    assert [e.type.value for e in store.events if e.type.value == "message_deleted"] == ["message_deleted"]
