@@ -94,9 +94,7 @@ class StaffEvents:
         name = "" if intent.action in (Action.EDIT, Action.DELETE) else await self._display_name(room_id, intent.sender)
         files = functools.partial(self._fetch, intent.media) if intent.media is not None else None
         event = staff_event(room_id, intent, name, self._rooms.slugs(room_id), files)
-        answer = await asyncio.get_running_loop().run_in_executor(
-            self._pool, staff_events.handle, self._desk, event
-        )
+        answer = await asyncio.get_running_loop().run_in_executor(self._pool, staff_events.handle, self._desk, event)
         if answer is None:
             return
         content = {"msgtype": "m.notice", "body": answer.text, "m.mentions": {}}

@@ -34,8 +34,8 @@ def test_migrations_match_the_tables(container):
 
 def test_queues_for_a_room_are_those_of_that_backend_and_room_only(container):
     with container.desk.uow() as uow:
-        for slug, backend, room in [("b", Backend.SLACK, "C1"), ("a", Backend.SLACK, "C1"), ("c", Backend.MATRIX, "C1")]:
-            uow.queues.add(Queue(slug, slug.upper(), backend, room))
+        for slug, backend in [("b", Backend.SLACK), ("a", Backend.SLACK), ("c", Backend.MATRIX)]:
+            uow.queues.add(Queue(slug, slug.upper(), backend, "C1"))
         uow.commit()
     with container.desk.uow(read_only=True) as uow:
         assert [q.slug for q in uow.queues.for_room(Backend.SLACK, "C1")] == ["a", "b"]
