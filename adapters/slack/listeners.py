@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from html import escape
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -154,7 +152,11 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
 
     @app.command("/refdesk")
     def on_command(ack: Ack, command: dict[str, Any]) -> None:
-        ack(response_type="ephemeral", text=command_reply(desk, command, names))
+        try:
+            text = command_reply(desk, command, names)
+        except RefdeskError as exc:  # e.g. a bad FAQ search: say why rather than time out
+            text = f"refdesk: {exc}"
+        ack(response_type="ephemeral", text=text)
 
 
 def message_event(intent: SlackIntent, bot_user: str, names: StaffNames, fetch: FileFetcher) -> StaffEvent:
@@ -191,17 +193,14 @@ def message_event(intent: SlackIntent, bot_user: str, names: StaffNames, fetch: 
     )
 
 
-def reply_body(text: str, skipped: Sequence[str] = ()) -> str:
-    """What the patron reads: the text, plus a word about files that stayed in Slack."""
-    body = to_plain_text(text).strip()
-    notes = "".join(f"[a file could not be forwarded: {name}]" for name in skipped)
-    return "\n".join(part for part in (body, notes) if part)
+def reply_body(text: str) -> str:
+    """What the patron reads (the word about files that stayed in Slack is added by `router.staff_events`)."""
+    return to_plain_text(text).strip()
 
 
-def reply_html(text: str, skipped: Sequence[str] = ()) -> str | None:
-    """The reply's formatting as sanitised HTML (None when it has none), with the same word about files."""
-    notes = "".join(f"[a file could not be forwarded: {name}]" for name in skipped)
-    return staff_html(mrkdwn_to_html(text.strip()) + (f"<br>{escape(notes)}" if notes else ""))
+def reply_html(text: str) -> str | None:
+    """The reply's formatting as sanitised HTML; None when it has none."""
+    return staff_html(mrkdwn_to_html(text.strip()))
 
 
 def slash_event(command: dict[str, Any], name: str, thread: str = "") -> StaffEvent:
