@@ -22,7 +22,7 @@ from html import escape
 from router import command_answers, commands, staff, staff_files
 from router.errors import RefdeskError
 from router.journal import Desk, Inbound
-from router.model import Backend, Conversation, Status
+from router.model import Backend, Conversation, Message, Status
 from router.outbox_payloads import ThreadRef
 
 log = logging.getLogger(__name__)
@@ -124,11 +124,13 @@ def _reply(desk: Desk, event: StaffEvent) -> None:
             _says_in_thread(desk, event, slugs, None)  # a reply relayed meanwhile (or a note) is not relayed twice
 
 
-def _says_in_thread(desk: Desk, event: StaffEvent, slugs: list[str], room: tuple[Backend, str] | None) -> object:
+def _says_in_thread(
+    desk: Desk, event: StaffEvent, slugs: list[str], room: tuple[Backend, str] | None
+) -> Message | None:
+    sender, name = event.sender_id, event.sender_name
     return staff.staff_says_in_thread(
-        desk, slugs, event.thread, event.sender_id, event.sender_name, event.body, event.inbound, html=event.html,
-        room=room,
-    )  # fmt: skip
+        desk, slugs, event.thread, sender, name, event.body, event.inbound, html=event.html, room=room
+    )
 
 
 def _file(desk: Desk, event: StaffEvent) -> None:
@@ -149,10 +151,8 @@ def _command(desk: Desk, event: StaffEvent, text: str, *, chats_only: bool = Fal
     conversation = _chat(desk, slugs, event.thread, event.patience) if event.thread else None
     if conversation is None and chats_only:
         return None
-    context = commands.CommandContext(
-        slugs, event.sender_id, event.sender_name, conversation.id if conversation else None, event.inbound,
-        event.prefix,
-    )  # fmt: skip
+    chat_id = conversation.id if conversation else None
+    context = commands.CommandContext(slugs, event.sender_id, event.sender_name, chat_id, event.inbound, event.prefix)
     try:
         answer = commands.run(desk, context, text)
     except RefdeskError as exc:  # e.g. the chat was deleted meanwhile
