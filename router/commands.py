@@ -62,6 +62,7 @@ ROOM_HELP = {
     "on": "go on duty for this room's queues",
     "off": "go off duty",
     "who": "who is on duty",
+    "status": "how many chats wait and are active in this room's queues",
     "away": "[closed|holiday|nobody] TEXT: what patrons see when nobody can answer",
     "hours": "this room's hours today and the next opening",
     "queues": "the queues you can transfer to",
@@ -233,6 +234,13 @@ def _who(desk: Desk, context: CommandContext, rest: str) -> str:
     return f"On duty: {', '.join(names)}." if names else "Nobody is on duty: patrons see the away message."
 
 
+def _status(desk: Desk, context: CommandContext, rest: str) -> str:
+    with desk.uow(read_only=True) as uow:
+        counts = uow.conversations.count_open(context.slugs)
+    waiting, active = counts.get("waiting", 0), counts.get("active", 0)
+    return f"Queues {', '.join(context.slugs)}: {waiting} waiting, {active} active."
+
+
 def _away(desk: Desk, context: CommandContext, rest: str) -> str:
     return availability.set_away_for(desk, context.slugs, rest)
 
@@ -304,6 +312,7 @@ ROOM: dict[str, Handler] = {
     "on": _needs_queue(_on),
     "off": _needs_queue(_off),
     "who": _needs_queue(_who),
+    "status": _needs_queue(_status),
     "away": _needs_queue(_away),
     "hours": _needs_queue(_hours),
     "queues": _queues,

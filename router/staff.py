@@ -22,7 +22,7 @@ from router.journal import (
     message_view,
     store_file,
 )
-from router.model import Author, Conversation, EventType, Message, OutboxKind, Status, StreamEvent
+from router.model import Author, Backend, Conversation, EventType, Message, OutboxKind, Status, StreamEvent
 from router.notes import is_internal_note
 from router.ports import UnitOfWork
 from router.staff_names import shown_name
@@ -68,18 +68,22 @@ def staff_says_in_thread(
     files: list[tuple[str, str, bytes]] | None = None,
     *,
     html: str | None = None,
+    room: tuple[Backend, str] | None = None,
 ) -> Message | None:
     """`staff_says` for a reply known by its staff thread: None when no chat of these queues has that thread.
 
     The thread lookup, the dedupe record and the reply are one transaction: a reply is paid for on
     the path from the librarian to the patron, so one BEGIN/COMMIT and one read of the chat (the locked
-    one) instead of a lookup transaction and then the use case's."""
+    one) instead of a lookup transaction and then the use case's. `room` (backend, room): the queues
+    are those of that staff room, read in the same transaction (for an adapter that keeps no map of them)."""
     now = desk.clock.now()
     with desk.uow() as uow:
         if inbound is not None and not uow.inbound.first_time(inbound.source, inbound.event_id, now):
             return None
         if inbound is not None and inbound.replayable:
             uow.replayable()  # the patron's reply need not wait for the disk (3-10 ms a commit on the bench machine)
+        if room is not None:
+            queue_slugs = [queue.slug for queue in uow.queues.for_room(*room)]
         conversation = _locked_in_thread(uow, queue_slugs, thread_id)
         if conversation is None:
             return None  # not a chat's thread: nothing is recorded (the unit of work rolls back)

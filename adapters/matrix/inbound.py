@@ -28,7 +28,6 @@ MX_REPLY = re.compile(r"<mx-reply>.*?</mx-reply>", re.DOTALL | re.IGNORECASE)
 class Action(enum.StrEnum):
     REPLY = "reply"
     CLAIM = "claim"
-    CLOSE = "close"
     EDIT = "edit"
     DELETE = "delete"
     COMMAND = "command"  # `!verb args`, in a thread or anywhere in the room; `body` holds it

@@ -1,4 +1,4 @@
-"""What a librarian's Matrix event does at the desk: the use case behind a reply, claim, edit or command.
+"""A librarian's Matrix event, translated for `router.staff_events` (which decides what it does).
 
 Runs on the connection's loop, called by the sync (adapters.matrix.sync); every unit of work
 and use case runs on this module's own threads (`INBOUND_THREADS`), so the loop keeps sending
@@ -13,20 +13,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from adapters.matrix import render
 from adapters.matrix.connection import MatrixConnection
-from adapters.matrix.inbound import Action, StaffIntent
+from adapters.matrix.inbound import Action, MediaRef, StaffIntent
 from adapters.matrix.media import MediaFetcher
 from adapters.matrix.rooms import QueueRooms
-from router import command_answers, commands, staff, staff_files
-from router.errors import DeliveryError, RefdeskError
+from router import staff_events
+from router.errors import DeliveryError
 from router.journal import Desk, Inbound
-from router.model import Conversation
-from router.outbox_payloads import ThreadRef
+from router.model import Backend
 from router.typing import staff_typing
 
 log = logging.getLogger(__name__)
@@ -43,55 +42,38 @@ def lane_of(room_id: str, intent: StaffIntent) -> Hashable | None:
     return (room_id, intent.thread_root)
 
 
-def conversation_for(desk: Desk, slugs: list[str], thread_root: str) -> Conversation | None:
-    with desk.uow(read_only=True) as uow:
-        for slug in slugs:
-            conversation = uow.conversations.by_thread(slug, thread_root)
-            if conversation is not None:
-                return conversation
-    return None
+ACTIONS = {
+    Action.REPLY: staff_events.Action.REPLY,
+    Action.CLAIM: staff_events.Action.CLAIM,
+    Action.EDIT: staff_events.Action.EDIT,
+    Action.DELETE: staff_events.Action.DELETE,
+    Action.COMMAND: staff_events.Action.COMMAND,
+}
 
 
-def act(desk: Desk, slugs: list[str], intent: StaffIntent, name: str, inbound: Inbound) -> str | None:
-    """The use case behind a reply, a claim or a `!command`; returns the command's answer for the room.
-
-    A reply, the hot path, is one transaction (`staff_says_in_thread`); a claim or a command finds its
-    chat first."""
-    if intent.action is not Action.REPLY:
-        conversation = conversation_for(desk, slugs, intent.thread_root) if intent.thread_root else None
-        context = commands.CommandContext(
-            slugs, intent.sender, name, conversation.id if conversation else None, inbound
-        )
-        if intent.action is Action.COMMAND:
-            return _answer(desk, conversation, slugs, intent, inbound, commands.run(desk, context, intent.body))
-        if conversation is None:
-            return None
-    try:
-        if intent.action is Action.REPLY:
-            staff.staff_says_in_thread(
-                desk, slugs, intent.thread_root, intent.sender, name, intent.body, inbound, html=intent.html
-            )
-            return None
-        return _answer(desk, conversation, slugs, intent, inbound, commands.run(desk, context, "!claim"))
-    except RefdeskError as exc:  # e.g. the chat was deleted meanwhile: skip it, keep syncing
-        log.warning("ignored %s on %s: %s", intent.action, intent.thread_root, exc)
-        return None
-
-
-def _answer(
-    desk: Desk,
-    conversation: Conversation | None,
-    slugs: list[str],
+def staff_event(
+    room_id: str,
     intent: StaffIntent,
-    inbound: Inbound,
-    answer: str | None,
-) -> str | None:
-    """A command's answer in a chat's thread goes through the outbox (retried, never lost to a rate limit);
-    one typed elsewhere in the room (`!on`, `!who`) is returned, to be posted at once."""
-    if not answer or conversation is None or not slugs:
-        return answer
-    command_answers.queue_answer(desk, conversation.id, answer, inbound, ThreadRef(slugs[0], intent.thread_root))
-    return None
+    name: str,
+    slugs: list[str],
+    files: Callable[[], staff_events.FetchedFiles] | None = None,
+) -> staff_events.StaffEvent:
+    """The platform-neutral event for `router.staff_events`; `slugs` come from the sync's room map (no query)."""
+    action = staff_events.Action.FILE if intent.media is not None else ACTIONS[intent.action]
+    return staff_events.StaffEvent(
+        action,
+        Backend.MATRIX,
+        room_id,
+        intent.thread_root,
+        intent.sender,
+        name,
+        Inbound("matrix", intent.event_id, replayable=True),  # the sync token is saved after the effect
+        body=intent.body,
+        html=intent.html,
+        target=intent.target,
+        files=files,
+        queues=tuple(slugs),
+    )
 
 
 class StaffEvents:
@@ -108,45 +90,25 @@ class StaffEvents:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def handle(self, room_id: str, intent: StaffIntent) -> None:
-        inbound = Inbound("matrix", intent.event_id, replayable=True)  # the sync token is saved after the effect
-        if intent.action is Action.EDIT:
-            await self._blocking(
-                staff.staff_edits, intent.target, intent.sender, intent.body, inbound, html=intent.html
-            )
+        """Translate, run the use case off the loop (one hop per event), post its answer as an m.notice."""
+        name = "" if intent.action in (Action.EDIT, Action.DELETE) else await self._display_name(room_id, intent.sender)
+        files = functools.partial(self._fetch, intent.media) if intent.media is not None else None
+        event = staff_event(room_id, intent, name, self._rooms.slugs(room_id), files)
+        answer = await asyncio.get_running_loop().run_in_executor(self._pool, staff_events.handle, self._desk, event)
+        if answer is None:
             return
-        if intent.action is Action.DELETE:
-            await self._blocking(staff.staff_deletes, intent.target, inbound)
-            return
-        name = await self._display_name(room_id, intent.sender)
-        slugs = self._rooms.slugs(room_id)
-        if intent.action is Action.REPLY and intent.media is not None:
-            conversation = await self._blocking(conversation_for, slugs, intent.thread_root)
-            if conversation is not None:
-                await self._staff_sends_file(conversation, intent, name, inbound)
-            return
-        answer = await self._blocking(act, slugs, intent, name, inbound)  # one hop off the loop per event
-        if answer:
-            content = {"msgtype": "m.notice", "body": answer, "m.mentions": {}}
-            if intent.thread_root:
-                content = render.in_thread(content, intent.thread_root)
-            try:
-                await self._connection.room_send(room_id, content, f"refdesk-reply-{intent.event_id}")
-            except DeliveryError as exc:  # e.g. an encrypted room without E2EE support: /readyz says so
-                log.error("matrix: could not answer a command in %s: %s", room_id, exc)
-
-    async def _staff_sends_file(
-        self, conversation: Conversation, intent: StaffIntent, name: str, inbound: Inbound
-    ) -> None:
-        """Download the file (off the event loop) and relay it; a file that stays behind is named in the thread."""
-        files, unfetched = await self._connection.run_blocking(self._media, [intent.media])
-        body = "\n".join(p for p in (intent.body, staff_files.patron_note([u.name for u in unfetched])) if p)
+        content = {"msgtype": "m.notice", "body": answer.text, "m.mentions": {}}
+        if answer.thread:
+            content = render.in_thread(content, answer.thread)
         try:
-            await self._blocking(staff.staff_says, conversation.id, intent.sender, name, body, inbound, files)
-        except RefdeskError as exc:  # e.g. the chat was deleted meanwhile: skip it, keep syncing
-            log.warning("ignored a file on %s: %s", intent.thread_root, exc)
-            return
-        unsent = [(u.name, u.reason) for u in unfetched]
-        await self._blocking(staff_files.tell_staff_files_not_sent, conversation.id, unsent, inbound)
+            await self._connection.room_send(room_id, content, f"refdesk-reply-{intent.event_id}")
+        except DeliveryError as exc:  # e.g. an encrypted room without E2EE support: /readyz says so
+            log.error("matrix: could not answer a command in %s: %s", room_id, exc)
+
+    def _fetch(self, media: MediaRef) -> staff_events.FetchedFiles:
+        """Download a librarian's file (on an inbound thread, once the use case knows the thread is a chat's)."""
+        files, unfetched = self._media([media])
+        return files, [(u.name, u.reason) for u in unfetched]
 
     async def typing(self, room_id: str, ephemeral: list[Any]) -> None:
         for event in ephemeral:

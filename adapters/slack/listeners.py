@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from html import escape
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -18,27 +17,15 @@ from slack_sdk import WebClient
 
 from adapters.slack import render, tag_modal
 from adapters.slack.files import FileFetcher
-from adapters.slack.inbound import Kind, staff_intent, to_command_text, to_plain_text
+from adapters.slack.inbound import Kind, SlackIntent, staff_intent, to_command_text, to_plain_text
 from adapters.slack.mrkdwn import mrkdwn_to_html
 from adapters.staff_html import staff_html
-from router import (
-    availability,
-    blocking,
-    command_answers,
-    commands,
-    duty,
-    escalation,
-    faq_entries,
-    followup,
-    staff,
-    staff_files,
-    transfer,
-)
+from router import blocking, commands, escalation, faq_entries, followup, staff, staff_events, transfer
 from router.commands import is_command
 from router.errors import RefdeskError
 from router.journal import Desk, Inbound
-from router.model import Backend, Conversation, Status
-from router.outbox_payloads import ThreadRef
+from router.model import Backend, Status
+from router.staff_events import Action, FetchedFiles, StaffEvent
 
 log = logging.getLogger(__name__)
 
@@ -82,61 +69,18 @@ class StaffNames:
         return name
 
 
-def conversation_in_channel(desk: Desk, channel: str, thread_ts: str, patience: float = 0.0) -> Conversation | None:
-    """The chat whose thread this is. `patience`: a reply can beat us to recording a root we just
-    posted (Slack answers, staff reply at once, we commit the thread id a moment later)."""
-    deadline = time.monotonic() + patience
-    while True:
-        with desk.uow() as uow:
-            for queue in uow.queues.list():
-                if queue.backend is Backend.SLACK and queue.room == channel:
-                    conversation = uow.conversations.by_thread(queue.slug, thread_ts)
-                    if conversation is not None:
-                        return conversation
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(0.25)
-
-
 def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> None:
     @app.event("message")
     def on_message(event: dict[str, Any], context: dict[str, Any], client: WebClient) -> None:
-        bot_user = context.get("bot_user_id") or ""
-        intent = staff_intent(event, bot_user)
+        intent = staff_intent(event, context.get("bot_user_id") or "")
         if intent is None:
             return
-        ours = bool(bot_user) and intent.parent_user == bot_user
-        conversation = conversation_in_channel(desk, intent.channel, intent.thread_ts, patience=5.0 if ours else 0.0)
-        if conversation is None:
-            return
-        inbound = Inbound("slack", intent.dedupe_id)  # also the relayed message's reference, for replies
-        message_ref = f"{intent.channel}:{intent.ts}"
-        try:
-            if intent.kind is Kind.EDIT:
-                text = to_plain_text(intent.text)
-                html = staff_html(mrkdwn_to_html(intent.text))
-                staff.staff_edits(desk, message_ref, intent.user, text, inbound, conversation.id, html=html)
-            elif intent.kind is Kind.DELETE:
-                staff.staff_deletes(desk, message_ref, inbound, conversation.id)
-            elif is_command(to_plain_text(intent.text)) and not intent.files:
-                where = commands.CommandContext(
-                    _channel_queues(desk, intent.channel), intent.user, names(intent.user), conversation.id, inbound
-                )
-                answer = commands.run(desk, where, to_command_text(intent.text))
-                if answer:  # through the outbox: a 429 here must not lose it
-                    thread = ThreadRef(where.slugs[0], intent.thread_ts) if where.slugs else None
-                    command_answers.queue_answer(desk, conversation.id, answer, inbound, thread)
-            else:
-                files, skipped = fetch(intent.files) if intent.files else ([], [])
-                body = reply_body(commands.unescape(intent.text), skipped)
-                html = reply_html(commands.unescape(intent.text), skipped)
-                staff.staff_says(
-                    desk, conversation.id, intent.user, names(intent.user), body, inbound, files, html=html
-                )
-                unsent = [(name, "too large, or Slack did not hand it over") for name in skipped]
-                staff_files.tell_staff_files_not_sent(desk, conversation.id, unsent, inbound)
-        except RefdeskError as exc:
-            log.warning("slack: ignored %s in %s: %s", intent.kind, intent.channel, exc)
+        staff_event = message_event(intent, context.get("bot_user_id") or "", names, fetch)
+        answer = staff_events.handle(desk, staff_event)
+        if answer is not None:  # a command typed where no chat is (its answers in a chat go through the outbox)
+            client.chat_postEphemeral(
+                channel=intent.channel, user=intent.user, text=render.escape(answer.text), thread_ts=answer.thread
+            )
 
     @app.action(render.CLAIM_ACTION)
     def on_claim(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -210,85 +154,110 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
     def on_command(ack: Ack, command: dict[str, Any]) -> None:
         try:
             text = command_reply(desk, command, names)
-        except RefdeskError as exc:
+        except RefdeskError as exc:  # e.g. a bad FAQ search: say why rather than time out
             text = f"refdesk: {exc}"
         ack(response_type="ephemeral", text=text)
 
 
-def reply_body(text: str, skipped: list[str]) -> str:
-    """What the patron reads: the text, plus a word about files that stayed in Slack."""
-    body = to_plain_text(text).strip()
-    notes = "".join(f"[a file could not be forwarded: {name}]" for name in skipped)
-    return "\n".join(part for part in (body, notes) if part)
+def message_event(intent: SlackIntent, bot_user: str, names: StaffNames, fetch: FileFetcher) -> StaffEvent:
+    """A `message` event as `router.staff_events` reads it: reply, files, edit, delete or `!command`."""
+    common = {
+        "backend": Backend.SLACK,
+        "room": intent.channel,
+        "thread": intent.thread_ts,
+        "sender_id": intent.user,
+        "inbound": Inbound("slack", intent.dedupe_id),  # also the relayed message's reference, for replies
+        # Slack answers our post, staff reply at once, we record the thread id a moment later: wait for it
+        "patience": 5.0 if bot_user and intent.parent_user == bot_user else 0.0,
+    }
+    message_ref = f"{intent.channel}:{intent.ts}"
+    if intent.kind is Kind.EDIT:
+        html = staff_html(mrkdwn_to_html(intent.text))
+        text = to_plain_text(intent.text)
+        return StaffEvent(Action.EDIT, sender_name="", body=text, html=html, target=message_ref, **common)
+    if intent.kind is Kind.DELETE:
+        return StaffEvent(Action.DELETE, sender_name="", target=message_ref, **common)
+    name = names(intent.user)
+    if is_command(to_plain_text(intent.text)) and not intent.files:
+        return StaffEvent(Action.COMMAND, sender_name=name, body=to_command_text(intent.text), **common)
+    text = commands.unescape(intent.text)
+    if not intent.files:
+        return StaffEvent(Action.REPLY, sender_name=name, body=reply_body(text), html=reply_html(text), **common)
+
+    def files() -> FetchedFiles:
+        fetched, skipped = fetch(intent.files)
+        return fetched, [(name, "too large, or Slack did not hand it over") for name in skipped]
+
+    return StaffEvent(
+        Action.FILE, sender_name=name, body=reply_body(text), html=reply_html(text), files=files, **common
+    )
 
 
-def reply_html(text: str, skipped: list[str]) -> str | None:
-    """The reply's formatting as sanitised HTML (None when it has none), with the same word about files."""
-    notes = "".join(f"[a file could not be forwarded: {name}]" for name in skipped)
-    return staff_html(mrkdwn_to_html(text.strip()) + (f"<br>{escape(notes)}" if notes else ""))
+def reply_body(text: str) -> str:
+    """What the patron reads (the word about files that stayed in Slack is added by `router.staff_events`)."""
+    return to_plain_text(text).strip()
 
 
-def _channel_queues(desk: Desk, channel: str) -> list[str]:
-    with desk.uow(read_only=True) as uow:
-        return [q.slug for q in uow.queues.list() if q.backend is Backend.SLACK and q.room == channel]
+def reply_html(text: str) -> str | None:
+    """The reply's formatting as sanitised HTML; None when it has none."""
+    return staff_html(mrkdwn_to_html(text.strip()))
 
 
-def _your_chat(desk: Desk, slugs: list[str], user: str) -> str | None:
-    """The one chat this person holds in the channel: slash commands cannot say which thread they came from."""
-    with desk.uow(read_only=True) as uow:
-        mine = [
-            c.id for c in uow.conversations.active_in(slugs) if c.claimed_by_id == user and c.status is Status.ACTIVE
-        ]
-    return mine[0] if len(mine) == 1 else None
+def slash_event(command: dict[str, Any], name: str, thread: str = "") -> StaffEvent:
+    """`/refdesk VERB …` as a `!VERB …` command typed in the channel (or in `thread`), answered to its sender."""
+    trigger = command.get("trigger_id")
+    return StaffEvent(
+        Action.COMMAND,
+        Backend.SLACK,
+        command.get("channel_id", ""),
+        thread,
+        command.get("user_id", ""),
+        name,
+        Inbound("slack", f"slash:{trigger}") if trigger else None,
+        body=(command.get("text") or "").strip(),
+        private=True,
+        prefix="/refdesk ",
+    )
 
 
 def command_reply(desk: Desk, command: dict[str, Any], names: StaffNames) -> str:
+    """What `/refdesk …` answers: `router.commands`' answer, as `!…` gives in Matrix, and what only Slack needs
+    said (its buttons, and that a slash command comes from no thread: a chat's command needs the one you hold)."""
     words = (command.get("text") or "").split()
     verb = words[0].lower() if words else "help"
-    with desk.uow() as uow:
-        channel = command.get("channel_id")
-        slugs = [q.slug for q in uow.queues.list() if q.backend is Backend.SLACK and q.room == channel]
-        counts = uow.conversations.count_open(slugs) if slugs else {}
-    user = command.get("user_id", "")
-    if verb in ("transfer", "followup", "canned", "hours", "queues"):
-        needs_chat = verb in ("transfer", "followup") or (verb == "canned" and len(words) > 1)
-        chat = _your_chat(desk, slugs, user) if needs_chat else None
-        if needs_chat and chat is None:
+    channel, user = command.get("channel_id", ""), command.get("user_id", "")
+    if verb == "help" or (verb not in commands.ROOM and verb not in ("close", "faq", *CHAT_VERBS)):
+        return HELP
+    if verb == "close":
+        return "Slack does not tell apps which thread a command came from: use the *Close* button on the chat."
+    thread = ""
+    if verb in CHAT_VERBS and (verb != "canned" or len(words) > 1):
+        thread = staff_events.held_chat_thread(desk, Backend.SLACK, channel, user) or ""
+        if not thread:
             return (
                 "Slack does not tell apps which thread a command came from, and you do not hold exactly one "
                 f"chat here: write `!{' '.join(words)}` in the chat's thread instead."
             )
-        where = commands.CommandContext(slugs, user, names(user), chat, prefix="/refdesk ")
-        return commands.run(desk, where, " ".join(words)) or "Done."
     if verb == "faq":
-        return render.escape(_faq_reply(desk, slugs, user, names, " ".join(words[1:])))
-    if verb in ("status", "on", "off", "who", "away") and not slugs:
-        return "No refdesk queue is mapped to this channel."
-    if verb == "status":
-        return f"Queues {', '.join(slugs)}: {counts.get('waiting', 0)} waiting, {counts.get('active', 0)} active."
-    if verb == "on":
-        return f"You are on duty for {', '.join(duty.go_on(desk, slugs, user, names(user)))}."
-    if verb == "off":
-        return f"You are off duty for {', '.join(duty.go_off(desk, slugs, user))}."
-    if verb == "away":
-        return availability.set_away_for(desk, slugs, (command.get("text") or "").strip()[len("away") :])
-    if verb == "who":
-        people = sorted({person for slug in slugs for person in duty.who(desk, slug)})
-        return f"On duty: {', '.join(people)}." if people else "Nobody is on duty: patrons see the away message."
-    if verb == "close":
-        return "Slack does not tell apps which thread a command came from: use the *Close* button on the chat."
-    return HELP
+        return render.escape(_faq_reply(desk, command, names, " ".join(words[1:])))
+    answer = staff_events.handle(desk, slash_event(command, names(user), thread))
+    return answer.text if answer is not None else "Done."
 
 
-def _faq_reply(desk: Desk, slugs: list[str], user: str, names: StaffNames, words: str) -> str:
+CHAT_VERBS = ("transfer", "followup", "canned")  # commands of a chat's thread that `/refdesk` offers too
+
+
+def _faq_reply(desk: Desk, command: dict[str, Any], names: StaffNames, words: str) -> str:
     """`/refdesk faq WORDS`: the FAQ search, numbered for `!faq send N` when you hold exactly one chat here."""
     if not words.strip():
         return "Write `/refdesk faq WORDS` to search the published FAQ answers."
-    chat = _your_chat(desk, slugs, user)
-    if chat is not None:
-        where = commands.CommandContext(slugs, user, names(user), chat, prefix="/refdesk ")
-        answer = commands.run(desk, where, f"faq search {words}") or ""
-        return answer.replace("/refdesk faq send N sends", "`!faq send N` in the chat's thread sends")
+    channel, user = command.get("channel_id", ""), command.get("user_id", "")
+    thread = staff_events.held_chat_thread(desk, Backend.SLACK, channel, user)
+    if thread is not None:
+        search = slash_event({**command, "text": f"faq search {words}"}, names(user), thread)
+        answer = staff_events.handle(desk, search)
+        text = answer.text if answer is not None else ""
+        return text.replace("/refdesk faq send N sends", "`!faq send N` in the chat's thread sends")
     return faq_entries.search_text(desk, None, user, words, "!") + (
         "\n(You do not hold exactly one chat here: search with `!faq search WORDS` in the chat's thread to send one.)"
     )

@@ -198,6 +198,10 @@ class SqlQueues:
         rows = self.session.exec(select(QueueRow).order_by(QueueRow.slug)).all()
         return [_queue(row) for row in rows]
 
+    def for_room(self, backend: Backend, room: str) -> list[Queue]:
+        query = select(QueueRow).where(QueueRow.backend == backend.value, QueueRow.room == room)
+        return [_queue(row) for row in self.session.exec(query.order_by(QueueRow.slug)).all()]
+
 
 class SqlConversations:
     def __init__(self, session: Session):

@@ -36,6 +36,7 @@ def _time(nullable: bool = False, index: bool = False) -> Any:
 
 class QueueRow(SQLModel, table=True):
     __tablename__ = "queues"
+    __table_args__ = (sa.Index("ix_queues_room", "backend", "room"),)
     slug: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     backend: str = Field(max_length=16)

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.matrix.inbound import Action, StaffIntent
-from adapters.matrix.staff_events import act
+from adapters.matrix.staff_events import staff_event
 from adapters.settings import Settings
 from router import conversations as uc
-from router import duty, staff
+from router import duty, staff, staff_events
 from router.journal import Inbound
 from router.model import Backend, Queue
 from tests.conftest import empty_every_table, make_container
@@ -100,6 +100,12 @@ def thread_reply(event_id: str, body: str = "Floor 2") -> tuple[StaffIntent, Inb
     return StaffIntent(Action.REPLY, "$root", "@ann:x", event_id, body), Inbound("matrix", event_id)
 
 
+def act(desk, slugs: list[str], intent: StaffIntent, name: str, inbound: Inbound) -> None:
+    """What the Matrix adapter does with a staff event: translate it (the room map gives the queues), run it."""
+    assert inbound.event_id == intent.event_id
+    staff_events.handle(desk, staff_event("!general:localhost", intent, name, slugs))
+
+
 def test_a_librarians_reply_in_a_thread_is_one_transaction_with_its_lookup(container):
     conversation, _ = uc.start_conversation(container.desk, "general")
     with container.desk.uow() as uow:  # what the thread root's delivery records
@@ -128,6 +134,31 @@ def test_a_librarians_reply_in_a_thread_is_one_transaction_with_its_lookup(conta
         replies = [m.body for m in uow.messages.after(conversation.id, 0) if m.author_id == "@ann:x"]
         assert replies == ["Floor 2", "Floor 2"]  # the claiming reply and $e1, once
         assert uow.inbound.first_time("matrix", "$e2", container.desk.clock.now())  # nothing was recorded for it
+
+
+def test_a_reply_from_an_adapter_without_a_room_map_reads_the_rooms_queues_in_the_same_transaction(container):
+    """Slack keeps no map of its channels' queues: `Queues.for_room` is one more read, not one more transaction."""
+    with container.desk.uow() as uow:
+        uow.queues.add(Queue("ask", "Ask", Backend.SLACK, "C1"))
+        uow.commit()
+    conversation, _ = uc.start_conversation(container.desk, "ask")
+    with container.desk.uow() as uow:
+        found = uow.conversations.get(conversation.id, for_update=True)
+        found.staff_thread_id = "1700000000.000100"
+        uow.conversations.save(found)
+        uow.commit()
+
+    def reply(event_id: str) -> staff_events.StaffEvent:
+        return staff_events.StaffEvent(
+            staff_events.Action.REPLY, Backend.SLACK, "C1", "1700000000.000100", "U1", "Ann",
+            Inbound("slack", event_id), body="Floor 2",
+        )  # fmt: skip
+
+    staff_events.handle(container.desk, reply("C1:1.1"))  # the first reply claims
+    with transactions(container.engine) as ended, statements(container.engine) as sent:
+        staff_events.handle(container.desk, reply("C1:1.2"))
+    assert ended == ["begin", "commit"]
+    assert reads_of("queues", sent) == 1 and reads_of("conversations", sent) == 1  # the room's queues, the chat
 
 
 @pytest.mark.postgres

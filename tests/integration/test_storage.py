@@ -13,7 +13,7 @@ from adapters.storage.migrate import alembic_config
 from router import conversations as uc
 from router import errors, escalation, followup, staff
 from router.journal import Inbound
-from router.model import Backend, EventType, OutboxKind, Status
+from router.model import Backend, EventType, OutboxKind, Queue, Status
 from router.patron_channel import patron_writes_from_channel
 
 
@@ -30,6 +30,17 @@ def run_parallel(count: int, fn):
 
 def test_migrations_match_the_tables(container):
     command.check(alembic_config(container.settings.database_url))
+
+
+def test_queues_for_a_room_are_those_of_that_backend_and_room_only(container):
+    with container.desk.uow() as uow:
+        for slug, backend in [("b", Backend.SLACK), ("a", Backend.SLACK), ("c", Backend.MATRIX)]:
+            uow.queues.add(Queue(slug, slug.upper(), backend, "C1"))
+        uow.commit()
+    with container.desk.uow(read_only=True) as uow:
+        assert [q.slug for q in uow.queues.for_room(Backend.SLACK, "C1")] == ["a", "b"]
+        assert [q.slug for q in uow.queues.for_room(Backend.MATRIX, "C1")] == ["c"]
+        assert uow.queues.for_room(Backend.SLACK, "C2") == []
 
 
 def test_a_whole_conversation_round_trips(container):

@@ -58,6 +58,9 @@ class FakeQueues(_Repo):
     def list(self):
         return sorted(self.state.queues.values(), key=lambda q: q.slug)
 
+    def for_room(self, backend, room):
+        return [q for q in self.list() if q.backend is backend and q.room == room]
+
 
 def _seen(conversation, since):
     """Whether the patron was seen at or after `since` (None: always)."""

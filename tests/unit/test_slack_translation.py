@@ -92,7 +92,7 @@ def test_broadcasts_and_file_shares_are_replies_too():
     assert staff_intent(reply(subtype="thread_broadcast"), BOT).kind is Kind.REPLY
     shared = staff_intent(reply("", subtype="file_share", files=[{"id": "F1", "name": "map.pdf"}]), BOT)
     assert shared.kind is Kind.REPLY and shared.files == [{"id": "F1", "name": "map.pdf"}]
-    assert reply_body("here", ["huge.mov"]) == "here\n[a file could not be forwarded: huge.mov]"
+    assert reply_body("here &amp; <https://x.example|there> ") == "here & there (https://x.example)"
 
 
 @pytest.mark.parametrize(
