@@ -1,13 +1,14 @@
 """A patron who writes to the desk from their own Matrix app, on a real Synapse.
 
 The patron's client does end-to-end encryption and creates the direct chat as Element does
-(`is_direct`, encrypted from the start). Their question becomes a thread in the staff room; the
-librarian's claim and reply reach the direct chat, labelled per the queue's staff-name policy; edits
-and files go both ways; after the chat is closed the patron's next message opens a new thread; outside
-opening hours the next one is an offline question: the patron is told when the desk opens and that the
-answer comes in this chat, and a librarian's later reply does; when retention deletes that chat, the
-bot redacts what it sent for it there. A
-non-staff user who invites the bot to a group room sees it decline, even when the invite says `is_direct`.
+(`is_direct`, encrypted from the start), and the staff room is encrypted too (the librarian uses an
+E2EE client). Their question becomes a thread in the staff room; the librarian's claim and reply reach
+the direct chat, labelled per the queue's staff-name policy; edits and files go both ways; after the
+chat is closed the patron's next message opens a new thread; outside opening hours the next one is an
+offline question: the patron is told when the desk opens and that the answer comes in this chat, and a
+librarian's later reply does; when retention deletes that chat, the bot redacts what it sent for it
+there. A non-staff user who invites the bot to a group room sees it decline, even when the invite says
+`is_direct`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from router import availability, retention
 from router.patron_channel import ANSWERED_HERE
 from tests.e2e.conftest import running_desk, wait_until
 from tests.e2e.librarian import EncryptedLibrarian, in_thread, roots
+from tests.e2e.test_encrypted_rooms import encrypted_librarian, turn_encrypted
 
 pytestmark = [pytest.mark.e2e, pytest.mark.synapse]
 
@@ -96,6 +98,9 @@ def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
             queue.staff_name = "first"
             uow.queues.add(queue)
             uow.commit()
+        staff = encrypted_librarian(homeserver)  # the staff room is encrypted too, as Element makes it
+        turn_encrypted(homeserver, desk.room_id)
+        wait_until(lambda: desk.worker.matrix.connection.is_encrypted(desk.room_id))
         patron = a_patron(homeserver, "Pat Reader")
         try:
             room = create_room(patron, [bot], direct=True, encrypted=True)
@@ -106,8 +111,8 @@ def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
             patron.sync_once(0)  # learn the bot's device, as Element does, before encrypting for it
             asked = patron.send(room, {"msgtype": "m.text", "body": "Do you have the 1191 census?"})
 
-            root = librarian.wait_for(lambda events: roots(events, desk.room_id))[0]
-            assert "Pat Reader" in root["content"]["body"]
+            root = staff.wait_for(lambda events: roots(events, desk.room_id))[0]
+            assert "Pat Reader" in root["content"]["body"] and root["encrypted"]
 
             def said(text: str) -> dict | None:
                 lines = [e for e in dm_lines(patron, room, bot) if text in e["content"].get("body", "")]
@@ -116,14 +121,14 @@ def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
             welcome = patron.wait_for(lambda _: said("in line"))
             assert welcome["encrypted"], "the bot answered an encrypted direct chat in plain text"
 
-            librarian.react(desk.room_id, root["event_id"], "✋")
+            staff.react(desk.room_id, root["event_id"], "✋")
             patron.wait_for(lambda _: said("Ann is helping you."))
-            answer = librarian.reply_in_thread(desk.room_id, root["event_id"], "Yes, on microfilm.")
+            answer = staff.reply_in_thread(desk.room_id, root["event_id"], "Yes, on microfilm.")
             reply = patron.wait_for(lambda _: said("Ann: Yes, on microfilm."))
             assert reply["encrypted"]
 
             # Edits both ways: the librarian's corrects the bot's line, the patron's is read in the thread.
-            librarian.edit(desk.room_id, answer, "Yes, on microfilm, 2nd floor.")
+            staff.edit(desk.room_id, answer, "Yes, on microfilm, 2nd floor.")
             edit = patron.wait_for(lambda _: said("* Ann: Yes, on microfilm, 2nd floor."))
             assert edit["content"]["m.relates_to"] == {"rel_type": "m.replace", "event_id": reply["event_id"]}
             new = {"msgtype": "m.text", "body": "Do you have the 1911 census?"}
@@ -136,7 +141,7 @@ def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
                     "m.relates_to": {"rel_type": "m.replace", "event_id": asked},
                 },
             )
-            librarian.wait_for(
+            staff.wait_for(
                 lambda events: [
                     e
                     for e in in_thread(events, root["event_id"])
@@ -155,14 +160,14 @@ def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
                     "info": {"mimetype": "image/png", "size": len(PNG)},
                 },
             )
-            librarian.wait_for(
+            staff.wait_for(
                 lambda events: [
                     e for e in in_thread(events, root["event_id"]) if e["content"].get("msgtype") == "m.image"
                 ]
             )
-            guide = librarian.upload(PDF, "application/pdf", "guide.pdf")
+            guide = staff.upload(PDF, "application/pdf", "guide.pdf")
             info = {"mimetype": "application/pdf", "size": len(PDF)}
-            librarian.send_file_in_thread(
+            staff.send_file_in_thread(
                 desk.room_id, root["event_id"], {"msgtype": "m.file", "body": "guide.pdf", "url": guide, "info": info}
             )
             sent = patron.wait_for(
@@ -170,25 +175,25 @@ def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
             )[0]
             assert sent["encrypted"] and patron.download_decrypted(sent["content"]["file"]) == PDF
 
-            librarian.reply_in_thread(desk.room_id, root["event_id"], "!close")
+            staff.reply_in_thread(desk.room_id, root["event_id"], "!close")
             patron.wait_for(lambda _: said("This chat has ended."))
             patron.send(room, {"msgtype": "m.text", "body": "One more question"})
-            second = librarian.wait_for(lambda events: roots(events, desk.room_id)[1:])[0]
+            second = staff.wait_for(lambda events: roots(events, desk.room_id)[1:])[0]
             assert second["event_id"] != root["event_id"]
 
             # Away hours: the desk's hours leave out today; the next chat is an offline question answered here.
-            librarian.reply_in_thread(desk.room_id, second["event_id"], "!close")
+            staff.reply_in_thread(desk.room_id, second["event_id"], "!close")
             patron.wait_for(lambda _: len([e for e in dm_lines(patron, room, bot) if "has ended" in body(e)]) == 2)
             opening_day = (datetime.now(UTC) + timedelta(days=2)).strftime("%a").lower()
             availability.set_hours(desk.container.desk, "general", "UTC", [f"{opening_day} 09:00-17:00"])
             patron.send(room, {"msgtype": "m.text", "body": "Are you open on Sunday?"})
             away = patron.wait_for(lambda _: said(ANSWERED_HERE))
             assert "The desk is closed right now; it opens" in body(away) and away["encrypted"]
-            offline = librarian.wait_for(
+            offline = staff.wait_for(
                 lambda events: [e for e in events if body(e).startswith("Offline question from Matrix (direct")]
             )[0]
             assert desk_chat(desk, offline["event_id"]).offline
-            librarian.reply_in_thread(desk.room_id, offline["event_id"], "Yes, from noon.")
+            staff.reply_in_thread(desk.room_id, offline["event_id"], "Yes, from noon.")
             answered = patron.wait_for(lambda _: said("Ann: Yes, from noon."))
 
             # Retention deletes that chat: the bot redacts what it sent for it; the patron's own message stays.
@@ -207,3 +212,4 @@ def test_a_patron_chats_with_the_desk_from_an_encrypted_direct_message(
             assert group not in desk.worker.matrix.direct
         finally:
             patron.close()
+            staff.close()
