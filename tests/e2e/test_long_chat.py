@@ -1,6 +1,6 @@
 """Long chats in real headless Chromium, against real Synapse: the composer and the newest message stay in view.
 
-Fifteen messages each way (the patron through the UI, the librarian in the Matrix thread: at least two screens of
+Thirteen messages each way (the patron through the UI, the librarian in the Matrix thread: at least two screens of
 them, which the test checks), on a desktop and a phone viewport, in the widget (floating panel, panel in the page,
 direct link) and on the plain patron page.
 """
@@ -21,7 +21,7 @@ site, context = test_widget.site, test_widget.context  # the widget tests' libra
 
 pytestmark = [pytest.mark.e2e, pytest.mark.synapse, pytest.mark.browser]
 
-ROUNDS = 15  # enough for two screens of messages everywhere (checked): more only takes longer
+ROUNDS = 13  # enough for two screens of messages everywhere (checked): more only takes longer
 
 
 @pytest.fixture

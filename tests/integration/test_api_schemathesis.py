@@ -33,9 +33,9 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-EXAMPLES = 15  # per operation and generation mode
+EXAMPLES = 12  # per operation and generation mode
 SCENARIOS = settings(
-    max_examples=25, stateful_step_count=8, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    max_examples=20, stateful_step_count=8, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
 
 
