@@ -118,21 +118,17 @@ def patron_edits_from_channel(
         return None
     now = desk.clock.now()
     with desk.uow() as uow:
-        if not uow.inbound.first_time(f"{channel}-patron", event_id, now):
+        found = _own_message(uow, channel, address, target_event_id, event_id, now)
+        if found is None:
             return None
-        conversation = uow.conversations.open_for_patron(channel, address, for_update=True)
-        message = uow.messages.by_client_id(conversation.id, target_event_id[:128]) if conversation else None
-        if conversation is None or message is None or message.deleted_at is not None or message.body == text:
+        conversation, message = found
+        if message.body == text:
             uow.commit()  # the dedupe record stays: a replay changes nothing either
             return None
         message.body, message.edited_at = text[: desk.max_body], now
-        uow.messages.save(message)
-        event = StreamEvent(
-            conversation.id, conversation.next_seq(), EventType.MESSAGE_EDITED, message_view(message), now
+        _tell_of_change(
+            desk, uow, conversation, message, EventType.MESSAGE_EDITED, EDITED_NOTICE.format(text=message.body), now
         )
-        add_event(uow, conversation, event)
-        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(EDITED_NOTICE.format(text=message.body)))
-        commit(desk, uow, conversation)
     return message
 
 
@@ -144,23 +140,47 @@ def patron_deletes_from_channel(
     text, since the patron took it back. None: handled already, or nothing of an open chat to delete."""
     now = desk.clock.now()
     with desk.uow() as uow:
-        if not uow.inbound.first_time(f"{channel}-patron", event_id, now):
+        found = _own_message(uow, channel, address, target_event_id, event_id, now)
+        if found is None:
             return None
-        conversation = uow.conversations.open_for_patron(channel, address, for_update=True)
-        message = uow.messages.by_client_id(conversation.id, target_event_id[:128]) if conversation else None
-        if message is None or message.author is not Author.PATRON or message.deleted_at is not None:
-            uow.commit()  # the dedupe record stays: a replay changes nothing either
-            return None
-        assert conversation is not None
+        conversation, message = found
         message.body, message.html, message.deleted_at = "", None, now
-        uow.messages.save(message)
-        event = StreamEvent(
-            conversation.id, conversation.next_seq(), EventType.MESSAGE_DELETED, message_view(message), now
-        )
-        add_event(uow, conversation, event)
-        enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(DELETED_NOTICE))
-        commit(desk, uow, conversation)
+        _tell_of_change(desk, uow, conversation, message, EventType.MESSAGE_DELETED, DELETED_NOTICE, now)
     return message
+
+
+def _own_message(
+    uow: UnitOfWork, channel: str, address: str, target_event_id: str, event_id: str, now: datetime
+) -> tuple[Conversation, Message] | None:
+    """The open chat's live patron message that an edit or deletion in the chat app refers to. None when
+    this platform event was handled already, or there is no such message (then the dedupe record is kept,
+    so a replay changes nothing either)."""
+    if not uow.inbound.first_time(f"{channel}-patron", event_id, now):
+        return None
+    conversation = uow.conversations.open_for_patron(channel, address, for_update=True)
+    message = uow.messages.by_client_id(conversation.id, target_event_id[:128]) if conversation else None
+    if conversation is None or message is None or message.author is not Author.PATRON or message.deleted_at:
+        uow.commit()
+        return None
+    return conversation, message
+
+
+def _tell_of_change(
+    desk: Desk,
+    uow: UnitOfWork,
+    conversation: Conversation,
+    message: Message,
+    kind: EventType,
+    notice: str,
+    now: datetime,
+) -> None:
+    """Store the changed message, put the change in the patron's stream and tell staff in the thread."""
+    uow.messages.save(message)
+    add_event(
+        uow, conversation, StreamEvent(conversation.id, conversation.next_seq(), kind, message_view(message), now)
+    )
+    enqueue(uow, conversation, OutboxKind.NOTICE, now, payload=Notice(notice))
+    commit(desk, uow, conversation)
 
 
 def _open(
