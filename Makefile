@@ -28,10 +28,11 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
-# Three pytest workers (pytest-xdist), each with its own Synapse, Chromium and PostgreSQL schema: most tests wait on
-# a homeserver, a browser or a subprocess, so three overlap well even on two cores (measured on 2 cores, quiet: 7:13
-# with two workers, 6:18 with three, 6:36 with four). TEST_WORKERS=0 runs in one process.
-TEST_WORKERS ?= 3
+# Two pytest workers (pytest-xdist), each with its own Synapse, Chromium and PostgreSQL schema: most tests wait on
+# a homeserver, a browser or a subprocess, so two overlap well even on two cores. Three are faster on a quiet 2-core
+# machine (7:13 with two, 6:18 with three, 6:36 with four) but met one failure in three loaded runs, so two stay the
+# default until that is understood: `make test TEST_WORKERS=3`. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 
 test: $(BIN)/.installed-dev chromium
 	$(BIN)/ruff check .
