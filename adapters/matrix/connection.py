@@ -19,6 +19,7 @@ import contextlib
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -54,6 +55,9 @@ class MatrixConnection:
         self._blocking = ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="matrix-db")
         self._client: AsyncClient | None = None
         self.crypto: CryptoState | None = None
+        # What the bot posted lately (event ids): a librarian may answer a thread root at once, before the outbox
+        # has recorded it as the chat's thread; a staff event in such a thread may wait for that (StaffEvents).
+        self.recent_sends: deque[str] = deque(maxlen=2000)
         self.first_sync = asyncio.Event()  # set by the sync once nio knows the joined rooms (and which are encrypted)
 
     @property
@@ -132,6 +136,8 @@ class MatrixConnection:
         if client.olm is not None and room is None:
             raise DeliveryError(f"the bot has not synced {room_id} yet (is it a member?)", retry_after=1.0)
         response = await client.room_send(room_id, event_type, content, tx_id=tx_id, ignore_unverified_devices=True)
+        if isinstance(response, RoomSendResponse):
+            self.recent_sends.append(response.event_id)
         if room is not None and room.encrypted:
             await self.run_blocking(self.save_crypto)  # new Olm sessions, a new room key shared
         return response

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # database, so threads rather than cores are the limit. Beyond the pool's 10 connections the worker opens
 # overflow ones (see bench/relay-profile-reply.md on sizing the pool to the worker's threads).
 INBOUND_THREADS = 12
+# Seconds a reply or command in a thread the bot just started may wait for the outbox to record it as the chat's
+# thread (the root is sent, then recorded once the delivery settles: a librarian can answer in between).
+ROOT_PATIENCE = 5.0
 
 
 def lane_of(room_id: str, intent: StaffIntent) -> Hashable | None:
@@ -57,6 +60,7 @@ def staff_event(
     name: str,
     slugs: list[str],
     files: Callable[[], staff_events.FetchedFiles] | None = None,
+    patience: float = 0.0,
 ) -> staff_events.StaffEvent:
     """The platform-neutral event for `router.staff_events`; `slugs` come from the sync's room map (no query)."""
     action = staff_events.Action.FILE if intent.media is not None else ACTIONS[intent.action]
@@ -73,6 +77,7 @@ def staff_event(
         target=intent.target,
         files=files,
         queues=tuple(slugs),
+        patience=patience,
     )
 
 
@@ -93,7 +98,8 @@ class StaffEvents:
         """Translate, run the use case off the loop (one hop per event), post its answer as an m.notice."""
         name = "" if intent.action in (Action.EDIT, Action.DELETE) else await self._display_name(room_id, intent.sender)
         files = functools.partial(self._fetch, intent.media) if intent.media is not None else None
-        event = staff_event(room_id, intent, name, self._rooms.slugs(room_id), files)
+        fresh = bool(intent.thread_root) and intent.thread_root in self._connection.recent_sends
+        event = staff_event(room_id, intent, name, self._rooms.slugs(room_id), files, ROOT_PATIENCE if fresh else 0.0)
         answer = await asyncio.get_running_loop().run_in_executor(self._pool, staff_events.handle, self._desk, event)
         if answer is None:
             return

@@ -23,8 +23,13 @@ def start_chat(desk, **extra) -> dict:
     return patron.start_chat(desk, "general", **extra)
 
 
-def root_of(librarian, page_url) -> dict:
-    return librarian.wait_for(lambda events: [e for e in roots(events) if page_url in e["content"]["body"]])[0]
+def root_of(desk, page_url) -> dict:
+    """The root of this desk's chat from `page_url`: only in this desk's room (an earlier test's room may still get
+    a late root for a page of the same name)."""
+    found = desk.librarian.wait_for(
+        lambda events: [e for e in roots(events, desk.room_id) if page_url in e["content"]["body"]]
+    )
+    return found[0]
 
 
 def test_patron_and_librarian_talk_through_a_matrix_thread(desk):
@@ -33,7 +38,7 @@ def test_patron_and_librarian_talk_through_a_matrix_thread(desk):
     say(desk, chat, "Any atlases? <!channel> @room & <b>now</b>", "c-1")
 
     librarian, room = desk.librarian, desk.room_id
-    root = root_of(librarian, "catalogue?q=atlas")
+    root = root_of(desk, "catalogue?q=atlas")
     assert root["content"]["m.mentions"] == {} and "General" in root["content"]["body"]
     relayed = librarian.wait_for(lambda events: in_thread(events, root["event_id"]))[0]
     assert relayed["content"]["body"] == "Ada: Any atlases? <!channel> @room & <b>now</b>"
@@ -77,7 +82,7 @@ def test_reconnect_with_last_event_id_replays_exactly_what_was_missed(desk):
     first = sse.next_of("message")
     sse.close()  # the tab sleeps
 
-    root = root_of(desk.librarian, "/replay")
+    root = root_of(desk, "/replay")
     for text in ("one", "two", "three"):
         desk.librarian.reply_in_thread(desk.room_id, root["event_id"], text)
     headers = {"Authorization": f"Bearer {chat['token']}"}
@@ -108,7 +113,7 @@ def test_the_same_client_id_twice_makes_one_matrix_event(desk):
     second = say(desk, chat, "only once please", "same-client-id")
     assert first["id"] == second["id"]
     say(desk, chat, "marker", "marker-id")
-    root = root_of(desk.librarian, "/idempotent")
+    root = root_of(desk, "/idempotent")
     thread = desk.librarian.wait_for(
         lambda events: (t := in_thread(events, root["event_id"])) and t[-1]["content"]["body"].endswith("marker") and t
     )
@@ -119,7 +124,7 @@ def test_first_reply_claims_and_bang_close_ends_the_chat(desk):
     chat = start_chat(desk, page_url="https://library.example/close")
     sse = stream(desk, chat)
     say(desk, chat, "hello", "h1")
-    root = root_of(desk.librarian, "/close")
+    root = root_of(desk, "/close")
     desk.librarian.reply_in_thread(desk.room_id, root["event_id"], "Hi, how can I help?")
     assert sse.next_of("status").data["status"] == "active"
     desk.librarian.reply_in_thread(desk.room_id, root["event_id"], "!close")
@@ -151,7 +156,7 @@ def test_worker_killed_mid_delivery_resumes_without_loss_or_duplicates(desk_with
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     assert delivered(desk) < 51, "the worker finished before it was killed; the test proved nothing"
-    root = root_of(desk.librarian, "/sigkill")
+    root = root_of(desk, "/sigkill")
     second = worker_process(homeserver, url, REFDESK_OUTBOX_LEASE_SECONDS="3")
     try:
         thread = desk.librarian.wait_for(
@@ -169,7 +174,7 @@ def test_worker_killed_mid_delivery_resumes_without_loss_or_duplicates(desk_with
 def test_replies_sent_while_the_worker_was_down_arrive_after_restart_even_past_the_timeline_limit(desk, homeserver):
     chat = start_chat(desk, page_url="https://library.example/burst")
     say(desk, chat, "are you there?", "b1")
-    root = root_of(desk.librarian, "/burst")
+    root = root_of(desk, "/burst")
     desk.librarian.wait_for(lambda events: in_thread(events, root["event_id"]))
     desk.librarian.reply_in_thread(desk.room_id, root["event_id"], "reply 00")
     headers = {"Authorization": f"Bearer {chat['token']}"}
@@ -211,7 +216,7 @@ def test_two_librarians_claiming_at_once_leave_one_owner_and_tell_the_other(desk
     chat = start_chat(desk, page_url="https://library.example/race")
     sse = stream(desk, chat)
     say(desk, chat, "who will take me?", "r1")
-    root = root_of(desk.librarian, "/race")
+    root = root_of(desk, "/race")
     person = homeserver.colleague
     colleague = Librarian(homeserver.server.base_url, person["user_id"], person["access_token"], person["device_id"])
     try:
@@ -236,7 +241,7 @@ def test_a_librarian_edit_and_redaction_change_the_patrons_copy(desk):
     chat = start_chat(desk, page_url="https://library.example/edits")
     sse = stream(desk, chat)
     say(desk, chat, "when do you open?", "e1")
-    root = root_of(desk.librarian, "/edits")
+    root = root_of(desk, "/edits")
     reply_id = desk.librarian.reply_in_thread(desk.room_id, root["event_id"], "We open at 9.")
     original = sse.next_of("message")
     while original.data["author"] != "staff":
@@ -259,7 +264,7 @@ def test_the_patron_sees_their_librarian_typing(desk):
     chat = start_chat(desk, page_url="https://library.example/typing")
     sse = stream(desk, chat)
     say(desk, chat, "hello?", "t1")
-    root = root_of(desk.librarian, "/typing")
+    root = root_of(desk, "/typing")
     desk.librarian.react(desk.room_id, root["event_id"], "✋")
     assert sse.next_of("status").data["claimed_by"] == "Ann Librarian"
     desk.librarian.typing(desk.room_id, True)
@@ -306,7 +311,7 @@ def test_patron_fields_cannot_spoof_the_matrix_thread_and_formatted_notes_stay_i
     chat = start_chat(desk, name="Ada\n*Status:* claimed by Mallory", page_url="https://library.example/mx-spoof")
     sse = stream(desk, chat)
     librarian, room = desk.librarian, desk.room_id
-    root = root_of(librarian, "/mx-spoof")
+    root = root_of(desk, "/mx-spoof")
     lines = root["content"]["body"].split("\n")
     assert [line for line in lines if line.startswith(("Status:", "*Status:*"))] == ["Status: waiting for a librarian"]
     assert "Patron: Ada *Status:* claimed by Mallory" in lines

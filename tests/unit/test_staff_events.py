@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections import deque
+from types import SimpleNamespace
+
 import pytest
 
 from adapters.matrix.inbound import staff_intent
-from adapters.matrix.staff_events import staff_event
+from adapters.matrix.staff_events import StaffEvents, staff_event
 from adapters.slack.listeners import command_reply
 from router import conversations as uc
 from router import duty
 from router.journal import Inbound
 from router.model import Author, Backend, OutboxKind, Queue, Status
 from router.staff_events import Action, Answer, Reach, StaffEvent, handle, held_chat_thread
-from tests.unit.fakes import make_desk
+from tests.own_loop import run
+from tests.unit.fakes import FakeConversations, make_desk
 
 ROOM = "!r:l"
 
@@ -150,3 +154,54 @@ def test_slacks_refdesk_on_and_matrixs_bang_on_give_the_same_answer_and_effect()
         assert duty.who(slack, "ref") == duty.who(matrix, "ref")
     assert answers["on"] == "Ann is on duty for Reference." and answers["who"] == "On duty: Ann."
     assert answers["status"] == "Queues ref: 0 waiting, 0 active."
+
+
+class _Room:
+    def user_name(self, user_id: str) -> str:
+        return "Ann"
+
+
+class _Connection:
+    """What StaffEvents reads of the Matrix connection: the bot's recent sends and the room's member names."""
+
+    def __init__(self, recent: list[str]) -> None:
+        self.recent_sends = deque(recent)
+        self.client = SimpleNamespace(rooms={ROOM: _Room()})
+        self.user_id = "@bot:l"
+
+
+class _Rooms:
+    def slugs(self, room_id: str) -> list[str]:
+        return ["ref"]
+
+
+@pytest.mark.parametrize("root_just_sent", [True, False])
+def test_a_matrix_reply_that_beats_the_recording_of_the_bots_new_root_is_relayed(desk, monkeypatch, root_just_sent):
+    """The outbox sends a root, then records it as the chat's thread; a librarian can answer in between.
+    A thread the bot just started is waited for; any other unknown thread is not (staff talk among themselves)."""
+    desk, store, chat = desk
+    store.conversations[chat].staff_thread_id = None
+    misses = []
+    plain = FakeConversations.by_thread
+
+    def settled_after_the_first_miss(self, queue_slug, thread_id, *, for_update=False):
+        found = plain(self, queue_slug, thread_id, for_update=for_update)
+        if found is None and not misses:
+            misses.append(thread_id)
+            store.conversations[chat].staff_thread_id = "$root"  # the delivery settles just after this look
+        return found
+
+    monkeypatch.setattr(FakeConversations, "by_thread", settled_after_the_first_miss)
+    events = StaffEvents(_Connection(["$root"] if root_just_sent else []), desk, _Rooms(), media=None)
+    try:
+        raw = {
+            "type": "m.room.message",
+            "sender": "@ann:l",
+            "event_id": "$fast",
+            "content": {"body": "Floor 2", "m.relates_to": {"rel_type": "m.thread", "event_id": "$root"}},
+        }
+        run(events.handle(ROOM, staff_intent(raw, "@bot:l")))
+    finally:
+        events.close()
+    assert misses == ["$root"]
+    assert staff_bodies(store, chat) == (["Floor 2"] if root_just_sent else [])
