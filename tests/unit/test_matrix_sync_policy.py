@@ -43,6 +43,7 @@ class FakeConnection:
 
     def __init__(self) -> None:
         self.client = FakeClient()
+        self.recent_sends: list[str] = []  # the bot's own recent posts (thread roots a reply may beat)
 
     async def run_blocking(self, function, *args, **kwargs):
         return function(*args, **kwargs)
