@@ -269,6 +269,15 @@ def test_on_the_plain_page_with_slack_staff_a_picture_reaches_the_thread_and_a_l
         slack_desk.container.close()
 
 
+# How many lines an element's text takes (against a one-line copy of it).
+LINES = """(e) => {
+  const one = e.cloneNode();
+  one.textContent = "x";
+  e.after(one);
+  const lines = e.getBoundingClientRect().height / one.getBoundingClientRect().height;
+  one.remove();
+  return Math.round(lines);
+}"""
 NO_SCREEN_CAPTURE = "(() => { if (navigator.mediaDevices) navigator.mediaDevices.getDisplayMedia = undefined; })();"
 
 
@@ -279,6 +288,7 @@ def test_without_screen_capture_a_screenshot_is_attached_in_spanish_with_the_key
     shot = tmp_path / "captura.png"
     shot.write_bytes(tiny_png())
     page = context.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
     page.goto(site.page("/es", attributes='data-mode="panel" data-target="main" data-lang="es"'))
     frame = chat_frame(page)
     frame.get_by_role("button", name="Iniciar chat").click()
@@ -287,8 +297,9 @@ def test_without_screen_capture_a_screenshot_is_attached_in_spanish_with_the_key
     root = thread_root(desk)
     attach = frame.get_by_role("button", name="Adjuntar una captura de pantalla")
     attach.wait_for()
-    hint = frame.get_by_text("Haz una captura de pantalla en tu dispositivo")
+    hint = frame.get_by_text("En la mayoría de los móviles: pulsa a la vez encendido y volumen.")
     assert hint.is_visible() and attach.get_attribute("aria-describedby") == "screen-hint"
+    assert hint.evaluate(LINES) <= 2  # a short hint on a phone, not a paragraph above the messages
     assert_accessible(widget_frame(page), "no screen capture: attach a screenshot")
     page.screenshot(path=str(ARTIFACTS / "widget-screen-attach-es.png"))
 
