@@ -127,10 +127,15 @@ def test_keep_showing_sends_only_changed_pictures_until_stop_and_the_cap(desk, s
     root = thread_root(desk)
     widget = widget_frame(page)
     bar = frame.locator("#screen-bar")
+    focused = "() => document.activeElement.id === '{}'".format
 
-    frame.get_by_role("button", name="Show my screen").click()
-    frame.get_by_role("button", name="Keep showing").click()
+    frame.get_by_role("button", name="Show my screen").focus()  # the keyboard alone, from here to Stop
+    page.keyboard.press("Enter")
+    widget.wait_for_function(focused("screen-send"))
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # Keep showing
     bar.get_by_text("Sharing your screen").wait_for()
+    widget.wait_for_function(focused("screen-stop"))
     desk.librarian.wait_for(lambda events: images(events, root))
     assert_accessible(widget, "keep showing")
     page.screenshot(path=str(ARTIFACTS / "widget-screen-sharing.png"))
@@ -140,8 +145,9 @@ def test_keep_showing_sends_only_changed_pictures_until_stop_and_the_cap(desk, s
 
     widget.evaluate("() => window.__paint('#c03020')")
     wait_until(lambda: stored_pictures(desk) == 2, page=page)
-    frame.get_by_role("button", name="Stop").click()
+    page.keyboard.press("Enter")  # Stop
     bar.wait_for(state="hidden")
+    widget.wait_for_function(focused("screen-show"))
     widget.wait_for_function(ALL_STOPPED)
     frame.get_by_role("button", name="Show my screen").wait_for()
     widget.evaluate("() => window.__paint('#20a040')")
