@@ -215,6 +215,9 @@ def test_a_link_card_opens_the_page_on_the_library_site_and_the_chat_resumes_the
     other.wait_for()
     assert (other.get_attribute("target"), other.get_attribute("rel")) == ("_blank", "noopener")
     assert other.text_content() == "Open (opens in a new tab)"
+    context.route("https://www.example.org/**", lambda route: route.fulfill(body="<title>Guide</title>"))
+    other.click(button="middle")  # a new tab the browser's own way: staff hear of it too
+    notices(desk, root, "The patron opened the link you sent: https://www.example.org/guide")
 
 
 @pytest.fixture
