@@ -89,7 +89,8 @@ def frame():
             if days is not None
         ]
         strings["privacy"] = " ".join([strings["privacy"], *sentences])
-    strings["privacy"] += " " + templates["privacy.screen"]  # what "Show my screen" shares and keeps, always said
+    if container().settings.screen_frames_per_chat > 0:  # what "Show my screen" shares and keeps, where offered
+        strings["privacy"] += " " + templates["privacy.screen"]
     email_available = container().mailer is not None
     strings = promises(strings, email_available)
     html = render_template(

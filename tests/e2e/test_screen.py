@@ -127,10 +127,15 @@ def test_keep_showing_sends_only_changed_pictures_until_stop_and_the_cap(desk, s
     root = thread_root(desk)
     widget = widget_frame(page)
     bar = frame.locator("#screen-bar")
+    focused = "() => document.activeElement.id === '{}'".format
 
-    frame.get_by_role("button", name="Show my screen").click()
-    frame.get_by_role("button", name="Keep showing").click()
+    frame.get_by_role("button", name="Show my screen").focus()  # the keyboard alone, from here to Stop
+    page.keyboard.press("Enter")
+    widget.wait_for_function(focused("screen-send"))
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # Keep showing
     bar.get_by_text("Sharing your screen").wait_for()
+    widget.wait_for_function(focused("screen-stop"))
     desk.librarian.wait_for(lambda events: images(events, root))
     assert_accessible(widget, "keep showing")
     page.screenshot(path=str(ARTIFACTS / "widget-screen-sharing.png"))
@@ -140,8 +145,9 @@ def test_keep_showing_sends_only_changed_pictures_until_stop_and_the_cap(desk, s
 
     widget.evaluate("() => window.__paint('#c03020')")
     wait_until(lambda: stored_pictures(desk) == 2, page=page)
-    frame.get_by_role("button", name="Stop").click()
+    page.keyboard.press("Enter")  # Stop
     bar.wait_for(state="hidden")
+    widget.wait_for_function(focused("screen-show"))
     widget.wait_for_function(ALL_STOPPED)
     frame.get_by_role("button", name="Show my screen").wait_for()
     widget.evaluate("() => window.__paint('#20a040')")
@@ -209,6 +215,9 @@ def test_a_link_card_opens_the_page_on_the_library_site_and_the_chat_resumes_the
     other.wait_for()
     assert (other.get_attribute("target"), other.get_attribute("rel")) == ("_blank", "noopener")
     assert other.text_content() == "Open (opens in a new tab)"
+    context.route("https://www.example.org/**", lambda route: route.fulfill(body="<title>Guide</title>"))
+    other.click(button="middle")  # a new tab the browser's own way: staff hear of it too
+    notices(desk, root, "The patron opened the link you sent: https://www.example.org/guide")
 
 
 @pytest.fixture
@@ -269,6 +278,15 @@ def test_on_the_plain_page_with_slack_staff_a_picture_reaches_the_thread_and_a_l
         slack_desk.container.close()
 
 
+# How many lines an element's text takes (against a one-line copy of it).
+LINES = """(e) => {
+  const one = e.cloneNode();
+  one.textContent = "x";
+  e.after(one);
+  const lines = e.getBoundingClientRect().height / one.getBoundingClientRect().height;
+  one.remove();
+  return Math.round(lines);
+}"""
 NO_SCREEN_CAPTURE = "(() => { if (navigator.mediaDevices) navigator.mediaDevices.getDisplayMedia = undefined; })();"
 
 
@@ -279,6 +297,7 @@ def test_without_screen_capture_a_screenshot_is_attached_in_spanish_with_the_key
     shot = tmp_path / "captura.png"
     shot.write_bytes(tiny_png())
     page = context.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
     page.goto(site.page("/es", attributes='data-mode="panel" data-target="main" data-lang="es"'))
     frame = chat_frame(page)
     frame.get_by_role("button", name="Iniciar chat").click()
@@ -287,8 +306,9 @@ def test_without_screen_capture_a_screenshot_is_attached_in_spanish_with_the_key
     root = thread_root(desk)
     attach = frame.get_by_role("button", name="Adjuntar una captura de pantalla")
     attach.wait_for()
-    hint = frame.get_by_text("Haz una captura de pantalla en tu dispositivo")
+    hint = frame.get_by_text("En la mayoría de los móviles: pulsa a la vez encendido y volumen.")
     assert hint.is_visible() and attach.get_attribute("aria-describedby") == "screen-hint"
+    assert hint.evaluate(LINES) <= 2  # a short hint on a phone, not a paragraph above the messages
     assert_accessible(widget_frame(page), "no screen capture: attach a screenshot")
     page.screenshot(path=str(ARTIFACTS / "widget-screen-attach-es.png"))
 

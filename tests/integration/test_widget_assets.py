@@ -113,3 +113,17 @@ def test_client_addresses_never_reach_the_development_servers_access_log():
         logger.removeHandler(keep), logger.removeFilter(redact), logger.setLevel(level)
     line = records[0].getMessage()
     assert "203.0.113.7" not in line and line.startswith("- - - [30/Nov/2026") and "/queues/general/status" in line
+
+
+@pytest.mark.parametrize("frames", [2, 0])
+def test_the_privacy_note_says_what_show_my_screen_shares_wherever_it_is_offered(tmp_path, frames):
+    container = make_container(f"sqlite:///{tmp_path / 's.db'}", screen_frames_per_chat=frames)
+    with container.desk.uow() as uow:
+        uow.queues.add(Queue("general", "General", Backend.MATRIX, "!r:l"))
+        uow.commit()
+    client = create_app(container).test_client()
+    widget = client.get("/widget/frame?queue=general&lang=fr").get_data(as_text=True)
+    plain = client.get("/chat/general").get_data(as_text=True)
+    said = ("Montrer mon écran envoie une image" in widget, 'class="hint">Show my screen sends a picture' in plain)
+    assert said == ((True, True) if frames else (False, False))  # not offered (0): not promised either
+    container.close()

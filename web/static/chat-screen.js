@@ -246,6 +246,8 @@
       handlers.opened();
       if (here) handlers.open(link.url, event);
     });
+    /* A middle click opens a new tab without a click event: staff hear of that opening too. */
+    open.addEventListener("auxclick", function (event) { if (event.button === 1) handlers.opened(); });
     card.appendChild(open);
     item.appendChild(card);
   };

@@ -23,7 +23,7 @@
   refdeskFitViewport(root);
   var mailOn = root.dataset.email === "on";  /* no mail server: nothing is offered that needs email */
   var returnKey = "refdesk-return:" + queue;
-  var opened = {};  /* link cards whose opening staff were told of, this page */
+  var toldOpened = {};  /* link cards whose opening staff were told of, this page (`opened` is the FAQ answer shown) */
   var screen = refdeskScreen({
     t: t,
     everySeconds: Number(root.dataset.screenEvery) || 3,
@@ -183,8 +183,8 @@
         parent.postMessage({ type: "refdesk:navigate", url: url }, pageOrigin());
       },
       opened: function () {
-        if (opened[message.id] || !chat) return;
-        opened[message.id] = true;
+        if (toldOpened[message.id] || !chat) return;
+        toldOpened[message.id] = true;
         fetch("/api/v1/conversations/" + chat.id + "/messages/" + message.id + "/opened", {
           method: "POST", headers: { Authorization: "Bearer " + chat.token }, keepalive: true,
         }).catch(function () { /* only a courtesy to staff */ });
