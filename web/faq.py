@@ -252,6 +252,7 @@ def library_page():
         words=words,
         topic=topic,
         queue=queue,
+        only_lang=lang,  # the language filter, kept by the search form and the topic links
         queue_name=queue_name,
         searched=bool(words or topic),
         total=len(everything),

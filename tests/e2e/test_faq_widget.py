@@ -154,6 +154,8 @@ def faq_site(tmp_path, browser):
     container = make_container(f"sqlite:///{tmp_path / 'faq.db'}")
     entry(container.desk, MOBY, "<p>Yes: <b>three copies</b>.</p>", topics=["books"])
     entry(container.desk, "How do I print?", "<p>At the desk.</p>", topics=["printing"])
+    long_link = "https://library.example/" + "x" * 300
+    entry(container.desk, "A long link?", f"<p>See {long_link}</p>", topics=["printing"])
     entry(container.desk, "Moby Dick draft, not checked", "<p>secret</p>", publish=False)
     base_url, server = serve(container)
     context = browser.new_context()
@@ -199,3 +201,6 @@ def test_the_public_pages_are_accessible_and_work_with_the_keyboard(faq_site):
     with container.desk.uow(read_only=True) as uow:
         kinds = {row.kind: row.count for row in uow.faq_usage.between(date(2000, 1, 1), date(2100, 1, 1))}
     assert kinds == {"search": 1, "view": 1}
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: a long link wraps, the page keeps its width
+    page.goto(f"{base_url}/faq/3")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390

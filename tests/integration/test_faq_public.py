@@ -208,6 +208,10 @@ def test_the_library_page_lists_published_answers_with_topics_and_search(client,
     assert ">books (1)<" in html and ">wifi (1)<" in html
     found = client.get("/faq?q=wifi").get_data(as_text=True)
     assert "How do I use the wifi?" in found and "Moby" not in found.split('id="answers-heading"')[1]
+    assert 'class="count">1 answer<' in found  # not "1 answers"
+    spanish = client.get("/faq?lang=es").get_data(as_text=True)  # searching or a topic keeps the language
+    assert '<input type="hidden" name="lang" value="es">' in spanish
+    assert 'class="count">1 respuesta<' in spanish
     by_topic = client.get("/faq?topic=books").get_data(as_text=True).split('id="answers-heading"')[1]
     assert "Moby Dick" in by_topic and "wifi" not in by_topic
     youth = client.get("/faq?queue=youth").get_data(as_text=True)
