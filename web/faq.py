@@ -19,6 +19,7 @@ from collections import Counter
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 
 from adapters.staff_html import sanitise
 from router import errors, faq_entries, faq_usage
@@ -223,6 +224,20 @@ def bad_page_input(exc: errors.RefdeskError):
     abort(404 if isinstance(exc, errors.UnknownQueue) else 400, str(exc))
 
 
+@pages.errorhandler(400)
+@pages.errorhandler(404)
+def problem_page(exc: HTTPException):
+    """A withdrawn, unpublished or unknown entry (or a bad search) as a page of the FAQ, in the patron's language,
+    that leads back to the answers: a shared link to an entry that was unpublished lands somewhere useful, not on
+    the framework's bare English page (tiny on a phone, no way on)."""
+    ui = language(request.args.get("lang") or request.accept_languages.best_match(list(catalogues())))
+    t = page_strings(ui)
+    missing = exc.code == 404
+    heading = t["faqpage.missing"] if missing else t["faqpage.bad_search"]
+    text = t["faqpage.missing_text"] if missing else (exc.description or "")
+    return render_template("faq/problem.html", lang=ui, t=t, heading=heading, text=text), exc.code
+
+
 @pages.get("/faq")
 def library_page():
     """The whole library's FAQ, or a queue's (`?queue=`): a search box, topics, the answers."""
@@ -252,6 +267,7 @@ def library_page():
         words=words,
         topic=topic,
         queue=queue,
+        only_lang=lang,  # the language filter, kept by the search form and the topic links
         queue_name=queue_name,
         searched=bool(words or topic),
         total=len(everything),

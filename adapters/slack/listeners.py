@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from adapters.slack import render, tag_modal
+from adapters.slack import faq_modal, render, tag_modal
 from adapters.slack.files import FileFetcher
 from adapters.slack.inbound import Kind, SlackIntent, staff_intent, to_command_text, to_plain_text
 from adapters.slack.mrkdwn import mrkdwn_to_html
@@ -37,7 +37,8 @@ HELP = (
     "• `/refdesk on` / `off` / `who`: go on or off duty for this channel's queues, or see who is on.\n"
     "• `/refdesk away [closed|holiday|nobody] TEXT` sets what patrons see when nobody can answer.\n"
     "• `/refdesk status` shows waiting and active chats in this channel; `/refdesk hours` today's hours.\n"
-    "• `/refdesk faq WORDS` searches the FAQ; in a thread `!faq search WORDS` then `!faq send N` sends an answer,"
+    "• *Search FAQ* on a chat, or `/refdesk faq WORDS`, searches the FAQ; in a thread `!faq search WORDS`"
+    " then `!faq send N` sends an answer,"
     " `!faq` drafts an FAQ entry from the chat.\n"
     "• In a chat's thread: `!transfer QUEUE`, `!followup` (email your replies), `!canned NAME`, `!claim`, `!close`;"
     " `/refdesk queues` and `/refdesk canned` list what exists. `!!text` sends text that starts with `!`."
@@ -149,6 +150,7 @@ def register(app: App, desk: Desk, names: StaffNames, fetch: FileFetcher) -> Non
             )
 
     tag_modal.register(app, desk)
+    faq_modal.register(app, desk, names)
 
     @app.command("/refdesk")
     def on_command(ack: Ack, command: dict[str, Any]) -> None:

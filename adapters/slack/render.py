@@ -18,6 +18,7 @@ CLAIM_ACTION = "refdesk_claim"
 CLOSE_ACTION = "refdesk_close"
 TRANSFER_ACTION = "refdesk_transfer"
 FOLLOWUP_ACTION = "refdesk_followup"
+FAQ_SEARCH_ACTION = "refdesk_faq_search"  # opens the "Search the FAQ" dialog (adapters.slack.faq_modal)
 TAG_ACTION = "refdesk_tag"  # opens the "Tag / READ" dialog (adapters.slack.tag_modal)
 BLOCK_ACTION = "refdesk_block"  # the root's overflow menu: what `!block` does, after a confirm dialog
 METADATA_TYPE = "refdesk_delivery"
@@ -61,6 +62,7 @@ def root_blocks(
         buttons.append(_button("Close", CLOSE_ACTION, conversation.id))
         if not conversation.follow_up and not conversation.offline:
             buttons.append(_button("Follow up by email", FOLLOWUP_ACTION, conversation.id))
+        buttons.append(_button("Search FAQ", FAQ_SEARCH_ACTION, conversation.id))
         options = [
             {"text": {"type": "plain_text", "text": name[:75]}, "value": f"{conversation.id}:{slug}"}
             for slug, name in targets or []

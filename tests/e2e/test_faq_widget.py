@@ -5,18 +5,24 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
+import requests
+from werkzeug.security import generate_password_hash
 
-from router import health
+from router import admins, health
 from router.model import Backend, Queue
 from tests.conftest import make_container
 from tests.e2e.conftest import ARTIFACTS, Desk, outbox_pending, running_desk, serve, wait_until
 from tests.e2e.librarian import in_thread, roots
+from tests.e2e.patron import say, start_chat, stream
 from tests.e2e.test_widget import assert_accessible, chat_frame, context, site, start_panel_chat, widget_frame
+from tests.integration.test_admin_auth import PASSWORD, csrf, sign_in
 from tests.integration.test_faq_public import entry
+from web import create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.synapse, pytest.mark.browser]
 __all__ = ["context", "site"]  # the widget tests' fixtures, used here
@@ -114,9 +120,46 @@ def test_an_answer_suggested_while_typing_is_read_without_losing_the_question(de
         assert uow.conversations.active_in(["general"]) == []
 
 
-def test_a_waiting_patron_ends_the_chat_with_an_answer_then_finds_answers_when_the_desk_is_closed(
-    desk, site, context, answers
+def drafted_reviewed_and_published(desk) -> int:
+    """Draft → review → publish as staff do it: an earlier patron's chat answered in the Matrix thread, `!faq`
+    there (a draft, never published by itself), then an editor rewords it in /admin/faq and publishes it."""
+    earlier = start_chat(desk, "general", name="Ada", page_url="https://library.example/earlier")
+    sse = stream(desk, earlier)
+    say(desk, earlier, "Do you have Moby Dick? I am Ada", "c1")
+    root = desk.librarian.wait_for(lambda events: roots(events, desk.room_id))[0]["event_id"]
+    desk.librarian.reply_in_thread(desk.room_id, root, "Yes: three copies, shelf PS2384.")
+    sse.next_message(lambda m: m["author"] == "staff")
+    sse.close()
+    desk.librarian.reply_in_thread(desk.room_id, root, "!faq")
+    drafted = desk.librarian.wait_for(
+        lambda events: [e["content"]["body"] for e in in_thread(events, root) if "FAQ draft #" in e["content"]["body"]]
+    )[0]
+    draft = int(re.search(r"FAQ draft #(\d+)", drafted).group(1))
+    desk.librarian.reply_in_thread(desk.room_id, root, "!close")
+    assert requests.get(desk.api("/faq?q=moby"), timeout=10).json()["count"] == 0  # a draft is nobody's answer yet
+
+    admins.create(desk.container.desk, "eddie", PASSWORD, "editor", generate_password_hash)
+    admin = create_app(desk.container).test_client()
+    sign_in(admin, "eddie")
+    token = csrf(admin, "/admin/faq")
+    assert "Do you have Moby Dick? I am [name]" in admin.get(f"/admin/faq/{draft}").get_data(as_text=True)
+    edited = {"question": MOBY, "answer": "<p>Yes: <b>three copies</b>, shelf <code>PS2384</code>.</p>"}
+    form = {"csrf_token": token, "language": "en", "queue": "", "topics": "books", **edited}
+    assert admin.post(f"/admin/faq/{draft}", data=form).status_code == 302
+    assert admin.post(f"/admin/faq/{draft}/publish", data={"csrf_token": token}).status_code == 302
+    wait_until(lambda: active(desk) == [])  # Ada's chat closed: the next patron waits first in line
+    return draft
+
+
+def active(desk) -> list:
+    with desk.container.desk.uow(read_only=True) as uow:
+        return uow.conversations.active_in(["general"])
+
+
+def test_an_answer_drafted_from_a_chat_ends_a_waiting_patrons_chat_then_helps_when_the_desk_is_closed(
+    desk, site, context
 ):
+    answers = {"moby": drafted_reviewed_and_published(desk)}  # the whole chain, Matrix thread to widget
     page, frame = start_panel_chat(context, site, "/waiting", "Do you have moby dick in the library?")
     frame.locator("li.patron:not(.pending)").wait_for()
     frame.get_by_text("You are number 1 in the queue.").wait_for()
@@ -126,13 +169,18 @@ def test_a_waiting_patron_ends_the_chat_with_an_answer_then_finds_answers_when_t
     frame = chat_frame(page)
     frame.locator("li.patron").wait_for()
     frame.get_by_role("button", name=MOBY).click()
+    frame.get_by_role("button", name="Still ask a librarian").click()  # reading it lost nothing: the chat is back
+    frame.locator("li.patron", has_text="Do you have moby dick in the library?").wait_for()
+    frame.get_by_text("You are number 1 in the queue.").wait_for()
+    assert len(active(desk)) == 1
+    frame.get_by_role("button", name=MOBY).click()
     frame.get_by_role("button", name="This answered my question").click()
     frame.get_by_role("heading", name="Glad that helped").wait_for()
     wait_until(lambda: counts(desk).get(("answered", answers["moby"])) == 1)
     assert counts(desk)[("shown", answers["moby"])] == 1  # once for this question, the reload included
     with desk.container.desk.uow(read_only=True) as uow:
         assert uow.conversations.active_in(["general"]) == []  # the chat was closed, politely, by the patron
-    root = desk.librarian.wait_for(lambda events: roots(events, desk.room_id))[0]["event_id"]
+    root = desk.librarian.wait_for(lambda events: roots(events, desk.room_id)[1:])[0]["event_id"]  # not Ada's
     told = f"the published FAQ answer “{MOBY}” answered their question"
     desk.librarian.wait_for(lambda events: [e for e in in_thread(events, root) if told in e["content"]["body"]])
 
@@ -154,6 +202,8 @@ def faq_site(tmp_path, browser):
     container = make_container(f"sqlite:///{tmp_path / 'faq.db'}")
     entry(container.desk, MOBY, "<p>Yes: <b>three copies</b>.</p>", topics=["books"])
     entry(container.desk, "How do I print?", "<p>At the desk.</p>", topics=["printing"])
+    long_link = "https://library.example/" + "x" * 300
+    entry(container.desk, "A long link?", f"<p>See {long_link}</p>", topics=["printing"])
     entry(container.desk, "Moby Dick draft, not checked", "<p>secret</p>", publish=False)
     base_url, server = serve(container)
     context = browser.new_context()
@@ -199,3 +249,6 @@ def test_the_public_pages_are_accessible_and_work_with_the_keyboard(faq_site):
     with container.desk.uow(read_only=True) as uow:
         kinds = {row.kind: row.count for row in uow.faq_usage.between(date(2000, 1, 1), date(2100, 1, 1))}
     assert kinds == {"search": 1, "view": 1}
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: a long link wraps, the page keeps its width
+    page.goto(f"{base_url}/faq/3")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390

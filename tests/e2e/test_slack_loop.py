@@ -19,7 +19,7 @@ from adapters.slack import render
 from adapters.worker import Worker
 from router.conversations import read_messages
 from router.model import Backend, Queue
-from tests.conftest import migrated
+from tests.conftest import empty_every_table, migrated
 from tests.e2e import patron
 from tests.e2e.conftest import CHANNEL, serve, wait_until
 from tests.e2e.patron import say, stream
@@ -52,8 +52,13 @@ def slack_settings(slack: SlackEmulator, database_url: str, **extra: object) -> 
     return Settings(**values)
 
 
-def start_slack_desk(slack: SlackEmulator, tmp_path, **settings: object) -> tuple[SlackDesk, object]:
-    container = migrated(slack_settings(slack, f"sqlite:///{tmp_path / 'slack.db'}", **settings))
+def start_slack_desk(
+    slack: SlackEmulator, tmp_path, database_url: str | None = None, **settings: object
+) -> tuple[SlackDesk, object]:
+    """A Slack desk on SQLite, or on `database_url` (the session's PostgreSQL schema, emptied first)."""
+    container = migrated(slack_settings(slack, database_url or f"sqlite:///{tmp_path / 'slack.db'}", **settings))
+    if database_url:
+        empty_every_table(container)
     with container.desk.uow() as uow:
         uow.queues.add(Queue("ask", "Ask a Librarian", Backend.SLACK, CHANNEL))
         uow.commit()
@@ -102,6 +107,7 @@ def test_patron_and_staff_talk_through_a_slack_thread(desk):
         render.CLAIM_ACTION,
         render.CLOSE_ACTION,
         render.FOLLOWUP_ACTION,
+        render.FAQ_SEARCH_ACTION,
         render.TAG_ACTION,
         render.BLOCK_ACTION,
     ]

@@ -5,16 +5,28 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from werkzeug.security import generate_password_hash
 
 from router import admins, conversations, faq_entries, staff
 from router.faq_entries import FaqArticle
-from tests.integration.test_admin_auth import PASSWORD, app, csrf, sign_in  # noqa: F401 - `app` is the fixture
+from tests.integration.test_admin_auth import PASSWORD, csrf, sign_in
+from web import create_app
 
 FAQ_ENDPOINTS = {"admin.faq_list", "admin.faq_new", "admin.faq_edit", "admin.faq_export", "admin.faq_entries_export"}
 
 
-def editor(app):  # noqa: F811
+@pytest.fixture
+def app(container):
+    """The admin app on each database (`container`): review and publishing must work on PostgreSQL as well."""
+    admins.create(container.desk, "ada", PASSWORD, "admin", generate_password_hash)
+    admins.create(container.desk, "vic", PASSWORD, "viewer", generate_password_hash)
+    app = create_app(container)
+    app.testing = True
+    return app
+
+
+def editor(app):
     admins.create(app.extensions["refdesk"].desk, "eddie", PASSWORD, "editor", generate_password_hash)
     client = app.test_client()
     response = sign_in(client, "eddie")
@@ -22,7 +34,7 @@ def editor(app):  # noqa: F811
     return client, csrf(client, "/admin/faq")
 
 
-def test_an_editor_is_refused_every_admin_page_but_the_faq(app):  # noqa: F811
+def test_an_editor_is_refused_every_admin_page_but_the_faq(app):
     client, token = editor(app)
     checked = 0
     for rule in app.url_map.iter_rules():
@@ -45,7 +57,7 @@ def test_an_editor_is_refused_every_admin_page_but_the_faq(app):  # noqa: F811
     assert "manages the FAQ only" in client.get("/admin/").get_data(as_text=True)
 
 
-def test_a_draft_from_a_chat_is_reviewed_edited_and_published_by_an_editor(app):  # noqa: F811
+def test_a_draft_from_a_chat_is_reviewed_edited_and_published_by_an_editor(app):
     desk = app.extensions["refdesk"].desk
     chat, token = conversations.start_conversation(desk, "general", name="Ada Lovelace")
     conversations.patron_says(desk, chat.id, token, "I am Ada (ada@example.org): can I renew?", "q1")
@@ -82,7 +94,7 @@ def test_a_draft_from_a_chat_is_reviewed_edited_and_published_by_an_editor(app):
     assert faq_entries.search(desk, "renew") == []
 
 
-def test_bad_input_is_a_clear_4xx_and_changes_nothing(app):  # noqa: F811
+def test_bad_input_is_a_clear_4xx_and_changes_nothing(app):
     desk = app.extensions["refdesk"].desk
     client, token = editor(app)
     entry = faq_entries.save(desk, FaqArticle(None, "Wifi?", "<p>Ask</p>"))
@@ -105,7 +117,7 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(app):  # noqa: F811
     assert faq_entries.get(desk, entry.id).question == "Wifi?"
 
 
-def test_a_viewer_reads_the_faq_but_cannot_change_it(app):  # noqa: F811
+def test_a_viewer_reads_the_faq_but_cannot_change_it(app):
     desk = app.extensions["refdesk"].desk
     entry = faq_entries.save(desk, FaqArticle(None, "Wifi?", "<p>Ask</p>"))
     client = app.test_client()
@@ -117,7 +129,7 @@ def test_a_viewer_reads_the_faq_but_cannot_change_it(app):  # noqa: F811
     assert faq_entries.get(desk, entry.id).status == "draft"
 
 
-def test_merge_import_and_export(app):  # noqa: F811
+def test_merge_import_and_export(app):
     desk = app.extensions["refdesk"].desk
     client, token = editor(app)
     keep = faq_entries.save(desk, FaqArticle(None, "Renew?", "<p>Online</p>", topics=["loans"]))

@@ -208,6 +208,10 @@ def test_the_library_page_lists_published_answers_with_topics_and_search(client,
     assert ">books (1)<" in html and ">wifi (1)<" in html
     found = client.get("/faq?q=wifi").get_data(as_text=True)
     assert "How do I use the wifi?" in found and "Moby" not in found.split('id="answers-heading"')[1]
+    assert 'class="count">1 answer<' in found  # not "1 answers"
+    spanish = client.get("/faq?lang=es").get_data(as_text=True)  # searching or a topic keeps the language
+    assert '<input type="hidden" name="lang" value="es">' in spanish
+    assert 'class="count">1 respuesta<' in spanish
     by_topic = client.get("/faq?topic=books").get_data(as_text=True).split('id="answers-heading"')[1]
     assert "Moby Dick" in by_topic and "wifi" not in by_topic
     youth = client.get("/faq?queue=youth").get_data(as_text=True)
@@ -222,7 +226,10 @@ def test_an_entry_has_a_stable_url_in_its_language_and_drafts_are_404(client, co
     assert client.get(f"/faq/{entries['es']}").headers["Location"].endswith(f"/faq/{entries['es']}-tienen-moby-dick")
     assert client.get(f"/faq/{entries['es']}-old-wording").status_code == 301
     assert client.get(f"/faq/{entries['draft']}-secret-draft-about-moby-dick").status_code == 404
-    assert client.get(f"/faq/{entries['draft']}").status_code == 404
+    unpublished = client.get(f"/faq/{entries['draft']}", headers={"Accept-Language": "es"})  # a shared old link
+    html = unpublished.get_data(as_text=True)
+    assert unpublished.status_code == 404 and '<html lang="es">' in html and 'name="viewport"' in html
+    assert "Esa respuesta no está aquí" in html and 'href="/faq"' in html and "not yet" not in html  # a way on
     assert client.get("/faq/999999-nothing").status_code == 404
     views = usage(container, "view")
     assert [(row.article_id, row.language, row.count) for row in views] == [(entries["es"], "es", 1)]

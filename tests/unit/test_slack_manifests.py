@@ -46,6 +46,7 @@ def test_buttons_are_what_the_listeners_handle():
         render.CLAIM_ACTION,
         render.CLOSE_ACTION,
         render.FOLLOWUP_ACTION,
+        render.FAQ_SEARCH_ACTION,
         render.TRANSFER_ACTION,
         render.TAG_ACTION,
         render.BLOCK_ACTION,

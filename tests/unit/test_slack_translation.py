@@ -49,6 +49,7 @@ def test_root_blocks_offer_claim_and_close_until_claimed_then_close_only():
         render.CLAIM_ACTION,
         render.CLOSE_ACTION,
         render.FOLLOWUP_ACTION,
+        render.FAQ_SEARCH_ACTION,
         render.TAG_ACTION,
         render.BLOCK_ACTION,
     ]
@@ -60,12 +61,14 @@ def test_root_blocks_offer_claim_and_close_until_claimed_then_close_only():
     assert [e["action_id"] for e in claimed[-1]["elements"]] == [
         render.CLOSE_ACTION,
         render.FOLLOWUP_ACTION,
+        render.FAQ_SEARCH_ACTION,
         render.TAG_ACTION,
         render.BLOCK_ACTION,
     ]
     marked = render.root_blocks(QUEUE, conversation(status=Status.ACTIVE, follow_up=True))
     assert [e["action_id"] for e in marked[-1]["elements"]] == [
         render.CLOSE_ACTION,
+        render.FAQ_SEARCH_ACTION,
         render.TAG_ACTION,
         render.BLOCK_ACTION,
     ]

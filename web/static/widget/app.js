@@ -15,7 +15,7 @@
   var chat = read(chatKey), pending = read(pendingKey) || [], draft = read(draftKey), creating = null;
   var seen = {}, source = null, flushing = false, closed = false, waitNotice = null, claimed = false;
   var SUGGEST_DELAY = 400, suggested = [], shownIds = {}, suggestTimer = null, suggestFor = "", announcedSuggestions = "";
-  var returnTo = null, opened = null, askedKey = "refdesk-asked:" + queue, shownKey = "refdesk-shown:" + queue;
+  var returnTo = null, openedAnswer = null, askedKey = "refdesk-asked:" + queue, shownKey = "refdesk-shown:" + queue;
   shownIds = read(shownKey) || {};
   /* A panel on the library page loads with the page: it must not take the patron's focus until they use it. */
   var embeddedInPage = /[?&]embed=panel(&|$)/.test(location.search);
@@ -568,7 +568,7 @@
 
   function openAnswer(entry) {
     if (view !== "faq-answer") returnTo = view;
-    opened = entry;
+    openedAnswer = entry;  /* not `opened`: that is the link cards' record */
     var heading = $("faq-question"), body = $("faq-body"), holder = document.createElement("template");
     heading.textContent = entry.question;
     heading.lang = body.lang = entry.language;
@@ -592,7 +592,7 @@
   });
 
   $("faq-answered").addEventListener("click", function () {
-    var entry = opened;
+    var entry = openedAnswer;
     var ending = chat && !closed ?
       api("/conversations/" + chat.id + "/close", { method: "POST", body: JSON.stringify({ answered_by_faq: entry.id }) }) :
       Promise.resolve();
