@@ -23,7 +23,7 @@
   refdeskFitViewport(root);
   var mailOn = root.dataset.email === "on";  /* no mail server: nothing is offered that needs email */
   var returnKey = "refdesk-return:" + queue;
-  var toldOpened = {};  /* link cards whose opening staff were told of, this page (`opened` is the FAQ answer shown) */
+  var toldOpened = {};  /* link cards whose opening staff were told of, this page (the FAQ answer shown is `openedAnswer`) */
   var screen = refdeskScreen({
     t: t,
     everySeconds: Number(root.dataset.screenEvery) || 3,
