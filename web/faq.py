@@ -234,7 +234,7 @@ def problem_page(exc: HTTPException):
     t = page_strings(ui)
     missing = exc.code == 404
     heading = t["faqpage.missing"] if missing else t["faqpage.bad_search"]
-    text = t["faqpage.missing_text"] if missing else (exc.description or "")
+    text = t["faqpage.missing_text"] if missing else t["faqpage.bad_search_text"]  # the check's words are English
     return render_template("faq/problem.html", lang=ui, t=t, heading=heading, text=text), exc.code
 
 
@@ -286,7 +286,7 @@ def entry_page(article_id: int, slug: str = ""):
         return redirect(entry_path(found), 301)
     lang = found.language if found.language in catalogues() else "en"
     faq_usage.count(desk(), "view", [found.id], found.language, found.queue_slug)
-    back = url_for("faq.library_page", queue=found.queue_slug) if found.queue_slug else url_for("faq.library_page")
+    back = url_for("faq.library_page", queue=found.queue_slug, lang=found.language)  # the list in the entry's language
     return render_template(
         "faq/entry.html",
         lang=lang,

@@ -223,6 +223,7 @@ def test_an_entry_has_a_stable_url_in_its_language_and_drafts_are_404(client, co
     spanish = client.get(f"/faq/{entries['es']}-tienen-moby-dick")
     html = spanish.get_data(as_text=True)
     assert spanish.status_code == 200 and re.search(r'<html lang="es">', html) and "Sí, en el segundo piso." in html
+    assert 'href="/faq?lang=es"' in html.split("</nav>")[0]  # "Todas las respuestas" keeps the entry's language
     assert client.get(f"/faq/{entries['es']}").headers["Location"].endswith(f"/faq/{entries['es']}-tienen-moby-dick")
     assert client.get(f"/faq/{entries['es']}-old-wording").status_code == 301
     assert client.get(f"/faq/{entries['draft']}-secret-draft-about-moby-dick").status_code == 404
@@ -231,7 +232,10 @@ def test_an_entry_has_a_stable_url_in_its_language_and_drafts_are_404(client, co
     assert unpublished.status_code == 404 and '<html lang="es">' in html and 'name="viewport"' in html
     assert "Esa respuesta no está aquí" in html and 'href="/faq"' in html and "not yet" not in html  # a way on
     assert client.get("/faq/999999-nothing").status_code == 404
-    views = usage(container, "view")
+    french = entry(container.desk, "Puis-je imprimer ?", "<p>Oui.</p>", language="fr", topics=["impression"])
+    html = client.get(f"/faq/{french}-puis-je-imprimer").get_data(as_text=True)
+    assert "Thèmes\u00a0:" in html and 'href="/faq?topic=impression&amp;lang=fr"' in html  # French typography
+    views = [row for row in usage(container, "view") if row.article_id != french]
     assert [(row.article_id, row.language, row.count) for row in views] == [(entries["es"], "es", 1)]
 
 
@@ -239,6 +243,8 @@ def test_bad_page_input_is_a_4xx_page(client):
     assert client.get("/faq?queue=nowhere").status_code == 404
     assert client.get("/faq?queue=Bad Slug").status_code == 400
     assert client.get("/faq?q=" + "x" * 300).status_code == 400
+    french = client.get("/faq?q=" + "x" * 300, headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "200\u00a0caractères" in french and "longer than" not in french  # in the patron's words, not the check's
     assert client.get("/faq?lang=%3Cx%3E").status_code == 400
     assert client.get("/faq?q=a%00b").status_code == 422
 
