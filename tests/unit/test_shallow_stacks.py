@@ -77,5 +77,5 @@ def held_kb(mode: str) -> float:
 def test_a_parked_stream_keeps_no_deep_stack_of_its_request_and_results_and_errors_come_back():
     shallow, deep = held_kb("shallow"), held_kb("direct")
     # Measured: 20.9 KB per parked greenlet that handled the deep request itself, 9.5 KB when a child did: the
-    # three more pages of the 16 KB data stack that the deep call touched (the greenlets and their saved C stacks are the rest).
+    # pages of its 16 KB data stack that the deep call touched (the greenlets and saved C stacks are the rest).
     assert deep - shallow >= 8, f"{shallow} KB per parked stream handled in a child greenlet, {deep} KB without"
