@@ -135,8 +135,9 @@ class MatrixSync:
                         str(response.message), retry_after=(response.retry_after_ms or 0) / 1000 or None
                     )
                 self._connection.first_sync.set()
-                await self._keep_crypto()
-                await self._hand_over(response, since, asked, batches)
+                jobs = await self._hand_over(response, since, asked, batches)
+                await self._keep_crypto()  # while the lanes run the events: it is off the reply's path
+                batches.add(jobs, response.next_batch)  # only now may its token be saved: after the crypto state
                 since = response.next_batch
                 failures = 0
             except asyncio.CancelledError:
@@ -161,7 +162,11 @@ class MatrixSync:
 
         Saved before the next /sync, which acknowledges the to-device messages that brought room
         keys: once the homeserver drops them, the database must have them, or a successor could
-        not read librarians' messages.
+        not read librarians' messages. For the same reason the response's token becomes saveable
+        (`Batches.add`) only after this: a successor syncing from a saved token must find the keys
+        that came before it. It runs after the events went to their lanes, not before: it is a hop
+        to a database thread (and at times key requests and a write of the whole store, 2-20 ms on
+        the bench machine) that a librarian's reply used to wait for on its way to the patron.
         """
         client = self._connection.client
         if client.olm is None:
@@ -188,8 +193,13 @@ class MatrixSync:
             log.error("matrix: %s", problem)
             await self._connection.run_blocking(record_problems, self._desk, self._rooms.slugs(room_id), problem)
 
-    async def _hand_over(self, response: SyncResponse, since: str | None, asked: float, batches: Batches) -> None:
-        """Give every staff event of the batch to its lane, in timeline order; then the batch is in flight."""
+    async def _hand_over(
+        self, response: SyncResponse, since: str | None, asked: float, batches: Batches
+    ) -> list[asyncio.Task[Any]]:
+        """Give every staff event of the batch to its lane, in timeline order; the jobs, for `Batches.add`.
+
+        Until the caller adds them, the batch's token cannot be saved: events handed over from a response
+        whose crypto state was then not saved are synced and handled again (deduplicated by event id)."""
         joined = response.rooms.join
         active = [room_id for room_id, room in joined.items() if room.timeline.events]
         if self._rooms.stale_for(active, asked):  # a room the map may not know yet: its events wait for the read
@@ -235,7 +245,7 @@ class MatrixSync:
             if ephemeral:
                 job = lambda room_id=room_id, ephemeral=ephemeral: self._events.typing(room_id, ephemeral)  # noqa: E731
                 jobs.append(batches.lanes.submit(("typing", room_id), job))
-        batches.add(jobs, response.next_batch)
+        return jobs
 
     def _readable(self, room_id: str, event: Any) -> bool:
         """False for an event nio could not decrypt: it waits for its key (adapters.matrix.undecrypted).

@@ -146,3 +146,18 @@ def test_an_event_that_came_before_its_room_key_is_handed_over_when_the_key_come
     with caplog.at_level(logging.ERROR):
         assert waiting.readable(key_for_early) == [] and len(waiting) == 0
     assert "$hopeless" in caplog.text and "not relayed" in caplog.text
+
+
+@pytest.mark.skipif(not crypto_state.E2EE_AVAILABLE, reason="matrix-nio's e2e extra is not installed")
+def test_a_sync_that_found_no_encrypted_room_costs_the_store_no_statement(tmp_path):
+    """nio saves the encrypted rooms after every /sync, nearly always none, while the batch's replies wait."""
+    from nio.crypto import OlmAccount
+
+    store = crypto_state.Store("@bot:hs", "DEV", str(tmp_path), database_name="bot.db")
+    store.save_account(OlmAccount())
+    statements: list[str] = []
+    store.database.connection().set_trace_callback(statements.append)
+    store.save_encrypted_rooms(set())
+    assert statements == []
+    store.save_encrypted_rooms({ROOM})
+    assert statements and store.load_encrypted_rooms() == {ROOM}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from dataclasses import replace
@@ -191,3 +192,72 @@ def test_replies_of_many_chats_in_one_batch_are_written_side_by_side():
         events.close()
     assert not together.broken
     assert sorted(m.conversation_id for m in store.messages.values()) == [f"c{n}" for n in range(8)]
+
+
+class SlowCryptoClient(FakeClient):
+    """A client with end-to-end encryption on: its first /sync brings a reply, the next waits until stopped."""
+
+    olm = object()
+    should_upload_keys = should_query_keys = should_claim_keys = False
+
+    def __init__(self, room_id: str) -> None:
+        super().__init__()
+        self.syncs = 0
+        self._first = sync_response(room_id, thread_reply("$r1"))
+
+    async def sync(self, **_kwargs) -> SyncResponse:
+        self.syncs += 1
+        if self.syncs == 1:
+            return self._first
+        await asyncio.Event().wait()  # a long poll that never answers
+        raise AssertionError("unreachable")
+
+    async def send_to_device_messages(self) -> None:
+        pass
+
+
+class SlowCryptoConnection(FakeConnection):
+    """Saving the encryption state takes until the test says (a database thread busy just then)."""
+
+    def __init__(self, room_id: str) -> None:
+        super().__init__()
+        self.client = SlowCryptoClient(room_id)
+        self.first_sync = threading.Event()
+        self.saved = asyncio.Event()
+        self.crypto_saves = 0
+
+    def save_crypto(self) -> None:
+        self.crypto_saves += 1
+
+    async def run_blocking(self, function, *args, **kwargs):
+        if function == self.save_crypto:
+            await self.saved.wait()
+        return function(*args, **kwargs)
+
+
+def test_a_reply_goes_to_its_lane_before_the_crypto_state_is_saved_and_its_token_only_after():
+    """The reply is not held back by the encryption state's save; the sync token is (keys before the token)."""
+    room = "!desk:library.example"
+    desk, *_ = make_desk(Queue("general", "General", Backend.MATRIX, room))
+    events = RecordedEvents()
+
+    async def scenario() -> None:
+        connection = SlowCryptoConnection(room)
+        rooms = QueueRooms(connection, desk)
+        await rooms.refresh()
+        sync = MatrixSync(connection, desk, rooms, events, 200)
+        batches = Batches(connection, desk, threading.Event())
+        syncing = asyncio.get_running_loop().create_task(sync._sync_until_stopped(batches))
+        try:
+            await until(lambda: events.handled == ["$r1"])  # the save has not answered (it was awaited first)
+            await batches.lanes.idle()
+            assert batches.handled is None and connection.client.syncs == 1  # nor is the token saveable yet
+            connection.saved.set()
+            await until(lambda: batches.handled == "s2" and connection.client.syncs == 2)
+            assert connection.crypto_saves == 1
+        finally:
+            syncing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await syncing
+
+    own_loop.run(scenario())
