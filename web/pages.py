@@ -18,7 +18,9 @@ def chat_page(slug: str):
         abort(404)
     # The page is in English; "Show my screen" and link cards share their markup and strings with the widget.
     strings = {
-        k: v for k, v in catalogues()["en"].items() if k.startswith(("screen.", "link.", "error.", "privacy.screen"))
+        k: v
+        for k, v in catalogues()["en"].items()
+        if k.startswith(("screen.", "link.", "error.", "privacy.screen", "privacy.more"))
     }
     settings = container().settings
     return render_template(  # its CSP: web/security_headers.py

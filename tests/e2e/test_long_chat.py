@@ -168,6 +168,11 @@ def assert_usable(surface: Surface, state: str) -> None:
     assert overflow <= 1, f"the whole chat scrolls by {overflow}px instead of the message list ({state})"
 
 
+def message_share(surface: Surface) -> float:
+    """The message list's share of the chat's height (the widget's panel, or the window of a page of its own)."""
+    return surface.scope.locator("#log").evaluate("el => el.clientHeight / window.innerHeight")
+
+
 @pytest.mark.parametrize(
     "kind,viewport",
     [
@@ -187,6 +192,8 @@ def test_a_long_chat_keeps_the_composer_and_the_newest_message_in_view(desk, sit
         root = converse(desk, surface)
         assert_usable(surface, f"{kind}, {viewport}, after {ROUNDS} messages each way")
         page.screenshot(path=str(ARTIFACTS / f"long-chat-{kind}-{viewport}.png"))
+        share = message_share(surface)  # through a slit before: 19% of the floating panel, 33% of a panel in the page
+        assert share >= 0.5, f"the messages get {share:.0%} of the chat's height ({kind}, {viewport})"
 
         # Scrolled up to read: a new reply does not pull the list down; a button offers it; it is read out once.
         log = surface.scope.locator("#log")
@@ -231,6 +238,26 @@ def test_a_long_chat_keeps_the_composer_and_the_newest_message_in_view(desk, sit
         surface.scope.locator("#messages li").filter(has_text="One more thing").wait_for()
         assert_usable(surface, f"{kind}, {viewport}, after a reload")
         assert surface.scope.locator("#announce").inner_text().strip() == ""
+        # The privacy note (the widget's; the plain page's on Show my screen): one line during a chat (a reload
+        # included), opened with the keyboard alone (the keyboard closed: with it open the widget keeps only the chat).
+        page.set_viewport_size(VIEWPORTS[viewport])
+        note, kept = surface.scope.locator("#privacy"), surface.scope.locator("#privacy p")
+        expect(kept).to_be_hidden()
+        surface.scope.locator("#body").focus()
+        summary = note.locator("summary")
+        for _ in range(10):
+            page.keyboard.press("Tab")
+            if summary.evaluate("el => el === document.activeElement"):
+                break
+        assert summary.evaluate("el => el === document.activeElement"), "Tab does not reach 'What we keep'"
+        page.keyboard.press("Enter")
+        expect(kept).to_be_visible()
+        expect(kept).to_contain_text("pictures are kept" if kind == "page" else "We keep chat transcripts")
+        expect(summary).to_have_text("What we keep")
+        if kind == "button":
+            assert_accessible(next(f for f in page.frames if "/widget/frame" in f.url), "privacy note opened in a chat")
+        page.keyboard.press("Enter")
+        expect(kept).to_be_hidden()
     finally:
         context.close()
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from router import health
 from router.model import Backend, Queue
@@ -352,10 +353,16 @@ def test_a_patron_file_reaches_the_staff_thread_and_bad_files_get_a_clear_error(
     page.goto(site.page("/upload", attributes='data-mode="panel" data-target="main"'))
     frame = chat_frame(page)
     frame.get_by_role("button", name="Start chat").click()
-    frame.get_by_label("Attach a file").wait_for()  # visible once the chat exists (the click starts it)
-    frame.get_by_label("Attach a file").set_input_files(str(fake))
+    attach = frame.get_by_role("button", name="Attach a file")  # a compact button; its limits are its description
+    expect(attach).to_have_accessible_description("Image, PDF or text, up to 5 MB")
+    with page.expect_file_chooser() as chooser:  # the button opens the browser's file picker
+        attach.click()
+    chooser.value.set_files(str(fake))
     frame.get_by_text("Only images, PDF and plain text files can be sent.").wait_for()
-    frame.get_by_label("Attach a file").set_input_files(str(png))
+    attach.focus()
+    with page.expect_file_chooser() as chooser:  # and so does the keyboard
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(png))
     frame.locator("li.patron a.file").filter(has_text="call-number.png").wait_for()
 
     root = desk.librarian.wait_for(lambda events: roots(events, desk.room_id))[0]

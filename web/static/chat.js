@@ -163,9 +163,16 @@
     source.addEventListener("message_deleted", function (e) { update(JSON.parse(e.data)); });
   }
 
+  // Once a chat is under way, the privacy note folds to one line ("What we keep") that opens it: room for messages.
+  function underWay() {
+    const note = document.getElementById("privacy");
+    if (note && !root.classList.contains("under-way")) note.open = false;
+    root.classList.add("under-way");
+  }
+
   // No ghost chats: loading the page only shows the desk's status; the first message creates the chat.
   function start() {
-    if (chat) { statusLine.textContent = "Reconnecting…"; screen.update(true); follow(); return Promise.resolve(); }
+    if (chat) { statusLine.textContent = "Reconnecting…"; screen.update(true); underWay(); follow(); return Promise.resolve(); }
     return api("/queues/" + encodeURIComponent(queue) + "/status").then(function (status) {
       if (chat) return;  // the patron was quicker than the status
       statusLine.textContent = status.open && status.staffed
@@ -185,6 +192,7 @@
       sessionStorage.setItem(storeKey, JSON.stringify(chat));
       statusLine.textContent = "Waiting for a librarian…";
       screen.update(true);
+      underWay();
       follow();
     }, function (err) { creating = null; throw err; });
     return creating;

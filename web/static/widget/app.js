@@ -77,6 +77,12 @@
     placeSuggestions();
   }
   function say(text) { statusLine.textContent = text; }
+  /* Before a chat the privacy note is shown in full; once one is under way it folds to "What we keep" (one line,
+     a <details> the patron can open) so the messages get the panel. */
+  function underWay(on) {
+    if (on !== root.classList.contains("under-way")) $("privacy").open = !on;
+    root.classList.toggle("under-way", on);
+  }
   function fail(error) {
     var localized = error && error.code && t["error." + error.code];
     errorLine.textContent = localized || (error && error.message) || t["error.generic"];
@@ -307,6 +313,7 @@
   function enterChat() {
     lockEmail();
     show("chat");
+    underWay(true);
     screen.update(!closed);
     say(chat.offline ? t["offline.thanks"] : t["status.waiting"]);
     pending.forEach(function (message) { render({ author: "patron", body: message.body, client_id: message.client_id, pending: true }); });
@@ -342,6 +349,7 @@
       draft = null;
       say(t["status.waiting"]);
       screen.update(true);
+      underWay(true);
       follow();
       return chat;
     }, function (error) { creating = null; throw error; });
@@ -373,6 +381,7 @@
     sessionStorage.removeItem(pendingKey);
     draft = null; pending = [];
     list.textContent = "";
+    underWay(false);
     choose();
   }
 
@@ -414,6 +423,8 @@
     flush();
   });
 
+  /* A compact button opens the native file picker (the input stays hidden); its limits are its description. */
+  $("attach-button").addEventListener("click", function () { $("attach").click(); });
   $("attach").addEventListener("change", function () {
     var file = $("attach").files[0];
     if (!file) return;
@@ -476,6 +487,7 @@
     sessionStorage.removeItem(shownKey);
     chat = null; pending = []; seen = {}; closed = false; claimed = false; draft = null; shownIds = {};
     screen.update(false);
+    underWay(false);
     list.textContent = "";
     follower.reset();
     $("rating").hidden = false;
