@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 
 from web.context import container, desk
-from web.widget import catalogues
+from web.widget import catalogues, with_sizes
 
 bp = Blueprint("pages", __name__)
 
@@ -23,10 +23,12 @@ def chat_page(slug: str):
         if k.startswith(("screen.", "link.", "error.", "privacy.screen", "privacy.more"))
     }
     settings = container().settings
+    strings = with_sizes(strings, "en", settings.max_upload_bytes)
     return render_template(  # its CSP: web/security_headers.py
         "chat.html",
         queue=queue,
         strings=strings,
         screen_every=settings.screen_every_seconds,
         screen_on=settings.screen_frames_per_chat > 0,
+        max_upload=settings.max_upload_bytes,
     )

@@ -26,6 +26,22 @@ def catalogues() -> dict[str, dict[str, str]]:
     return {path.stem: json.loads(path.read_text()) for path in sorted((STATIC / "i18n").glob("*.json"))}
 
 
+SIZED = ("form.attach_limits", "error.file_too_large")  # strings that name the upload limit as {size}
+
+
+def size_words(size: int, lang: str) -> str:
+    """The upload limit as a patron reads it ("5 MB", "512 KB", French "1,5 Mo"), rounded down so the widget
+    never promises more than the server takes (REFDESK_MAX_UPLOAD_BYTES may be anything)."""
+    big, small = ("Mo", "Ko") if lang == "fr" else ("MB", "KB")
+    value, unit = (size / 1024**2, big) if size >= 1024**2 else (max(size, 1024) / 1024, small)
+    text = f"{int(value * 10) / 10:.1f}".removesuffix(".0")
+    return f"{text.replace('.', ',') if lang in ('es', 'fr') else text}\u00a0{unit}"
+
+
+def with_sizes(strings: dict[str, str], lang: str, limit: int) -> dict[str, str]:
+    return strings | {key: strings[key].replace("{size}", size_words(limit, lang)) for key in SIZED if key in strings}
+
+
 def language(wanted: str | None) -> str:
     code = (wanted or "").lower()[:2]
     return code if code in catalogues() else "en"
@@ -92,7 +108,7 @@ def frame():
     if container().settings.screen_frames_per_chat > 0:  # what "Show my screen" shares and keeps, where offered
         strings["privacy"] += " " + templates["privacy.screen"]
     email_available = container().mailer is not None
-    strings = promises(strings, email_available)
+    strings = with_sizes(promises(strings, email_available), lang, container().settings.max_upload_bytes)
     html = render_template(
         "widget.html",
         queue=queue,
@@ -102,6 +118,7 @@ def frame():
         email_available=email_available,
         screen_every=container().settings.screen_every_seconds,
         screen_on=container().settings.screen_frames_per_chat > 0,
+        max_upload=container().settings.max_upload_bytes,
     )
     return html, 200, {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}
 

@@ -10,7 +10,7 @@ import pytest
 
 from router.model import Backend, Queue
 from tests.conftest import make_container
-from web import create_app
+from web import create_app, widget
 
 I18N = Path(__file__).resolve().parents[2] / "web" / "static" / "i18n"
 LOADER_BUDGET, UI_BUDGET = 10 * 1024, 60 * 1024
@@ -126,4 +126,32 @@ def test_the_privacy_note_says_what_show_my_screen_shares_wherever_it_is_offered
     plain = client.get("/chat/general").get_data(as_text=True)
     said = ("Montrer mon écran envoie une image" in widget, 'class="hint">Show my screen sends a picture' in plain)
     assert said == ((True, True) if frames else (False, False))  # not offered (0): not promised either
+    container.close()
+
+
+def strings_of(page: str) -> dict[str, str]:
+    return json.loads(page.split('id="strings">')[1].split("</script>")[0])
+
+
+def test_the_upload_limit_the_patron_reads_is_the_one_the_server_keeps(tmp_path):
+    """REFDESK_MAX_UPLOAD_BYTES is an operator's setting: the widget, the plain page and the screen pictures'
+    compression follow it (the strings said "5 MB" whatever it was)."""
+    container = make_container(f"sqlite:///{tmp_path / 'u.db'}", max_upload_bytes=1536 * 1024)
+    with container.desk.uow() as uow:
+        uow.queues.add(Queue("general", "General", Backend.MATRIX, "!r:l"))
+        uow.commit()
+    client = create_app(container).test_client()
+    english = client.get("/widget/frame?queue=general&lang=en").get_data(as_text=True)
+    assert "up to 1.5\u00a0MB" in english and "5 MB" not in english and 'data-max-upload="1572864"' in english
+    assert "(1.5\u00a0MB at most)" in strings_of(english)["error.file_too_large"]  # the refusal names the same limit
+    french = client.get("/widget/frame?queue=general&lang=fr").get_data(as_text=True)
+    assert "1,5\u00a0Mo au plus" in french and "{size}" not in french
+    page = client.get("/chat/general").get_data(as_text=True)
+    assert 'data-max-upload="1572864"' in page and "(1.5\u00a0MB at most)" in strings_of(page)["error.file_too_large"]
+    assert [widget.size_words(n, "en") for n in (5 * 1024**2, 512 * 1024, 100, 1024**2 + 1)] == [
+        "5\u00a0MB",
+        "512\u00a0KB",
+        "1\u00a0KB",
+        "1\u00a0MB",
+    ]
     container.close()

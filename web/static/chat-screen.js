@@ -13,7 +13,7 @@
   var HASH_W = 32, HASH_H = 18;
 
   /* options: root element ids as in templates/_screen.html; t (strings); upload(blob, name) -> Promise;
-     fail(error); announce(text); everySeconds. Returns { update(visible) }. */
+     fail(error); announce(text); everySeconds; maxBytes (the server's upload limit). Returns { update(visible) }. */
   window.refdeskScreen = function (options) {
     var $ = function (id) { return document.getElementById(id); };
     if (!$("screen")) return { update: function () {}, stop: function () {} };  /* REFDESK_SCREEN_FRAMES_PER_CHAT=0: not offered */
@@ -22,6 +22,7 @@
     var canCapture = !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
     var stream = null, video = null, shot = null, timer = null, lastHash = null, busy = false, shown = false;
     var everyMs = Math.max(200, 1000 * (options.everySeconds || 3));
+    var maxBytes = options.maxBytes || 5 * 1024 * 1024;  /* REFDESK_MAX_UPLOAD_BYTES */
 
     if (!canCapture) {
       showButton.textContent = t["screen.attach"];
@@ -73,11 +74,15 @@
       canvas.height = Math.max(1, Math.round(height * scale));
       canvas.getContext("2d").drawImage(source, 0, 0, canvas.width, canvas.height);
       var hash = hashOf(source, width, height);
-      return new Promise(function (resolve) { canvas.toBlob(resolve, "image/png"); }).then(function (png) {
-        if (png && png.size <= 2 * 1024 * 1024) return { blob: png, hash: hash, name: "screen.png" };
-        return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", 0.85); }).then(function (jpeg) {
-          return { blob: jpeg, hash: hash, name: "screen.jpg" };
+      function jpeg(quality) {  /* smaller until it fits the server's limit; the last try goes up regardless */
+        return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", quality); }).then(function (blob) {
+          if (blob && blob.size > maxBytes && quality > 0.4) return jpeg(quality - 0.2);
+          return { blob: blob, hash: hash, name: "screen.jpg" };
         });
+      }
+      return new Promise(function (resolve) { canvas.toBlob(resolve, "image/png"); }).then(function (png) {
+        if (png && png.size <= Math.min(2 * 1024 * 1024, maxBytes)) return { blob: png, hash: hash, name: "screen.png" };
+        return jpeg(0.85);
       });
     }
 

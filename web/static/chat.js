@@ -21,6 +21,7 @@
   const screen = refdeskScreen({
     t: t,
     everySeconds: Number(root.dataset.screenEvery) || 3,
+    maxBytes: Number(root.dataset.maxUpload) || 5 * 1024 * 1024,
     announce: follower.announce,
     fail: function (err) { errorLine.textContent = (err && err.code && t["error." + err.code]) || (err && err.message) || ""; },
     upload: function (blob, name) {

@@ -27,6 +27,7 @@
   var screen = refdeskScreen({
     t: t,
     everySeconds: Number(root.dataset.screenEvery) || 3,
+    maxBytes: Number(root.dataset.maxUpload) || 5 * 1024 * 1024,
     fail: fail,
     announce: follower.announce,
     upload: function (blob, name) {
