@@ -7,7 +7,7 @@ from io import BytesIO
 import pytest
 
 from adapters.cli import main
-from router import commands
+from router import commands, retention
 from router.model import Backend, Queue
 from tests.conftest import make_container
 from tests.integration.test_admin_auth import app, csrf, sign_in  # noqa: F401 - `app` is the shared fixture
@@ -121,3 +121,18 @@ def test_the_cli_sets_the_sites_and_updating_the_queue_keeps_them(tmp_path, monk
     container.close()
     main(["queue", "link-sites", "general"])
     assert "may link to: any http(s) page" in capsys.readouterr().out
+
+
+def test_a_screen_picture_goes_with_its_chat_when_retention_deletes_it(client):
+    """Screen pictures are patron files: the retention path that deletes a chat deletes them (the privacy note
+    says so)."""
+    chat = start(client)
+    picture = screen_upload(client, chat, "1")
+    assert picture.status_code == 201
+    container = client.application.extensions["refdesk"]
+    file_id = picture.json["attachments"][0]["id"]
+    with container.desk.uow(read_only=True) as uow:
+        assert uow.files.get(chat["id"], file_id).data == PNG
+    retention.delete_conversation(container.desk, chat["id"])  # the scheduled purge's path, for one chat
+    with container.desk.uow(read_only=True) as uow:
+        assert uow.files.get(chat["id"], file_id) is None and uow.conversations.get(chat["id"]) is None
