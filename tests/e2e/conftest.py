@@ -99,7 +99,8 @@ def desk_settings(homeserver: Homeserver, database_url: str, **extra: object) ->
 def serve(container: Container, config: dict | None = None) -> tuple[str, object]:
     port = free_port()
     server = make_server("127.0.0.1", port, create_app(container, config), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # Polled every 50 ms (werkzeug's default is 0.5 s): `shutdown()` waits for the next poll, once per desk.
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return f"http://127.0.0.1:{port}", server
 
 

@@ -46,7 +46,7 @@ class LibrarySite:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()  # quick shutdown()
 
     def page(self, path: str, *, extra: str = "", attributes: str = "") -> str:
         self.pages[path] = PAGE.format(refdesk=self.refdesk, extra=extra, attributes=attributes)
