@@ -172,8 +172,7 @@ def _start_desk(
     if with_worker:
         worker = Worker(container)
         worker.start()
-    librarian.sync_once(0)  # start the librarian's timeline now, so tests see only new events
-    librarian.events.clear()
+    librarian.skip_to_now()  # the librarian sees only what happens from here on
     return Desk(container, base_url, room_id, librarian, worker), server
 
 
@@ -259,8 +258,7 @@ def mixed_desk(
     emulator.events_url = f"{base_url}/slack/events"
     worker = Worker(container)
     worker.start()
-    librarian.sync_once(0)  # the librarian sees only what happens from here on
-    librarian.events.clear()
+    librarian.skip_to_now()  # the librarian sees only what happens from here on
     try:
         yield container, base_url
     finally:
