@@ -291,6 +291,11 @@ class LocalSynapse:
         """Join (or accept an invite to) a room."""
         self._request("POST", f"/_matrix/client/v3/join/{urllib.parse.quote(room_id, safe='')}", {}, access_token)
 
+    def leave(self, access_token: str, room_id: str) -> None:
+        """Leave a room (its later syncs no longer include it)."""
+        path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id, safe='')}/leave"
+        self._request("POST", path, {}, access_token)
+
     def override_ratelimit(self, admin_token: str, user_id: str) -> None:
         """Exempt a user (the relay bot) from message rate limits, as a real operator would for a bot."""
         path = f"/_synapse/admin/v1/users/{urllib.parse.quote(user_id, safe='')}/override_ratelimit"
