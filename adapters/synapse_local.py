@@ -142,10 +142,26 @@ class LocalSynapse:
             **_RATE_LIMITS,
         }
         self.config_path.write_text(json.dumps(config, indent=2))
+        if self._write_signing_key(Path(config["signing_key_path"])):
+            return
         result = subprocess.run(self._synapse("--generate-keys"), capture_output=True, cwd=self.data_dir)
         if result.returncode != 0:
             output = (result.stdout + result.stderr).decode(errors="replace")
             raise RuntimeError(f"Synapse could not generate its signing key:\n{output[-3000:]}")
+
+    def _write_signing_key(self, path: Path) -> bool:
+        """Write the signing key as `--generate-keys` would (the only file it makes for this config), in this
+        process when Synapse runs on this interpreter: a second Synapse start-up just for the key costs seconds
+        of CPU (more than the server's own start), once per test worker. False: let Synapse do it."""
+        if self.python != sys.executable:
+            return False
+        try:
+            from signedjson.key import generate_signing_key, write_signing_keys
+        except ImportError:
+            return False
+        with path.open("w") as stream:
+            write_signing_keys(stream, [generate_signing_key("a_" + secrets.token_hex(2))])
+        return True
 
     def start(self, timeout: float = 90) -> None:
         """Start the homeserver (writing its config on first use) and wait until the client API answers."""
@@ -274,6 +290,11 @@ class LocalSynapse:
     def join(self, access_token: str, room_id: str) -> None:
         """Join (or accept an invite to) a room."""
         self._request("POST", f"/_matrix/client/v3/join/{urllib.parse.quote(room_id, safe='')}", {}, access_token)
+
+    def leave(self, access_token: str, room_id: str) -> None:
+        """Leave a room (its later syncs no longer include it)."""
+        path = f"/_matrix/client/v3/rooms/{urllib.parse.quote(room_id, safe='')}/leave"
+        self._request("POST", path, {}, access_token)
 
     def override_ratelimit(self, admin_token: str, user_id: str) -> None:
         """Exempt a user (the relay bot) from message rate limits, as a real operator would for a bot."""

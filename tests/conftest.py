@@ -103,12 +103,42 @@ def container(request, tmp_path) -> Iterator[Container]:
 
 
 def empty_every_table(container: Container) -> None:
-    """Every table of the private schema but Alembic's, so no test sees another's rows."""
-    with container.engine.begin() as conn:
-        tables = conn.exec_driver_sql(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
-        ).scalars()
-        conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " CASCADE")
+    """Every table of the private schema but Alembic's, so no test sees another's rows (see `empty_schema`)."""
+    empty_schema(container.engine)
+
+
+def empty_schema(engine) -> None:
+    """Every table of the private schema but Alembic's, so no test sees another's rows.
+
+    DELETE, children before parents, not TRUNCATE: TRUNCATE has a fixed cost per table (new files, a lock) that
+    made emptying the fifteen small tables take 0.2-0.35 s on a loaded machine against about 0.01 s, twice per
+    PostgreSQL test. Sequences go on counting either way (this TRUNCATE never restarted them)."""
+    with engine.begin() as conn:
+        tables = set(
+            conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
+            ).scalars()
+        )
+        references = conn.exec_driver_sql(
+            "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text FROM pg_constraint c"
+            " JOIN pg_namespace n ON n.oid = c.connamespace WHERE c.contype = 'f' AND n.nspname = current_schema()"
+        ).all()
+        parents = {table: set() for table in tables}
+        for child, parent in references:
+            child, parent = child.strip('"'), parent.strip('"')
+            if child in parents and parent in tables and parent != child:
+                parents[child].add(parent)
+        children_first: list[str] = []
+        while parents:  # a table goes once nothing left refers to it
+            free = [t for t in parents if not any(t in refs for other, refs in parents.items() if other != t)]
+            if not free:  # a cycle of references: TRUNCATE ... CASCADE copes with those
+                conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " CASCADE")
+                return
+            for table in sorted(free):
+                children_first.append(table)
+                del parents[table]
+        for table in children_first:
+            conn.exec_driver_sql(f'DELETE FROM "{table}"')
 
 
 @pytest.fixture(autouse=True)

@@ -136,8 +136,7 @@ def test_a_plain_install_runs_the_procfile_and_stops_cleanly(
     try:
         wait_until(lambda: healthy(base_url) or honcho.poll() is not None, timeout=90)
         assert honcho.poll() is None, f"honcho stopped on its own:\n{log.read_text()}"
-        librarian.sync_once(0)
-        librarian.events.clear()
+        librarian.skip_to_now()
 
         chat = requests.post(
             f"{base_url}/api/v1/conversations",

@@ -13,7 +13,7 @@ import redis
 from router import commands, followup
 from router.commands import CommandContext
 from router.model import Backend, Queue
-from tests.conftest import make_container
+from tests.conftest import empty_schema, make_container
 from web import create_app
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -30,8 +30,7 @@ def database_url(request, tmp_path) -> Iterator[str]:
     import sqlalchemy as sa
 
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE conversations, messages, events, outbox, inbound_events, kv, queues CASCADE")
+    empty_schema(engine)
     engine.dispose()
 
 

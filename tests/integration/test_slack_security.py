@@ -24,7 +24,7 @@ from adapters.slack import render
 from adapters.slack.files import FileFetcher, allowed_origins, origin_of
 from adapters.worker import Worker
 from router.model import Backend, Queue, Status
-from tests.conftest import migrated
+from tests.conftest import empty_schema, migrated
 from tests.e2e.conftest import serve, wait_until
 from tests.e2e.patron import start_chat
 from tests.slack_emulator import SlackEmulator, sign
@@ -127,10 +127,7 @@ def run_desk(slack: SlackEmulator, database_url: str, mode: str) -> Iterator[Sla
         server.shutdown()
         worker.stop()
         if container.engine.dialect.name == "postgresql":  # one schema per session: empty it for the next test
-            with container.engine.begin() as conn:
-                conn.exec_driver_sql(
-                    "TRUNCATE conversations, messages, events, outbox, inbound_events, kv, queues CASCADE"
-                )
+            empty_schema(container.engine)
         container.close()
 
 
