@@ -622,6 +622,56 @@ class SqlFaqArticles:
         query = query.order_by(FaqRow.updated_at.desc(), FaqRow.id.desc()).offset(offset).limit(limit)
         return [_faq(row) for row in self.session.exec(query).all()]
 
+    # --- what the public pages show: published entries of a language and a queue's FAQ, counted in SQL ---
+
+    def _published(self, language: str | None, queue_slug: str | None) -> list[Any]:
+        """The public scope: published, in `language`, in `queue_slug`'s FAQ (its own and the whole library's)."""
+        where: list[Any] = [FaqRow.status == "published"]
+        if language is not None:
+            where.append(FaqRow.language == language)
+        if queue_slug is not None:
+            where.append(sa.or_(FaqRow.queue_slug == queue_slug, FaqRow.queue_slug.is_(None)))
+        return where
+
+    def _topic_elements(self) -> Any:
+        """A table-valued function of an entry's topics (stored as a JSON list), one row per topic, column `value`."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return sa.func.json_array_elements_text(FaqRow.__table__.c.topics).table_valued("value")
+        return sa.func.json_each(FaqRow.__table__.c.topics).table_valued("value")
+
+    def newest(
+        self, *, language: str | None = None, queue_slug: str | None = None, topic: str | None = None, limit: int = 50
+    ) -> list[FaqArticle]:
+        self.session.flush()
+        where = self._published(language, queue_slug)
+        if topic is not None:
+            topics = self._topic_elements()
+            where.append(sa.exists().select_from(topics).where(topics.c.value == topic))
+        moment = sa.func.coalesce(FaqRow.published_at, FaqRow.updated_at)
+        query = (
+            select(FaqRow)
+            .where(*where)
+            .order_by(moment.desc(), FaqRow.updated_at.desc(), FaqRow.id.desc())
+            .limit(limit)
+        )
+        return [_faq(row) for row in self.session.exec(query).all()]
+
+    def topic_counts(self, *, language: str | None = None, queue_slug: str | None = None) -> dict[str, int]:
+        self.session.flush()
+        topics = self._topic_elements()
+        query = (
+            sa.select(topics.c.value, sa.func.count())
+            .select_from(FaqRow.__table__.join(topics, sa.true()))
+            .where(*self._published(language, queue_slug))
+            .group_by(topics.c.value)
+        )
+        return {str(topic): int(count) for topic, count in self.session.execute(query).all()}
+
+    def count_published(self, *, language: str | None = None, queue_slug: str | None = None) -> int:
+        self.session.flush()
+        query = sa.select(sa.func.count()).select_from(FaqRow).where(*self._published(language, queue_slug))
+        return int(self.session.execute(query).scalar_one())
+
     def search(
         self,
         groups: list[list[str]],
@@ -629,6 +679,7 @@ class SqlFaqArticles:
         any_group: bool = False,
         language: str | None = None,
         queue_slug: str | None = None,
+        topic: str | None = None,
         limit: int = 10,
         published_only: bool = True,
     ) -> list[tuple[FaqArticle, float]]:
@@ -637,6 +688,7 @@ class SqlFaqArticles:
         if not groups:
             return []
         self.session.flush()
+        postgres = self.session.get_bind().dialect.name == "postgresql"
         filters, params = [], {"limit": limit}
         if published_only:
             filters.append("a.status = 'published'")
@@ -646,8 +698,12 @@ class SqlFaqArticles:
         if queue_slug is not None:
             filters.append("(a.queue_slug = :queue OR a.queue_slug IS NULL)")
             params["queue"] = queue_slug
+        if topic is not None:  # in SQL, so a topic's page never loads the matches of other topics
+            topics = "json_array_elements_text(a.topics) AS t(value)" if postgres else "json_each(a.topics) AS t"
+            filters.append(f"EXISTS (SELECT 1 FROM {topics} WHERE t.value = :topic)")
+            params["topic"] = topic
         where = "".join(f" AND {f}" for f in filters)
-        if self.session.get_bind().dialect.name == "postgresql":
+        if postgres:
             statement = self._search_postgres(groups, any_group, language, where, params)
         else:
             statement = self._search_sqlite(groups, any_group, where, params)
