@@ -647,13 +647,10 @@ class SqlFaqArticles:
         if topic is not None:
             topics = self._topic_elements()
             where.append(sa.exists().select_from(topics).where(topics.c.value == topic))
-        moment = sa.func.coalesce(FaqRow.published_at, FaqRow.updated_at)
-        query = (
-            select(FaqRow)
-            .where(*where)
-            .order_by(moment.desc(), FaqRow.updated_at.desc(), FaqRow.id.desc())
-            .limit(limit)
-        )
+        # Read in ix_faq_articles_published_order's order, so the LIMIT ends the scan. A published entry always
+        # has its published_at (router.faq_entries sets it whenever an entry becomes published).
+        order = (FaqRow.published_at.desc(), FaqRow.updated_at.desc(), FaqRow.id.desc())
+        query = select(FaqRow).where(*where).order_by(*order).limit(limit)
         return [_faq(row) for row in self.session.exec(query).all()]
 
     def topic_counts(self, *, language: str | None = None, queue_slug: str | None = None) -> dict[str, int]:
