@@ -235,14 +235,13 @@ def published_faq(
     desk: Desk, language: str | None = None, queue: str | None = None, topic: str | None = None, limit: int = 50
 ) -> PublishedFaq:
     """A public FAQ page's content in one read: the database counts the topics and the total and hands over
-    only a page of entries, so the page costs the same with 10,000 published entries as with 50."""
+    only a page of entries, so the page costs the same with 10,000 published entries as with 50. `limit` 0: the
+    topics and the total alone (a search page lists its hits instead)."""
     scope = {"language": language, "queue_slug": queue or None}
     with desk.uow(read_only=True) as uow:
-        return PublishedFaq(
-            articles=uow.faq.newest(**scope, topic=topic or None, limit=limit),
-            topics=uow.faq.topic_counts(**scope),
-            total=uow.faq.count_published(**scope),
-        )
+        articles = uow.faq.newest(**scope, topic=topic or None, limit=limit) if limit > 0 else []
+        total, topics = uow.faq.published_topics(**scope)
+    return PublishedFaq(articles=articles, topics=topics, total=total)
 
 
 def _change(desk: Desk, article_id: int, change: Callable[[UnitOfWork, FaqArticle], None]) -> FaqArticle:

@@ -344,12 +344,11 @@ class FaqArticles(Protocol):
         entries are read: the pages must not cost more with 10,000 entries than with 50."""
         ...
 
-    def topic_counts(self, *, language: str | None = None, queue_slug: str | None = None) -> dict[str, int]:
-        """How many published entries (in that scope, as `newest`) have each topic, counted by the database."""
-        ...
-
-    def count_published(self, *, language: str | None = None, queue_slug: str | None = None) -> int:
-        """How many published entries there are in that scope (as `newest`)."""
+    def published_topics(
+        self, *, language: str | None = None, queue_slug: str | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """How many published entries there are in that scope (as `newest`), and how many have each topic: counted
+        by the database (grouped there), so no entry is loaded."""
         ...
 
     def search(

@@ -251,7 +251,8 @@ def library_page():
         bad_page_input(exc)
     # The topics with their counts, the total and (unless searching) a page of the newest answers: counted and
     # limited by the database, whatever the number of entries (bench/faq_search.py measures it with 10,000).
-    published = faq_entries.published_faq(desk(), language=lang, queue=queue, topic=topic, limit=PAGE_SIZE)
+    shown = 0 if words else PAGE_SIZE  # a search lists its hits, not the newest
+    published = faq_entries.published_faq(desk(), language=lang, queue=queue, topic=topic, limit=shown)
     articles = find(words, lang, queue, topic, PAGE_SIZE) if words else published.articles
     if words:
         count_search(words, len(articles), lang, queue)

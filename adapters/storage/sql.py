@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, fields
@@ -653,21 +655,26 @@ class SqlFaqArticles:
         query = select(FaqRow).where(*where).order_by(*order).limit(limit)
         return [_faq(row) for row in self.session.exec(query).all()]
 
-    def topic_counts(self, *, language: str | None = None, queue_slug: str | None = None) -> dict[str, int]:
+    def published_topics(
+        self, *, language: str | None = None, queue_slug: str | None = None
+    ) -> tuple[int, dict[str, int]]:
         self.session.flush()
-        topics = self._topic_elements()
+        # One pass for both: entries grouped by their whole topic list (a library has few distinct lists), then
+        # each list's count added to each of its topics. The pass reads ix_faq_articles_scope_topics alone
+        # (migration 0020), not the entries' answers and search index.
+        listed = sa.cast(FaqRow.__table__.c.topics, sa.Text)
         query = (
-            sa.select(topics.c.value, sa.func.count())
-            .select_from(FaqRow.__table__.join(topics, sa.true()))
+            sa.select(listed, sa.func.count())
+            .select_from(FaqRow)
             .where(*self._published(language, queue_slug))
-            .group_by(topics.c.value)
+            .group_by(listed)
         )
-        return {str(topic): int(count) for topic, count in self.session.execute(query).all()}
-
-    def count_published(self, *, language: str | None = None, queue_slug: str | None = None) -> int:
-        self.session.flush()
-        query = sa.select(sa.func.count()).select_from(FaqRow).where(*self._published(language, queue_slug))
-        return int(self.session.execute(query).scalar_one())
+        total, counts = 0, Counter[str]()
+        for topics, count in self.session.execute(query).all():
+            total += count
+            for topic in set(json.loads(topics or "[]")):
+                counts[str(topic)] += count
+        return total, dict(counts)
 
     def search(
         self,

@@ -224,8 +224,9 @@ class AttemptRow(SQLModel, table=True):
 # comparison leaves them out (migrations/env.py).
 SEARCH_TABLE_PREFIX = "faq_fts"
 SEARCH_INDEX_NAMES = frozenset({"search_vector", "ix_faq_articles_search"})
-# SQLite only (migration 0020): the public FAQ's topic counts read this covering index, not every entry's answer.
-# PostgreSQL has no B-tree for `json`, so the model cannot declare it for both; the comparison leaves it out too.
+# Migration 0020: the public FAQ's topic counts read this covering index, not every entry's answer. It differs per
+# database (PostgreSQL has no B-tree for `json`: there `topics` is an INCLUDE column), which the model cannot
+# declare, so the comparison leaves it out.
 DIALECT_INDEX_NAMES = frozenset({"ix_faq_articles_scope_topics"})
 
 
