@@ -156,6 +156,8 @@ def measure(name: str, url: str, count: int, searches: int, seed: int) -> dict[s
 PAGES_GOAL_P99_MS = 20.0
 NAMES = {"SQLite": "SQLite (FTS5)", "PostgreSQL": "PostgreSQL (tsvector, GIN)"}
 PAGE_WARM_UP = 10  # requests per page before timing (templates compiled, caches and the pool warm)
+PAGE_FLOOR = "floor: GET /static/faq.css"  # a request without the database: what the machine's load adds now
+STATEMENTS = "statements "  # key prefix in the sizes: the most SQL statements one request of that page sent
 
 
 def pages(entry: str) -> dict[str, str]:
@@ -185,19 +187,29 @@ def measure_pages(url: str, requests: int) -> tuple[dict[str, list[float]], dict
         client = app.test_client()
         with app.test_request_context():
             entry = entry_path(faq_entries.list_articles(container.desk, status="published", limit=1)[0])
-        urls = pages(entry)
+        urls = pages(entry) | {PAGE_FLOOR: "/static/faq.css"}
         timings: dict[str, list[float]] = {name: [] for name in urls}
         sizes: dict[str, int] = {}
+        sent: list[str] = []
+
+        def count(_connection, _cursor, statement, *_args) -> None:
+            sent.append(statement)
+
+        sa.event.listen(container.engine, "before_cursor_execute", count)
         for round_ in range(requests + PAGE_WARM_UP):
             for name, path in urls.items():
+                sent.clear()
                 before = time.perf_counter()
                 response = client.get(path, headers={"Accept-Language": "en"})
                 elapsed = 1000 * (time.perf_counter() - before)
                 if response.status_code != 200:
                     raise SystemExit(f"{path} answered {response.status_code}")
                 sizes[name] = len(response.data)
+                sizes[STATEMENTS + name] = max(sizes.get(STATEMENTS + name, 0), len(sent))
+                response.close()
                 if round_ >= PAGE_WARM_UP:
                     timings[name].append(elapsed)
+        sa.event.remove(container.engine, "before_cursor_execute", count)
         return timings, sizes
     finally:
         container.engine.dispose()
@@ -216,17 +228,18 @@ def pages_section(results: dict[str, tuple[dict[str, list[float]], dict[str, int
         "too (database work, Python and the template together) leaves the network and the server as the only other "
         "costs, so a page that meets it is fast to load whatever the number of entries.",
         "",
-        "| database | page | p50 ms | p95 ms | p99 ms | max ms | goal |",
-        "|---|---|---|---|---|---|---|",
+        "| database | page | SQL statements | p50 ms | p95 ms | p99 ms | max ms | goal |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     sizes: dict[str, int] = {}
     for database, (timings, measured) in results.items():
         sizes = measured
         for name, values in timings.items():
             p99 = percentile(values, 0.99)
+            goal = "" if name == PAGE_FLOOR else ("met" if p99 <= PAGES_GOAL_P99_MS else "MISSED")
             lines.append(
-                f"| {database} | {name} | {percentile(values, 0.5):.2f} | {percentile(values, 0.95):.2f} | "
-                f"{p99:.2f} | {max(values):.2f} | {'met' if p99 <= PAGES_GOAL_P99_MS else 'MISSED'} |"
+                f"| {database} | {name} | {measured[STATEMENTS + name]} | {percentile(values, 0.5):.2f} | "
+                f"{percentile(values, 0.95):.2f} | {p99:.2f} | {max(values):.2f} | {goal} |"
             )
     lines += [
         "",
@@ -237,6 +250,8 @@ def pages_section(results: dict[str, tuple[dict[str, list[float]], dict[str, int
         "|---|---|---|",
     ]
     for name, size in sizes.items():
+        if name.startswith(STATEMENTS) or name == PAGE_FLOOR:
+            continue
         with_css = "" if name.startswith("/api") else f"{size + len(css):,}"
         lines.append(f"| {name} | {size:,} | {with_css} |")
     lines += [
@@ -244,7 +259,8 @@ def pages_section(results: dict[str, tuple[dict[str, list[float]], dict[str, int
         "`/faq` without words lists the newest 50 answers and every topic with its count; those, the total and a "
         "topic's filter are counted and limited by the database (`uow.faq.newest`, `published_topics`), "
         "so the page reads 50 entries whether there are 500 or 10,000. The entry page also counts a view (a write), "
-        "and a search with words counts the search.",
+        "and a search with words counts the search. The floor row is a request that touches no database (the "
+        "stylesheet): on a loaded machine the pages' tails move with it, their p50 and statement counts do not.",
     ]
     return "\n".join(lines)
 
@@ -273,7 +289,8 @@ def main() -> int:
     pages_met = all(
         percentile(values, 0.99) <= PAGES_GOAL_P99_MS
         for timings, _ in page_results.values()
-        for values in timings.values()
+        for name, values in timings.items()
+        if name != PAGE_FLOOR
     )
     if args.pages_only:
         return 0 if pages_met else 1
