@@ -25,13 +25,16 @@ from router.scrub import compile_card_pattern, scrub
 __all__ = [
     "FaqArticle",
     "FaqHit",
+    "PublishedFaq",
     "delete",
     "draft_from_conversation",
     "get",
     "list_articles",
     "mark",
     "merge",
+    "newest",
     "publish",
+    "published_faq",
     "resolve",
     "save",
     "save_many",
@@ -209,6 +212,36 @@ def list_articles(
         raise errors.InvalidInput(f"the status is draft or published, not {status!r}")
     with desk.uow(read_only=True) as uow:
         return uow.faq.list(status, language, queue_slug, source_conversation_id, limit, offset)
+
+
+@dataclass
+class PublishedFaq:
+    """What a public FAQ page shows: the newest entries (at most a page), every topic with its count, the total."""
+
+    articles: list[FaqArticle]
+    topics: dict[str, int]
+    total: int
+
+
+def newest(
+    desk: Desk, language: str | None = None, queue: str | None = None, topic: str | None = None, limit: int = 50
+) -> list[FaqArticle]:
+    """The newest published entries (a queue's FAQ holds its own and the whole library's), at most `limit`."""
+    with desk.uow(read_only=True) as uow:
+        return uow.faq.newest(language=language, queue_slug=queue or None, topic=topic or None, limit=limit)
+
+
+def published_faq(
+    desk: Desk, language: str | None = None, queue: str | None = None, topic: str | None = None, limit: int = 50
+) -> PublishedFaq:
+    """A public FAQ page's content in one read: the database counts the topics and the total and hands over
+    only a page of entries, so the page costs the same with 10,000 published entries as with 50. `limit` 0: the
+    topics and the total alone (a search page lists its hits instead)."""
+    scope = {"language": language, "queue_slug": queue or None}
+    with desk.uow(read_only=True) as uow:
+        articles = uow.faq.newest(**scope, topic=topic or None, limit=limit) if limit > 0 else []
+        total, topics = uow.faq.published_topics(**scope)
+    return PublishedFaq(articles=articles, topics=topics, total=total)
 
 
 def _change(desk: Desk, article_id: int, change: Callable[[UnitOfWork, FaqArticle], None]) -> FaqArticle:
@@ -421,6 +454,7 @@ def search(
     queue: str | None = None,
     limit: int = 10,
     published_only: bool = True,
+    topic: str | None = None,
 ) -> list[FaqHit]:
     """The entries that best match what was typed, best first.
 
@@ -432,7 +466,13 @@ def search(
         return []
     limit = min(limit, 50)
     language = (language or "").strip().lower()[:2] or None
-    options = {"language": language, "queue_slug": queue or None, "limit": limit, "published_only": published_only}
+    options = {
+        "language": language,
+        "queue_slug": queue or None,
+        "topic": topic or None,
+        "limit": limit,
+        "published_only": published_only,
+    }
     strict = [[word] for word in typed]
     strict[-1] = [typed[-1] + "*"]
     with desk.uow(read_only=True) as uow:

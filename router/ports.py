@@ -336,6 +336,21 @@ class FaqArticles(Protocol):
         """Newest change first; each filter given must match exactly (`queue_slug` "": whole-library entries)."""
         ...
 
+    def newest(
+        self, *, language: str | None = None, queue_slug: str | None = None, topic: str | None = None, limit: int = 50
+    ) -> list[FaqArticle]:
+        """The `limit` most recently published entries (the public pages' list), newest first; only published
+        ones, `queue_slug` keeps that queue's and the whole library's, `topic` those with it. At most `limit`
+        entries are read: the pages must not cost more with 10,000 entries than with 50."""
+        ...
+
+    def published_topics(
+        self, *, language: str | None = None, queue_slug: str | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """How many published entries there are in that scope (as `newest`), and how many have each topic: counted
+        by the database (grouped there), so no entry is loaded."""
+        ...
+
     def search(
         self,
         groups: list[list[str]],
@@ -343,6 +358,7 @@ class FaqArticles(Protocol):
         any_group: bool = False,
         language: str | None = None,
         queue_slug: str | None = None,
+        topic: str | None = None,
         limit: int = 10,
         published_only: bool = True,
     ) -> list[tuple[FaqArticle, float]]:
@@ -351,7 +367,7 @@ class FaqArticles(Protocol):
         Each group is a list of alternatives (any may match); every group must match, or any one with
         `any_group`. A word ending in "*" matches as a prefix. Words are lowercase letters and digits only
         (router.faq_entries.tokens), so no query syntax reaches the database. `queue_slug` keeps that
-        queue's entries and the whole library's; `language` keeps that language's."""
+        queue's entries and the whole library's; `language` keeps that language's; `topic` those with it."""
         ...
 
     def remember_words(self, words: AbstractSet[str]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, fields
@@ -622,6 +624,58 @@ class SqlFaqArticles:
         query = query.order_by(FaqRow.updated_at.desc(), FaqRow.id.desc()).offset(offset).limit(limit)
         return [_faq(row) for row in self.session.exec(query).all()]
 
+    # --- what the public pages show: published entries of a language and a queue's FAQ, counted in SQL ---
+
+    def _published(self, language: str | None, queue_slug: str | None) -> list[Any]:
+        """The public scope: published, in `language`, in `queue_slug`'s FAQ (its own and the whole library's)."""
+        where: list[Any] = [FaqRow.status == "published"]
+        if language is not None:
+            where.append(FaqRow.language == language)
+        if queue_slug is not None:
+            where.append(sa.or_(FaqRow.queue_slug == queue_slug, FaqRow.queue_slug.is_(None)))
+        return where
+
+    def _topic_elements(self) -> Any:
+        """A table-valued function of an entry's topics (stored as a JSON list), one row per topic, column `value`."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return sa.func.json_array_elements_text(FaqRow.__table__.c.topics).table_valued("value")
+        return sa.func.json_each(FaqRow.__table__.c.topics).table_valued("value")
+
+    def newest(
+        self, *, language: str | None = None, queue_slug: str | None = None, topic: str | None = None, limit: int = 50
+    ) -> list[FaqArticle]:
+        self.session.flush()
+        where = self._published(language, queue_slug)
+        if topic is not None:
+            topics = self._topic_elements()
+            where.append(sa.exists().select_from(topics).where(topics.c.value == topic))
+        # Read in ix_faq_articles_published_order's order, so the LIMIT ends the scan. A published entry always
+        # has its published_at (router.faq_entries sets it whenever an entry becomes published).
+        order = (FaqRow.published_at.desc(), FaqRow.updated_at.desc(), FaqRow.id.desc())
+        query = select(FaqRow).where(*where).order_by(*order).limit(limit)
+        return [_faq(row) for row in self.session.exec(query).all()]
+
+    def published_topics(
+        self, *, language: str | None = None, queue_slug: str | None = None
+    ) -> tuple[int, dict[str, int]]:
+        self.session.flush()
+        # One pass for both: entries grouped by their whole topic list (a library has few distinct lists), then
+        # each list's count added to each of its topics. The pass reads ix_faq_articles_scope_topics alone
+        # (migration 0020), not the entries' answers and search index.
+        listed = sa.cast(FaqRow.__table__.c.topics, sa.Text)
+        query = (
+            sa.select(listed, sa.func.count())
+            .select_from(FaqRow)
+            .where(*self._published(language, queue_slug))
+            .group_by(listed)
+        )
+        total, counts = 0, Counter[str]()
+        for topics, count in self.session.execute(query).all():
+            total += count
+            for topic in set(json.loads(topics or "[]")):
+                counts[str(topic)] += count
+        return total, dict(counts)
+
     def search(
         self,
         groups: list[list[str]],
@@ -629,6 +683,7 @@ class SqlFaqArticles:
         any_group: bool = False,
         language: str | None = None,
         queue_slug: str | None = None,
+        topic: str | None = None,
         limit: int = 10,
         published_only: bool = True,
     ) -> list[tuple[FaqArticle, float]]:
@@ -637,6 +692,7 @@ class SqlFaqArticles:
         if not groups:
             return []
         self.session.flush()
+        postgres = self.session.get_bind().dialect.name == "postgresql"
         filters, params = [], {"limit": limit}
         if published_only:
             filters.append("a.status = 'published'")
@@ -646,8 +702,12 @@ class SqlFaqArticles:
         if queue_slug is not None:
             filters.append("(a.queue_slug = :queue OR a.queue_slug IS NULL)")
             params["queue"] = queue_slug
+        if topic is not None:  # in SQL, so a topic's page never loads the matches of other topics
+            topics = "json_array_elements_text(a.topics) AS t(value)" if postgres else "json_each(a.topics) AS t"
+            filters.append(f"EXISTS (SELECT 1 FROM {topics} WHERE t.value = :topic)")
+            params["topic"] = topic
         where = "".join(f" AND {f}" for f in filters)
-        if self.session.get_bind().dialect.name == "postgresql":
+        if postgres:
             statement = self._search_postgres(groups, any_group, language, where, params)
         else:
             statement = self._search_sqlite(groups, any_group, where, params)

@@ -3,10 +3,13 @@ drafts are never visible, bad input is a clear 4xx (never a 500), counts hold no
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import replace
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from router import admins, faq_entries, faq_usage
@@ -217,6 +220,40 @@ def test_the_library_page_lists_published_answers_with_topics_and_search(client,
     youth = client.get("/faq?queue=youth").get_data(as_text=True)
     assert "Youth desk" in youth and "story time" in youth and 'href="/chat/youth"' in youth
     assert "story time" not in client.get("/faq?queue=general").get_data(as_text=True)
+
+
+def test_the_pages_and_the_api_load_at_most_a_page_of_entries(client, container):
+    """/faq and /api/v1/faq used to load every published entry per request (to count topics, then keep 50): with
+    10,000 entries a page took 100-450 ms. Now the database counts and limits: an entry is loaded only if shown."""
+    from adapters.storage.tables import FaqRow
+    from web.faq import PAGE_SIZE
+
+    made = [
+        faq_entries.FaqArticle(None, f"Question {n} about renewals?", f"<p>Answer {n}.</p>", topics=[f"t{n % 3}"])
+        for n in range(PAGE_SIZE + 10)
+    ]
+    faq_entries.save_many(container.desk, [replace(a, status="published") for a in made])
+    loaded: list[object] = []
+
+    def load(target, _context) -> None:
+        loaded.append(target)
+
+    sa.event.listen(FaqRow, "load", load)
+    try:
+        shown = {}
+        for path, most in [("/faq", PAGE_SIZE), ("/faq?topic=t1", PAGE_SIZE), ("/api/v1/faq", 10), ("/faq?lang=es", 0)]:
+            loaded.clear()
+            shown[path] = client.get(path).get_data(as_text=True)
+            assert len(loaded) <= most, f"{path} loaded {len(loaded)} entries"
+    finally:
+        sa.event.remove(FaqRow, "load", load)
+    page = shown["/faq"]  # the same page as before: the newest 50, every topic counted, the total
+    assert f"Question {PAGE_SIZE + 9} about" in page and "Question 9 about" not in page
+    assert f"({PAGE_SIZE + 10})<" in page and ">t0 (20)<" in page and ">t1 (20)<" in page and ">t2 (20)<" in page
+    listed = json.loads(shown["/api/v1/faq"])["results"]
+    assert [r["question"] for r in listed] == [f"Question {n} about renewals?" for n in range(PAGE_SIZE + 9, 49, -1)]
+    topic = shown["/faq?topic=t1"].split('id="answers-heading"')[1]
+    assert topic.count("about renewals?") == 20 and "Question 3 about" not in topic and "Question 4 about" in topic
 
 
 def test_an_entry_has_a_stable_url_in_its_language_and_drafts_are_404(client, container, entries):

@@ -75,6 +75,33 @@ def test_language_and_queue_filters(container):
     assert {a.id for a in listed} == {spanish.id, french.id, everyone.id}
 
 
+def test_the_public_pages_queries_filter_count_and_limit_in_the_database(container):
+    """uow.faq.newest / topic_counts / count_published and a search's topic: what /faq and /api/v1/faq show."""
+    desk = container.desk
+    with desk.uow() as uow:
+        uow.queues.add(Queue("youth", "Youth", Backend.MATRIX, "!y:localhost"))
+        uow.commit()
+    old = _published(desk, "Renewing books", "<p>Online.</p>", topics=["loans", "books"])
+    youth = _published(desk, "Laptop loans for teens?", "<p>Ask us.</p>", queue_slug="youth", topics=["loans"])
+    general = _published(desk, "Laptop loans?", "<p>At the desk.</p>", queue_slug="general", topics=["loans"])
+    spanish = _published(desk, "¿Renovar libros?", "<p>En línea.</p>", language="es", topics=["books"])
+    faq_entries.save(desk, FaqArticle(None, "Draft about loans", "<p>x</p>", topics=["loans", "secret"]))
+    assert [a.id for a in faq_entries.newest(desk)] == [spanish.id, general.id, youth.id, old.id]  # newest first
+    assert [a.id for a in faq_entries.newest(desk, limit=2)] == [spanish.id, general.id]
+    assert [a.id for a in faq_entries.newest(desk, queue="youth")] == [spanish.id, youth.id, old.id]
+    assert [a.id for a in faq_entries.newest(desk, language="en", topic="loans")] == [general.id, youth.id, old.id]
+    assert faq_entries.newest(desk, topic="secret") == []  # a draft's topic
+    page = faq_entries.published_faq(desk, queue="youth", limit=1)
+    assert [a.id for a in page.articles] == [spanish.id] and page.total == 3
+    assert page.topics == {"loans": 2, "books": 2}
+    english = faq_entries.published_faq(desk, language="en")
+    assert english.topics == {"loans": 3, "books": 1} and english.total == 3
+    assert faq_entries.published_faq(desk, language="fr") == faq_entries.PublishedFaq([], {}, 0)
+    assert {h.article.id for h in faq_entries.search(desk, "laptop", topic="loans")} == {youth.id, general.id}
+    assert faq_entries.search(desk, "laptop", topic="books") == []
+    assert [h.article.id for h in faq_entries.search(desk, "renewing", topic="books")] == [old.id]
+
+
 def test_drafts_from_a_chat_and_merges_on_the_real_database(container):
     from router import conversations as uc
     from router import staff

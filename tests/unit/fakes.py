@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -471,7 +472,27 @@ class FakeFaq(_Repo):
         found.sort(key=lambda a: (a.updated_at, a.id), reverse=True)
         return [self.get(a.id) for a in found[offset : offset + limit]]
 
-    def search(self, groups, *, any_group=False, language=None, queue_slug=None, limit=10, published_only=True):
+    def _published(self, language, queue_slug):
+        return [
+            a
+            for a in self.state.faq.values()
+            if a.status == "published"
+            and (language is None or a.language == language)
+            and (queue_slug is None or a.queue_slug in (None, queue_slug))
+        ]
+
+    def newest(self, *, language=None, queue_slug=None, topic=None, limit=50):
+        found = [a for a in self._published(language, queue_slug) if topic is None or topic in a.topics]
+        found.sort(key=lambda a: (a.published_at, a.updated_at, a.id), reverse=True)
+        return [self.get(a.id) for a in found[:limit]]
+
+    def published_topics(self, *, language=None, queue_slug=None):
+        found = self._published(language, queue_slug)
+        return len(found), dict(Counter(t for a in found for t in set(a.topics)))
+
+    def search(
+        self, groups, *, any_group=False, language=None, queue_slug=None, topic=None, limit=10, published_only=True
+    ):
         from router.faq_entries import plain_text, tokens
 
         def matches(word, text_words):
@@ -484,6 +505,8 @@ class FakeFaq(_Repo):
             if language is not None and a.language != language:
                 continue
             if queue_slug is not None and a.queue_slug not in (None, queue_slug):
+                continue
+            if topic is not None and topic not in a.topics:
                 continue
             question = tokens(a.question)
             text = set(question + tokens(plain_text(a.answer)) + a.topics)

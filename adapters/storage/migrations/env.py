@@ -5,7 +5,7 @@ from sqlmodel import SQLModel
 
 import adapters.storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from adapters.storage.sql import make_engine
-from adapters.storage.tables import SEARCH_INDEX_NAMES, SEARCH_TABLE_PREFIX
+from adapters.storage.tables import DIALECT_INDEX_NAMES, SEARCH_INDEX_NAMES, SEARCH_TABLE_PREFIX
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -18,10 +18,11 @@ def run_migrations_offline() -> None:
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
-    """Leave out the full-text indexes SQLModel cannot describe (adapters.storage.tables.SEARCH_INDEX_NAMES)."""
+    """Leave out the full-text indexes SQLModel cannot describe (adapters.storage.tables.SEARCH_INDEX_NAMES) and the
+    indexes one database alone has (DIALECT_INDEX_NAMES)."""
     if type_ == "table":
         return not (reflected and name.startswith(SEARCH_TABLE_PREFIX))
-    return name not in SEARCH_INDEX_NAMES
+    return name not in SEARCH_INDEX_NAMES | DIALECT_INDEX_NAMES
 
 
 def run_migrations_online() -> None:
