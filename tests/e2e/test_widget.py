@@ -354,9 +354,9 @@ def test_a_patron_file_reaches_the_staff_thread_and_bad_files_get_a_clear_error(
         attach.click()
     chooser.value.set_files(str(fake))
     frame.get_by_text("Only images, PDF and plain text files can be sent.").wait_for()
-    attach.focus()
+    frame.get_by_text("You are number 1 in the queue").wait_for()  # the chat the first file made has settled
     with page.expect_file_chooser() as chooser:  # and so does the keyboard
-        page.keyboard.press("Enter")
+        attach.press("Enter")  # focus and key in one step: nothing can take the focus in between
     chooser.value.set_files(str(png))
     frame.locator("li.patron a.file").filter(has_text="call-number.png").wait_for()
 
