@@ -571,7 +571,7 @@ def _faq_values(values: Any) -> FaqArticle:
 # The text search configuration of an entry's language on PostgreSQL (as in migration 0016's column).
 PG_CONFIGS = {"en": "english", "es": "spanish", "fr": "french"}
 RANK_CAP = 1000  # PostgreSQL ranks at most this many entries whose question matches (see _search_postgres)
-OTHER_CAP = 200  # and at most this many of the other matches (words in the topics or answer only)
+OTHER_CAP = 100  # and at most this many of the other matches (words in the topics or answer only), to fill the page
 
 
 class SqlFaqArticles:
@@ -745,7 +745,7 @@ class SqlFaqArticles:
         # question weighs most (A in search_vector), so every entry whose question matches (question_vector,
         # migration 0021; up to RANK_CAP) is ranked, and of the others (the words in the topics or answer alone)
         # only the first OTHER_CAP in table order, to fill the page. One order by score, as before: a question
-        # match still outranks an answer match by its weights, not by this split.
+        # match usually outranks the others by its weight (A against B, C), not because of this split.
         return sa.text(
             f"WITH q AS MATERIALIZED (SELECT {query} AS query), "
             f"asked AS (SELECT a.*, q.query FROM faq_articles a, q WHERE a.question_vector @@ q.query{where} "

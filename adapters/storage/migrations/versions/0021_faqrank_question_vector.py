@@ -3,7 +3,7 @@ question matches without reading thousands of other matches
 
 PostgreSQL: a stored generated `question_vector` (the question alone, in the entry's language's configuration, as
 `search_vector` in 0016) under its own GIN index (fastupdate off, as 0016 says why). `search` ranks every entry whose
-question matches and only a few hundred of the others (adapters.storage.sql.SqlFaqArticles._search_postgres).
+question matches and only the first hundred of the others (adapters.storage.sql.SqlFaqArticles._search_postgres).
 SQLite: nothing (FTS5 ranks every match fast enough).
 
 Revision ID: 0021
