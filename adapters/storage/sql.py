@@ -570,7 +570,8 @@ def _faq_values(values: Any) -> FaqArticle:
 
 # The text search configuration of an entry's language on PostgreSQL (as in migration 0016's column).
 PG_CONFIGS = {"en": "english", "es": "spanish", "fr": "french"}
-RANK_CAP = 1000  # PostgreSQL ranks at most this many matches of one search (see _search_postgres)
+RANK_CAP = 1000  # PostgreSQL ranks at most this many entries whose question matches (see _search_postgres)
+OTHER_CAP = 100  # and at most this many of the other matches (words in the topics or answer only), to fill the page
 
 
 class SqlFaqArticles:
@@ -740,12 +741,19 @@ class SqlFaqArticles:
         # Each entry was indexed in its own language's configuration: without a language, ask in each of them.
         configs = [PG_CONFIGS.get(language, "simple")] if language else [*PG_CONFIGS.values(), "simple"]
         query = " || ".join(f"to_tsquery('{config}', :match)" for config in configs)
-        # Ranking reads every match's tsvector: a word in thousands of entries would cost tens of ms. Only the
-        # first RANK_CAP matches (in table order) are ranked; a word that common says little anyway.
+        # Ranking reads every match's search_vector: words in thousands of entries would cost tens of ms. The
+        # question weighs most (A in search_vector), so every entry whose question matches (question_vector,
+        # migration 0021; up to RANK_CAP) is ranked, and of the others (the words in the topics or answer alone)
+        # only the first OTHER_CAP in table order, to fill the page. One order by score, as before: a question
+        # match usually outranks the others by its weight (A against B, C), not because of this split.
         return sa.text(
-            f"SELECT {SELECTED}, ts_rank_cd(a.search_vector, a.query) AS score FROM ("
-            f"SELECT a.*, q.query FROM faq_articles a, (SELECT {query} AS query) q "
-            f"WHERE a.search_vector @@ q.query{where} LIMIT {RANK_CAP}) a "
+            f"WITH q AS MATERIALIZED (SELECT {query} AS query), "
+            f"asked AS (SELECT a.*, q.query FROM faq_articles a, q WHERE a.question_vector @@ q.query{where} "
+            f"LIMIT {RANK_CAP}), "
+            f"rest AS (SELECT a.*, q.query FROM faq_articles a, q WHERE a.search_vector @@ q.query "
+            f"AND NOT a.question_vector @@ q.query{where} LIMIT {OTHER_CAP}) "
+            f"SELECT {SELECTED}, ts_rank_cd(a.search_vector, a.query) AS score FROM "
+            "(SELECT * FROM asked UNION ALL SELECT * FROM rest) a "
             "ORDER BY score DESC, a.id LIMIT :limit"
         )
 

@@ -219,11 +219,13 @@ class AttemptRow(SQLModel, table=True):
     reason: str = Field(max_length=16)
 
 
-# What migration 0016 adds for search beside `faq_articles` and SQLModel cannot describe: SQLite's FTS5
-# table (and the shadow tables FTS5 makes), PostgreSQL's generated column and its GIN index. Alembic's
+# What migrations 0016 and 0021 add for search beside `faq_articles` and SQLModel cannot describe: SQLite's FTS5
+# table (and the shadow tables FTS5 makes), PostgreSQL's generated columns and their GIN indexes. Alembic's
 # comparison leaves them out (migrations/env.py).
 SEARCH_TABLE_PREFIX = "faq_fts"
-SEARCH_INDEX_NAMES = frozenset({"search_vector", "ix_faq_articles_search"})
+SEARCH_INDEX_NAMES = frozenset(
+    {"search_vector", "ix_faq_articles_search", "question_vector", "ix_faq_articles_question"}
+)
 # Migration 0020: the public FAQ's topic counts read this covering index, not every entry's answer. It differs per
 # database (PostgreSQL has no B-tree for `json`: there `topics` is an INCLUDE column), which the model cannot
 # declare, so the comparison leaves it out.

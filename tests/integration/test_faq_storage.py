@@ -55,6 +55,22 @@ def test_search_stems_ranks_the_question_first_and_forgives_typos(container):
     assert faq_entries.search(desk, "\"' OR 1=1 -- NEAR( *") == []  # no query syntax reaches the database
 
 
+def test_words_in_more_entries_than_the_ranking_cap_still_rank_the_best_question_first(container):
+    """PostgreSQL ranks only so many matches of very common words (adapters.storage.sql.RANK_CAP, OTHER_CAP): the
+    entry whose question holds the words is ranked however many entries mention them elsewhere, even stored last."""
+    from adapters.storage.sql import OTHER_CAP, RANK_CAP
+
+    mentions = [
+        FaqArticle(None, f"Opening hours {n}?", "<p>Bring your library card to the library.</p>", status="published")
+        for n in range(max(RANK_CAP, OTHER_CAP) + 1)
+    ]
+    faq_entries.save_many(container.desk, mentions)
+    best = _published(container.desk, "How do I renew my library card?", "<p>At the desk.</p>")
+    hits = faq_entries.search(container.desk, "library card", limit=5)
+    assert hits[0].article.id == best.id and hits[0].rank > hits[1].rank
+    assert len(hits) == 5  # the other matches still fill the page
+
+
 def test_language_and_queue_filters(container):
     desk = container.desk
     with desk.uow() as uow:
